@@ -1,0 +1,1 @@
+"""Health PKI, S/MIME and TLS identities. Imports nothing else of ours."""

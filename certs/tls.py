@@ -1,0 +1,61 @@
+"""TLS context builders used by every listener and client of the gateway.
+
+TLS 1.2 is the floor (the trust space's client rules); only ECDHE key exchange with AES-GCM or ChaCha20-Poly1305
+is offered for TLS 1.2 (TLS 1.3 suites are all AEAD already).
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+# ECDHE-RSA and ECDHE-ECDSA with AEAD ciphers only (OpenSSL cipher-list syntax, applies to TLS 1.2).
+TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+)
+
+
+def _harden(context: ssl.SSLContext) -> ssl.SSLContext:
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    return context
+
+
+def server_context(
+    cert: Path,
+    key: Path,
+    *,
+    client_ca: Path | None = None,
+    require_client_cert: bool = False,
+) -> ssl.SSLContext:
+    """A server context. With ``client_ca`` it asks for a client certificate (required when told so)."""
+    context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    context.load_cert_chain(str(cert), str(key))
+    if client_ca is not None:
+        context.load_verify_locations(cafile=str(client_ca))
+        context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    elif require_client_cert:
+        raise ValueError("a client certificate can only be required with a client CA bundle")
+    return context
+
+
+def client_context(
+    ca: Path | None,
+    *,
+    cert: Path | None = None,
+    key: Path | None = None,
+    check_hostname: bool = True,
+) -> ssl.SSLContext:
+    """A client context trusting ``ca`` (the system store when None), optionally presenting a certificate."""
+    context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    if ca is not None:
+        context.load_verify_locations(cafile=str(ca))
+    else:
+        context.load_default_certs()
+    context.check_hostname = check_hostname
+    if cert is not None:
+        context.load_cert_chain(str(cert), str(key) if key else None)
+    return context
