@@ -1,0 +1,270 @@
+"""Durable storage of messages into folders, with group commit.
+
+Every message goes through :meth:`MailStore.store`. Callers on many connections submit at once; one writer task
+per process (several on PostgreSQL) takes whatever is waiting, up to ``max_batch`` messages, and for the whole
+batch:
+
+1. writes the blobs (temporary file, fsync, rename, directory fsync) in a worker thread;
+2. in one transaction, inserts each content once, allocates UIDs and MODSEQs with
+   ``UPDATE folders … RETURNING`` in a fixed order (no deadlocks between writers), inserts the folder rows and
+   updates mailbox usage;
+3. commits, and only then resolves each caller's future and publishes the folder changes.
+
+So a caller that got its :class:`StoredCopy` back knows the message is on disk and committed: this is what
+allows the SMTP ``250`` and the IMAP ``APPEND`` ``OK``. One fsync of the database journal serves the whole
+batch, which is how a durable store keeps up with many concurrent senders. If a batch fails, each message is
+retried alone so that one bad message does not fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mail_gateway.errors import FolderNotFound
+from mail_gateway.mime.structure import analyse
+from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageContent
+from mail_gateway.store.notify import ChangeNotifier, FolderChanged
+from storage.base import utcnow
+from storage.blobs import BlobStore, blob_name
+from storage.engine import Database
+
+log = structlog.get_logger(__name__)
+
+FolderRef = str | int  # a folder name within the mailbox, or a folder id
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    mailbox_id: int
+    folder_id: int
+    uid: int
+    uidvalidity: int
+    modseq: int
+    sha256: str
+    size: int
+
+
+@dataclass
+class _Job:
+    raw: bytes
+    sha256: str
+    structure: dict[str, Any]
+    targets: list[tuple[int, FolderRef]]
+    flags: str
+    internal_date: datetime
+    future: asyncio.Future[list[StoredCopy]] = field(repr=False)
+
+
+def normalise_flags(flags: Iterable[str]) -> str:
+    return " ".join(sorted(set(flags), key=str.lower))
+
+
+class MailStore:
+    def __init__(
+        self,
+        database: Database,
+        blobs: BlobStore,
+        notifier: ChangeNotifier,
+        *,
+        max_batch: int = 64,
+        writers: int | None = None,
+    ) -> None:
+        self.database = database
+        self.blobs = blobs
+        self.notifier = notifier
+        self.max_batch = max_batch
+        self.writers = writers if writers is not None else (1 if database.sqlite else 4)
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # Life cycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._writer(), name=f"mailstore-writer-{i}") for i in range(self.writers)
+            ]
+
+    async def close(self) -> None:
+        """Finish what was submitted, then stop the writers."""
+        await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    # API ----------------------------------------------------------------------------------------------
+
+    async def store(
+        self,
+        raw: bytes,
+        targets: Sequence[tuple[int, FolderRef]],
+        *,
+        flags: Iterable[str] = (),
+        internal_date: datetime | None = None,
+    ) -> list[StoredCopy]:
+        """Store ``raw`` once and file it in each ``(mailbox_id, folder)``; return after the commit."""
+        if not targets:
+            return []
+        self.start()
+        structure, sha256 = await asyncio.to_thread(lambda: (analyse(raw), blob_name(raw)))
+        future: asyncio.Future[list[StoredCopy]] = asyncio.get_running_loop().create_future()
+        job = _Job(raw, sha256, structure, list(targets), normalise_flags(flags), internal_date or utcnow(), future)
+        await self._queue.put(job)
+        return await future
+
+    async def deliver(self, raw: bytes, mailbox_ids: Sequence[int], folder: str = "INBOX") -> list[StoredCopy]:
+        return await self.store(raw, [(mailbox_id, folder) for mailbox_id in mailbox_ids])
+
+    async def append(
+        self,
+        mailbox_id: int,
+        folder: FolderRef,
+        raw: bytes,
+        flags: Iterable[str] = (),
+        internal_date: datetime | None = None,
+    ) -> StoredCopy:
+        copies = await self.store(raw, [(mailbox_id, folder)], flags=flags, internal_date=internal_date)
+        return copies[0]
+
+    async def read(self, sha256: str) -> bytes:
+        return await asyncio.to_thread(self.blobs.get, sha256)
+
+    # Writer -------------------------------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit_and_resolve(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit_and_resolve(self, batch: list[_Job]) -> None:
+        try:
+            results = await self._commit(batch)
+        except Exception as error:
+            if len(batch) == 1:
+                log.warning("store.commit_failed", error=type(error).__name__, detail=str(error)[:200])
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(error)
+                return
+            for job in batch:  # isolate the failing message
+                await self._commit_and_resolve([job])
+            return
+        changed: dict[int, int] = {}
+        for job, copies in zip(batch, results, strict=True):
+            for copy in copies:
+                changed[copy.folder_id] = max(changed.get(copy.folder_id, 0), copy.modseq)
+            if not job.future.done():
+                job.future.set_result(copies)
+        for folder_id, modseq in changed.items():
+            self.notifier.publish(FolderChanged(folder_id, modseq))
+
+    async def _commit(self, batch: list[_Job]) -> list[list[StoredCopy]]:
+        unique = {job.sha256: job.raw for job in batch}
+        await asyncio.to_thread(self.blobs.put_many, unique.values())
+        async with self.database.write() as session:
+            content_ids = await self._content_ids(session, batch)
+            allocations = await self._allocate(session, batch)
+            rows: list[dict[str, Any]] = []
+            usage: dict[int, int] = {}
+            results: list[list[StoredCopy]] = []
+            for index, job in enumerate(batch):
+                copies = []
+                for target_index in range(len(job.targets)):
+                    mailbox_id, folder_id, uid, validity, modseq = allocations[(index, target_index)]
+                    rows.append(
+                        {
+                            "folder_id": folder_id,
+                            "uid": uid,
+                            "content_id": content_ids[job.sha256],
+                            "flags": job.flags,
+                            "modseq": modseq,
+                            "internal_date": job.internal_date,
+                        }
+                    )
+                    usage[mailbox_id] = usage.get(mailbox_id, 0) + len(job.raw)
+                    copies.append(StoredCopy(mailbox_id, folder_id, uid, validity, modseq, job.sha256, len(job.raw)))
+                results.append(copies)
+            await session.execute(insert(FolderMessage), rows)
+            for mailbox_id in sorted(usage):
+                await session.execute(
+                    update(Mailbox)
+                    .where(Mailbox.id == mailbox_id)
+                    .values(used_bytes=Mailbox.used_bytes + usage[mailbox_id])
+                )
+        return results
+
+    async def _content_ids(self, session: AsyncSession, batch: list[_Job]) -> dict[str, int]:
+        wanted = {job.sha256: job for job in batch}
+        found = await _ids_by_sha(session, list(wanted))
+        missing = [wanted[sha] for sha in wanted if sha not in found]
+        if missing:
+            values = [
+                {
+                    "sha256": job.sha256,
+                    "size": len(job.raw),
+                    "structure": job.structure,
+                    "message_id": _message_id(job.structure),
+                    "created_at": utcnow(),
+                }
+                for job in missing
+            ]
+            dialect = postgresql if not self.database.sqlite else sqlite
+            statement = dialect.insert(MessageContent).on_conflict_do_nothing(index_elements=["sha256"])
+            await session.execute(statement, values)
+            found.update(await _ids_by_sha(session, [job.sha256 for job in missing]))
+        return found
+
+    async def _allocate(
+        self, session: AsyncSession, batch: list[_Job]
+    ) -> dict[tuple[int, int], tuple[int, int, int, int, int]]:
+        """Allocate one UID and MODSEQ per target, locking folders in a fixed order."""
+        order = sorted(
+            ((job.targets[t], (j, t)) for j, job in enumerate(batch) for t in range(len(job.targets))),
+            key=lambda item: (item[0][0], str(item[0][1])),
+        )
+        allocations: dict[tuple[int, int], tuple[int, int, int, int, int]] = {}
+        for (mailbox_id, folder), key in order:
+            condition = Folder.id == folder if isinstance(folder, int) else Folder.name == folder
+            row = (
+                await session.execute(
+                    update(Folder)
+                    .where(Folder.mailbox_id == mailbox_id, condition)
+                    .values(uidnext=Folder.uidnext + 1, highestmodseq=Folder.highestmodseq + 1)
+                    .returning(Folder.id, Folder.uidnext, Folder.uidvalidity, Folder.highestmodseq)
+                )
+            ).first()
+            if row is None:
+                raise FolderNotFound(f"folder {folder!r} does not exist in mailbox {mailbox_id}")
+            folder_id, uidnext, validity, modseq = row
+            allocations[key] = (mailbox_id, folder_id, uidnext - 1, validity, modseq)
+        return allocations
+
+
+async def _ids_by_sha(session: AsyncSession, names: list[str]) -> dict[str, int]:
+    result = await session.execute(
+        select(MessageContent.sha256, MessageContent.id).where(MessageContent.sha256.in_(names))
+    )
+    return {sha: content_id for sha, content_id in result.all()}
+
+
+def _message_id(structure: dict[str, Any]) -> str | None:
+    value = structure.get("envelope", {}).get("message-id")
+    return value[:998] if isinstance(value, str) else None
