@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
+from pydantic import ValidationError
+
+from mssante.cli_mailbox import mailbox, run_db
+from mssante.demo import create_demo_data
+from mssante.logs import configure
+from mssante.runtime import tls_context
+from mssante.serve import NotInitialised
+from mssante.serve import serve as run
+from mssante.settings import Settings
+from mssante.welcome import print_welcome
+from storage.engine import Database
+from storage.errors import MigrationError
+from storage.migrate import upgrade
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise click.ClickException(f"invalid settings: {error}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -11,4 +33,43 @@ def main() -> None:
     """Operate an MSSanté-style health secure-messaging gateway."""
 
 
+@main.command()
+@click.option("--demo", is_flag=True, help="Also create demo mailboxes (development).")
+def init(demo: bool) -> None:
+    """Create the data directory and bring the database schema up to date (idempotent)."""
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tls_context(settings)  # makes the development certificate when none is configured
+
+    async def action(database: Database) -> dict[str, str]:
+        await upgrade(database)
+        return await create_demo_data(settings, database) if demo else {}
+
+    try:
+        credentials = run_db(action)
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"data directory {settings.data_dir} ready; database schema is current")
+    if credentials:
+        click.echo("demo mailboxes (address: password):")
+        for address, password in credentials.items():
+            click.echo(f"  {address}: {password}")
+
+
+@main.command()
+def serve() -> None:
+    """Run every listener (SMTP MX, submission, SMTPS, IMAP, HTTP) until SIGTERM."""
+
+    settings = load_settings()
+    configure(settings.log_format)
+    try:
+        asyncio.run(run(settings, on_ready=lambda ports: print_welcome(settings, ports)))
+    except NotInitialised as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot start: {error}") from None
+
+
+main.add_command(mailbox)
 # command groups: one import and one add_command per package CLI (keep this block)

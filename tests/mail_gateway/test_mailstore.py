@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,9 @@ from tests.mail_gateway.factories import make_mailbox, make_message
 
 
 @pytest.fixture
-async def store(database: Database, tmp_path: Path) -> MailStore:
+async def store(database: Database, tmp_path: Path) -> AsyncIterator[MailStore]:
     mail_store = MailStore(database, BlobStore(tmp_path / "blobs"), InProcessNotifier())
-    yield mail_store  # type: ignore[misc]
+    yield mail_store
     await mail_store.close()
 
 
@@ -27,7 +28,8 @@ async def test_new_mailbox_has_special_use_folders(database: Database) -> None:
     box = await make_mailbox(database, "Alice.Martin@MSSante.localhost")
     assert box.address == "alice.martin@mssante.localhost"
     async with database.read() as session:
-        folders = {f.name: f.special_use for f in await session.scalars(select(Folder).where(Folder.mailbox_id == box.id))}
+        rows = await session.scalars(select(Folder).where(Folder.mailbox_id == box.id))
+        folders = {f.name: f.special_use for f in rows}
     assert folders == {"INBOX": None, "Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash"}
 
 

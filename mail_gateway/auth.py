@@ -1,0 +1,125 @@
+"""Password authentication for SMTP submission and IMAP, shared by both.
+
+- argon2 verification runs in a worker thread: it is slow by design and must not stall the event loop.
+- Like Dovecot's auth cache, a successful verification is remembered for ``cache_ttl`` seconds under a keyed
+  hash (HMAC-SHA256 with a per-process random key) of address and password, so reconnecting clients do not pay
+  argon2 each time; the password itself is never kept. The mailbox state is still read on every login, so a
+  suspension takes effect at once.
+- Failures are counted per address and per IP within a sliding window; past the limit, attempts are refused
+  without checking the password until the window frees a slot.
+- An unknown address costs the same argon2 work as a wrong password, so timing does not reveal which
+  addresses exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+
+from mail_gateway.passwords import hash_password, verify_password
+from mail_gateway.store.mailboxes import MailboxInfo
+from mail_gateway.store.models import Mailbox
+from policies.addresses import normalise, split
+from policies.rate_limits import FailureWindow
+from storage.engine import Database
+
+log = structlog.get_logger(__name__)
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class AuthOutcome:
+    """The result of a login attempt. ``reason`` is one of ok, invalid, throttled, suspended, patient."""
+
+    mailbox: MailboxInfo | None
+    reason: str
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.mailbox is not None
+
+
+INVALID = "the address or the password is wrong"
+
+
+class Authenticator:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_failures: int = 5,
+        failure_window: float = 300.0,
+        cache_ttl: float = 60.0,
+        cache_size: int = 10_000,
+        patient_domain: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.database = database
+        self.failures = FailureWindow(max_failures, failure_window)
+        self.cache_ttl = cache_ttl
+        self.cache_size = cache_size
+        self.patient_domain = patient_domain
+        self.clock = clock
+        self._key = secrets.token_bytes(32)
+        self._cache: OrderedDict[bytes, tuple[int, float]] = OrderedDict()
+
+    def _cache_key(self, address: str, password: str) -> bytes:
+        material = address.encode() + b"\0" + password.encode("utf-8", "surrogateescape")
+        return hmac.new(self._key, material, hashlib.sha256).digest()
+
+    def forget(self, address: str) -> None:
+        """Drop cached verifications (call after a password change in this process)."""
+        self._cache.clear()
+        self.failures.clear(f"addr:{normalise(address)}")
+
+    async def verify_password(self, address: str, password: str, remote_ip: str) -> AuthOutcome:
+        address = normalise(address)
+        now = self.clock()
+        for key in (f"addr:{address}", f"ip:{remote_ip}"):
+            throttled = self.failures.check(key, now)
+            if throttled is not None:
+                log.info("auth.throttled", scope=key.split(":")[0], retry_after=round(throttled.retry_after))
+                return AuthOutcome(
+                    None,
+                    "throttled",
+                    f"too many failed logins; try again in {int(throttled.retry_after) + 1} seconds",
+                )
+        if self.patient_domain and split(address)[1] == self.patient_domain:
+            return AuthOutcome(
+                None, "patient", "patient mailboxes have no IMAP or SMTP access; use the web inbox"
+            )
+        async with self.database.read() as session:
+            row = await session.scalar(select(Mailbox).where(Mailbox.address == address))
+            mailbox = MailboxInfo.of(row) if row is not None else None
+            password_hash = row.password_hash if row is not None else None
+        cache_key = self._cache_key(address, password)
+        cached = self._cache.get(cache_key)
+        if mailbox is not None and cached is not None and cached[0] == mailbox.id and cached[1] > now:
+            verified = True
+        else:
+            verified = await asyncio.to_thread(verify_password, password_hash or _DUMMY_HASH, password)
+            verified = verified and password_hash is not None and mailbox is not None
+        if not verified or mailbox is None:
+            self.failures.record(f"addr:{address}", now)
+            self.failures.record(f"ip:{remote_ip}", now)
+            log.info("auth.failed", known=mailbox is not None)
+            return AuthOutcome(None, "invalid", INVALID)
+        self._cache[cache_key] = (mailbox.id, now + self.cache_ttl)
+        self._cache.move_to_end(cache_key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        if mailbox.state != "active":
+            return AuthOutcome(None, "suspended", "this mailbox is suspended; contact your operator")
+        self.failures.clear(f"addr:{address}")
+        return AuthOutcome(mailbox, "ok", "authenticated")

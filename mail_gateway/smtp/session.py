@@ -1,0 +1,68 @@
+"""Our aiosmtpd ``SMTP`` subclass: the transport-level rules aiosmtpd leaves to us.
+
+- every reply after the greeting carries an enhanced status code (RFC 2034), via :func:`replies.enhance`;
+- EHLO also advertises PIPELINING (RFC 2920) and ENHANCEDSTATUSCODES (RFC 2034), and no AUTH on the MX port;
+- a connection that piles up errors is closed with ``421`` (bad-command budget);
+- on implicit TLS (port 465, RFC 8314) the session counts as encrypted;
+- while the server drains for shutdown, new transactions get ``421``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AnyStr
+
+from aiosmtpd.smtp import SMTP
+
+from mail_gateway.smtp import replies
+
+
+class GatewaySMTP(SMTP):  # type: ignore[misc]
+    def __init__(self, handler: Any, *, channel: str, max_bad_commands: int, implicit_tls: bool, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.channel = channel
+        self.max_bad_commands = max_bad_commands
+        self.implicit_tls = implicit_tls
+        self._bad_commands = 0
+        self._in_ehlo = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.implicit_tls and self.session is not None and self.session.ssl is None:
+            self.session.ssl = {"ssl_object": transport.get_extra_info("ssl_object")}
+
+    @property
+    def encrypted(self) -> bool:
+        return self.implicit_tls or self._tls_protocol is not None
+
+    async def push(self, status: AnyStr) -> None:
+        text = status.decode("utf-8", "surrogateescape") if isinstance(status, bytes) else str(status)
+        if not self._in_ehlo:
+            text = replies.enhance(text)
+        await super().push(text)
+        if text[:1] == "5" and text[:3] in ("500", "501", "502", "503", "504", "535", "538", "555"):
+            self._bad_commands += 1
+            if self._bad_commands >= self.max_bad_commands and self.transport is not None:
+                await super().push(replies.TOO_MANY_BAD_COMMANDS)
+                self.transport.close()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._in_ehlo = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._in_ehlo = False
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if self.channel == "mx":
+            await self.push(replies.AUTH_NOT_ON_MX)
+            return
+        await super().smtp_AUTH(arg)
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if getattr(self.event_handler, "draining", False):
+            await self.push(replies.SHUTTING_DOWN)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        await super().smtp_MAIL(arg)

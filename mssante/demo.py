@@ -1,0 +1,73 @@
+"""Demo data for ``mssante init --demo``: a few professional mailboxes with generated passwords.
+
+Passwords are generated once and kept in ``<data_dir>/demo-credentials.json`` (mode 0600) so that each
+``make run`` can print them again. Development only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from mail_gateway.errors import MailboxExists
+from mail_gateway.passwords import hash_password
+from mail_gateway.store.mailboxes import create_mailbox
+from mssante.settings import Settings
+from storage.engine import Database
+
+
+@dataclass(frozen=True)
+class DemoMailbox:
+    local_part: str
+    kind: str
+    owner_id: str
+    display_name: str
+
+
+DEMO_MAILBOXES = (
+    DemoMailbox("alice.martin", "PER", "810001234567", "Dr Alice MARTIN"),
+    DemoMailbox("jean-pierre.durand", "PER", "810009876543", "Jean-Pierre DURAND"),
+    DemoMailbox("cardiologie.ch-exemple", "ORG", "1750000001", "Service de cardiologie, CH Exemple"),
+    DemoMailbox("labo-biologie", "APP", "1750000002", "Laboratoire de biologie (automate)"),
+)
+
+
+def credentials_file(settings: Settings) -> Path:
+    return settings.data_dir / "demo-credentials.json"
+
+
+def load_credentials(settings: Settings) -> dict[str, str]:
+    path = credentials_file(settings)
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {str(k): str(v) for k, v in data.items()}
+
+
+async def create_demo_data(settings: Settings, database: Database) -> dict[str, str]:
+    """Create the demo mailboxes that are missing; return every demo address with its password."""
+    credentials = load_credentials(settings)
+    domain = settings.domains[0]
+    for demo in DEMO_MAILBOXES:
+        address = f"{demo.local_part}@{domain}"
+        password = credentials.get(address) or secrets.token_urlsafe(12)
+        try:
+            async with database.write() as session:
+                await create_mailbox(
+                    session, address=address, kind=demo.kind, owner_id=demo.owner_id,
+                    display_name=demo.display_name, password_hash=hash_password(password),
+                )
+        except MailboxExists:
+            if address not in credentials:
+                continue  # made by hand earlier: its password is not ours to print
+        credentials[address] = password
+    path = credentials_file(settings)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(credentials, handle, indent=2)
+    os.replace(tmp, path)
+    return credentials

@@ -1,0 +1,127 @@
+"""``mssante serve``: every listener in one process, with a graceful stop on SIGTERM.
+
+Start-up refuses a database whose schema is not current (run ``mssante init``), removes blob temporaries a
+crash may have left, binds every port (port 0 picks a free one), writes the bound ports to
+``<data_dir>/ports.json`` and logs them. On SIGTERM or SIGINT it stops accepting, lets transactions in flight
+finish (up to ``shutdown_grace`` seconds), flushes the mail store and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+import uvicorn
+
+from mail_gateway.smtp.server import SmtpConfig, start_smtp
+from mssante.runtime import Runtime, build_runtime
+from mssante.settings import Settings
+from mssante.web import create_app
+from storage.migrate import is_current
+
+log = structlog.get_logger(__name__)
+
+
+class NotInitialised(RuntimeError):
+    pass
+
+
+def _write_ports(settings: Settings, ports: dict[str, int]) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = settings.ports_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**ports, "host": settings.listen_host, "pid": os.getpid()}, indent=2) + "\n")
+    os.replace(tmp, settings.ports_file)
+
+
+def _http_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(settings: Settings, *, on_ready: Callable[[dict[str, int]], None] | None = None) -> None:
+    runtime = build_runtime(settings)
+    if not await is_current(runtime.database):
+        await runtime.database.dispose()
+        raise NotInitialised("the database schema is not current: run `mssante init` first")
+    removed = await asyncio.to_thread(runtime.blobs.remove_temporaries)
+    if removed:
+        log.warning("blobs.temporaries_removed", count=removed)
+    runtime.store.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    smtp = await start_smtp(
+        SmtpConfig(
+            host=settings.listen_host,
+            mx_port=settings.smtp_mx_port,
+            submission_port=settings.smtp_submission_port,
+            smtps_port=settings.smtps_port,
+            hostname=settings.hostname,
+            max_message_size=settings.max_message_size,
+            idle_timeout=settings.smtp_idle_timeout,
+            max_bad_commands=settings.smtp_max_bad_commands,
+        ),
+        runtime.pipeline,
+        runtime.authenticator,
+        runtime.tls,
+    )
+    ports = smtp.ports()
+    extra_servers: list[asyncio.Server] = []
+    # imap: start the IMAP listeners here and add their ports
+    # patients: register the patient domain handler and delivery listeners here
+
+    app = create_app(settings, runtime.database)
+    app.state.runtime = runtime
+    http_sock = _http_socket(settings.listen_host, settings.http_port)
+    ports["http"] = int(http_sock.getsockname()[1])
+    http = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    http_task = asyncio.create_task(http.serve(sockets=[http_sock]))
+
+    _write_ports(settings, ports)
+    log.info("serve.listening", host=settings.listen_host, **ports)
+    if on_ready is not None:
+        on_ready(ports)
+    try:
+        await stop.wait()
+    finally:
+        await _shutdown(runtime, smtp_stop=smtp.stop_accepting, in_flight=smtp.in_flight, others=extra_servers,
+                        http=http, http_task=http_task)
+
+
+async def _shutdown(
+    runtime: Runtime,
+    *,
+    smtp_stop: Callable[[], None],
+    in_flight: Callable[[], int],
+    others: list[asyncio.Server],
+    http: uvicorn.Server,
+    http_task: asyncio.Task[Any],
+) -> None:
+    log.info("serve.stopping", in_flight=in_flight())
+    smtp_stop()
+    for server in others:
+        server.close()
+    deadline = asyncio.get_running_loop().time() + runtime.settings.shutdown_grace
+    while in_flight() and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - counters of many handlers
+        await asyncio.sleep(0.05)
+    http.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(http_task, timeout=5)
+    await runtime.close()
+    with contextlib.suppress(FileNotFoundError):
+        runtime.settings.ports_file.unlink()
+    log.info("serve.stopped")
