@@ -1,0 +1,126 @@
+"""Verification of S/MIME signed messages (RFC 8551 §3.5) into a :class:`certs.verdict.Verdict`.
+
+Order of checks, each giving its own verdict: structure (malformed), signature over the content (invalid
+signature), key usage, validity period, chain to a health PKI anchor, revocation, then the ``From:`` address
+against the certificate's ``rfc822Name`` (RFC 8550 §3). Nothing here raises on hostile input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.utils import getaddresses
+
+from cryptography import x509
+
+from certs.cms import BadSignature, SignedData, check_signature, parse_signed_data
+from certs.errors import CMSFormatError, MessageFormatError
+from certs.issue import serial_hex
+from certs.mime import canonical, decode_body, parse_headers, split_entity, split_signed
+from certs.names import identity_of, mailbox_addresses
+from certs.trust import ChainStatus, Purpose, TrustStore
+from certs.verdict import Signer, Status, Verdict
+
+_PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+_PKCS7_SIGNATURE = ("application/pkcs7-signature", "application/x-pkcs7-signature")
+_DATA = "1.2.840.113549.1.7.1"  # id-data, RFC 5652 §4
+_CHAIN_VERDICTS = {
+    ChainStatus.EXPIRED: Status.EXPIRED,
+    ChainStatus.UNTRUSTED: Status.UNTRUSTED_CHAIN,
+    ChainStatus.WRONG_KEY_USAGE: Status.WRONG_KEY_USAGE,
+    ChainStatus.REVOKED: Status.REVOKED,
+}
+
+
+def signer_of(certificate: x509.Certificate) -> Signer:
+    identity = identity_of(certificate)
+    return Signer(
+        kind=identity.kind if identity else None,
+        owner_id=identity.owner_id if identity else None,
+        name=identity.name if identity else certificate.subject.rfc4514_string(),
+        emails=mailbox_addresses(certificate),
+        serial=serial_hex(certificate.serial_number),
+        subject=certificate.subject.rfc4514_string(),
+        issuer=certificate.issuer.rfc4514_string(),
+    )
+
+
+def verify_message(raw: bytes, trust: TrustStore, *, now: dt.datetime | None = None) -> Verdict:
+    """Verify the S/MIME signature of an RFC 5322 message; never raises.
+
+    ``now`` is the validation time (default: the current time). The verdict's ``content`` is the signed
+    MIME entity, which for an opaque (``application/pkcs7-mime``) message is the readable message body.
+    """
+    try:
+        return _verify(canonical(raw), trust, now or dt.datetime.now(dt.UTC))
+    except Exception as error:  # the promise is a verdict for any input; record what broke
+        return Verdict(Status.MALFORMED, f"the message cannot be analysed: {type(error).__name__}: {error}")
+
+
+def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
+    header, body = split_entity(raw)
+    headers = parse_headers(header)
+    content_type = headers.get_content_type()
+    if content_type == "multipart/signed":
+        protocol = str(headers.get_param("protocol", "") or "").lower()
+        boundary = headers.get_boundary()
+        if protocol not in _PKCS7_SIGNATURE:
+            return Verdict(Status.UNSIGNED, f"multipart/signed with protocol {protocol or 'missing'} is not S/MIME")
+        if not boundary:
+            return Verdict(Status.MALFORMED, "the multipart/signed header has no boundary")
+        try:
+            parts = split_signed(body, boundary)
+            signed = parse_signed_data(parts.signature)
+        except (MessageFormatError, CMSFormatError) as error:
+            return Verdict(Status.MALFORMED, str(error))
+        if parts.signature_type not in _PKCS7_SIGNATURE:
+            return Verdict(Status.MALFORMED, f"the second part is {parts.signature_type}, not a PKCS#7 signature")
+        return _judge(signed, parts.content, headers.get_all("From", []), trust, now, opaque=False)
+    if content_type in _PKCS7_MIME:
+        smime_type = str(headers.get_param("smime-type", "") or "").lower()
+        if smime_type in ("enveloped-data", "authenveloped-data"):
+            return Verdict(Status.UNSIGNED, "the message is encrypted; a signature inside cannot be seen here")
+        try:
+            signed = parse_signed_data(decode_body(headers, body))
+        except (MessageFormatError, CMSFormatError) as error:
+            return Verdict(Status.MALFORMED, str(error), opaque=True)
+        if signed.content is None:
+            return Verdict(Status.MALFORMED, "the opaque signed message has no encapsulated content", opaque=True)
+        return _judge(signed, signed.content, headers.get_all("From", []), trust, now, opaque=True)
+    return Verdict(Status.UNSIGNED, f"the message is {content_type}, without an S/MIME signature")
+
+
+def _judge(
+    signed: SignedData, content: bytes, from_headers: list[str], trust: TrustStore, now: dt.datetime, *, opaque: bool
+) -> Verdict:
+    if not signed.signers:
+        return Verdict(Status.MALFORMED, "the SignedData has no signer", opaque=opaque)
+    if signed.content_type != _DATA:
+        return Verdict(Status.MALFORMED, f"the signed content type is {signed.content_type}, not data", opaque=opaque)
+    signer_info = signed.signers[0]  # RFC 8551 §3.5: one signer is what mail clients produce
+    certificate = signer_info.signer_certificate
+    signer = signer_of(certificate) if certificate is not None else None
+
+    def verdict(status: Status, reason: str) -> Verdict:
+        return Verdict(status, reason, signer, opaque, content)
+
+    try:
+        check_signature(signer_info, content, signed.content_type)
+    except BadSignature as error:
+        return verdict(Status.INVALID_SIGNATURE, str(error))
+    assert certificate is not None  # check_signature refuses a missing certificate
+    result = trust.validate(certificate, signed.certificates, now=now, purpose=Purpose.SMIME_SIGN)
+    if not result.ok:
+        return verdict(_CHAIN_VERDICTS[result.status], result.reason)
+    senders = [address.lower() for _name, address in getaddresses(from_headers) if address]
+    if not senders:
+        return verdict(Status.ADDRESS_MISMATCH, "the message has no From: address to compare with the certificate")
+    allowed = set(signer.emails) if signer else set()
+    strangers = [address for address in senders if address not in allowed]
+    if strangers:
+        listed = ", ".join(sorted(allowed)) or "no address"
+        return verdict(
+            Status.ADDRESS_MISMATCH,
+            f"From: {', '.join(strangers)} is not in the certificate, which names {listed} (RFC 8550 §3)",
+        )
+    who = signer.name if signer else "the signer"
+    return verdict(Status.VALID, f"signed by {who} <{senders[0]}> with a valid health PKI certificate")

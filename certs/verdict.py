@@ -1,0 +1,68 @@
+"""The outcome of verifying a message's S/MIME signature: a status, a sentence saying why, and the signer.
+
+The gateway stores the verdict with the message and renders it as an ``Authentication-Results`` header
+(RFC 8601, method ``smime`` registered by RFC 7281 §3).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(enum.StrEnum):
+    VALID = "valid"
+    INVALID_SIGNATURE = "invalid-signature"
+    UNTRUSTED_CHAIN = "untrusted-chain"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    WRONG_KEY_USAGE = "wrong-key-usage"
+    ADDRESS_MISMATCH = "address-mismatch"
+    UNSIGNED = "unsigned"
+    MALFORMED = "malformed"  # a signature was announced but its MIME or CMS structure cannot be read
+
+
+# RFC 7281 §3 result values for the smime method.
+_RESULTS = {
+    Status.VALID: "pass",
+    Status.UNSIGNED: "none",
+    Status.MALFORMED: "permerror",
+    Status.ADDRESS_MISMATCH: "policy",
+}
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signed: the idNat (persons) or structure id (organisations), name, mailbox addresses, serial."""
+
+    kind: str | None  # PER, ORG, or None for a subject outside the DOMAIN.md patterns
+    owner_id: str | None
+    name: str
+    emails: tuple[str, ...]
+    serial: str  # hexadecimal
+    subject: str
+    issuer: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    reason: str
+    signer: Signer | None = None
+    opaque: bool = False
+    content: bytes | None = field(default=None, repr=False)  # the signed MIME entity, when one was found
+
+    @property
+    def valid(self) -> bool:
+        return self.status is Status.VALID
+
+    def authentication_results(self, authserv_id: str) -> str:
+        """The value of an ``Authentication-Results`` header for this verdict (RFC 8601 §2.2, RFC 7281)."""
+        result = _RESULTS.get(self.status, "fail")
+        parts = [authserv_id, f"smime={result}"]
+        if self.signer is not None:
+            identifier = self.signer.emails[0] if self.signer.emails else self.signer.owner_id or self.signer.serial
+            parts.append(f"body.smime-identifier={identifier}")
+            parts.append(f"body.smime-serial={self.signer.serial}")
+        comment = self.reason.replace("(", "[").replace(")", "]").replace("\\", "/")
+        return "; ".join([parts[0], " ".join([*parts[1:], f"({self.status.value}: {comment})"])])
