@@ -82,6 +82,14 @@ def ca_subject(common_name: str, organisation: str) -> x509.Name:
     )
 
 
+_SHORT_NAMES = {NameOID.SURNAME: "SN", NameOID.GIVEN_NAME: "GN", NameOID.TITLE: "title"}
+
+
+def dn_string(name: x509.Name) -> str:
+    """RFC 4514 string with the short names the trust space uses (``SN``, ``GN``, ``title``)."""
+    return name.rfc4514_string(_SHORT_NAMES)
+
+
 @dataclass(frozen=True)
 class SubjectIdentity:
     """Who a certificate names: ``PER`` with an idNat, or ``ORG`` with a structure id (servers are ``ORG`` too)."""

@@ -16,7 +16,7 @@ from certs.cms import BadSignature, SignedData, check_signature, parse_signed_da
 from certs.errors import CMSFormatError, MessageFormatError
 from certs.issue import serial_hex
 from certs.mime import canonical, decode_body, parse_headers, split_entity, split_signed
-from certs.names import identity_of, mailbox_addresses
+from certs.names import dn_string, identity_of, mailbox_addresses
 from certs.trust import ChainStatus, Purpose, TrustStore
 from certs.verdict import Signer, Status, Verdict
 
@@ -39,8 +39,8 @@ def signer_of(certificate: x509.Certificate) -> Signer:
         name=identity.name if identity else certificate.subject.rfc4514_string(),
         emails=mailbox_addresses(certificate),
         serial=serial_hex(certificate.serial_number),
-        subject=certificate.subject.rfc4514_string(),
-        issuer=certificate.issuer.rfc4514_string(),
+        subject=dn_string(certificate.subject),
+        issuer=dn_string(certificate.issuer),
     )
 
 

@@ -8,6 +8,7 @@ import click
 from pydantic import ValidationError
 
 from mssante.cli_mailbox import mailbox, run_db
+from mssante.cli_pki import pki, smime
 from mssante.demo import create_demo_data
 from mssante.logs import configure
 from mssante.runtime import tls_context
@@ -73,3 +74,5 @@ def serve() -> None:
 
 main.add_command(mailbox)
 # command groups: one import and one add_command per package CLI (keep this block)
+main.add_command(pki)
+main.add_command(smime)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from mssante.pki_store import pki_http_router
 from mssante.settings import Settings
 from storage.engine import Database
 
@@ -23,4 +24,5 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         return {"status": "ok"}
 
     # routers: one include per package (keep this block; each package adds its own lines)
+    app.include_router(pki_http_router())
     return app
