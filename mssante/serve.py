@@ -50,7 +50,13 @@ def _http_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(settings: Settings, *, on_ready: Callable[[dict[str, int]], None] | None = None) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    on_ready: Callable[[dict[str, int]], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT, or until ``stop`` is set when the caller provides it (tests, embedding)."""
     runtime = build_runtime(settings)
     if not await is_current(runtime.database):
         await runtime.database.dispose()
@@ -59,10 +65,11 @@ async def serve(settings: Settings, *, on_ready: Callable[[dict[str, int]], None
     if removed:
         log.warning("blobs.temporaries_removed", count=removed)
     runtime.store.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
 
     smtp = await start_smtp(
         SmtpConfig(

@@ -15,6 +15,7 @@ import pytest
 
 from storage.engine import Database
 from storage.migrate import upgrade
+from tests.gateway import RunningGateway, gateway_settings
 from tests.pg import PostgresServer
 
 _counter = itertools.count()
@@ -72,3 +73,14 @@ async def database(db_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+def gateway(db_url: str, tmp_path: Path) -> Iterator[RunningGateway]:
+    """The whole server on port 0, in a background thread, on each database engine."""
+    running = RunningGateway(gateway_settings(tmp_path / "var", db_url))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.close()

@@ -33,7 +33,7 @@ class GatewayHandler:
         self.pipeline = pipeline
         self.authenticator = authenticator
         self.channel = channel
-        self.in_flight = 0
+        self.in_flight = 0  # open SMTP transactions (MAIL accepted, DATA not finished); see GatewaySMTP
         self.draining = False
 
     def sender(self, server: GatewaySMTP, session: Session) -> Sender:
@@ -73,7 +73,6 @@ class GatewayHandler:
 
     async def handle_DATA(self, server: GatewaySMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        self.in_flight += 1
         try:
             queue_id = await self.pipeline.submit(
                 self.sender(server, session), envelope.mail_from or "", list(envelope.rcpt_tos), raw
@@ -84,8 +83,6 @@ class GatewayHandler:
         except Exception as error:
             log.exception("smtp.store_failed", channel=self.channel, error=type(error).__name__)
             return replies.TEMPORARY_FAILURE
-        finally:
-            self.in_flight -= 1
         return replies.accepted(queue_id)
 
     # SASL (RFC 4954). Argon2 runs off the event loop inside the authenticator.

@@ -81,8 +81,7 @@ async def start_smtp(
                 require_starttls=True, auth_required=True, auth_require_tls=True, **common,
             )
         return GatewaySMTP(
-            handlers["smtps"], channel="submission", implicit_tls=True, auth_required=True,
-            auth_require_tls=False, **common,
+            handlers["smtps"], channel="submission", implicit_tls=True, auth_required=True, **common,
         )
 
     servers = {

@@ -20,16 +20,36 @@ from mail_gateway.smtp import replies
 class GatewaySMTP(SMTP):  # type: ignore[misc]
     def __init__(self, handler: Any, *, channel: str, max_bad_commands: int, implicit_tls: bool, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
+        if implicit_tls:
+            # The whole connection is TLS (RFC 8314), which aiosmtpd's STARTTLS-only check does not know.
+            self._auth_require_tls = False
         self.channel = channel
         self.max_bad_commands = max_bad_commands
         self.implicit_tls = implicit_tls
         self._bad_commands = 0
         self._in_ehlo = False
+        self._in_transaction = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if self.implicit_tls and self.session is not None and self.session.ssl is None:
             self.session.ssl = {"ssl_object": transport.get_extra_info("ssl_object")}
+
+    # A transaction runs from an accepted MAIL to the end of DATA, RSET or the end of the connection; the
+    # handler counts them so that a graceful shutdown lets every started transaction finish.
+
+    def _set_transaction(self, active: bool) -> None:
+        if active != self._in_transaction:
+            self._in_transaction = active
+            self.event_handler.in_flight += 1 if active else -1
+
+    def _set_post_data_state(self) -> None:
+        super()._set_post_data_state()  # type: ignore[no-untyped-call]
+        self._set_transaction(False)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._set_transaction(False)
+        super().connection_lost(error)
 
     @property
     def encrypted(self) -> bool:
@@ -66,3 +86,5 @@ class GatewaySMTP(SMTP):  # type: ignore[misc]
                 self.transport.close()
             return
         await super().smtp_MAIL(arg)
+        if self.envelope is not None and self.envelope.mail_from is not None:
+            self._set_transaction(True)
