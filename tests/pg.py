@@ -79,7 +79,8 @@ class PostgresServer:
             str(self.root / "server.log"), "-w", "-t", "60", "start",
         )
         if result.returncode != 0:
-            log = (self.root / "server.log").read_text(errors="replace")[-800:] if (self.root / "server.log").exists() else ""
+            log_file = self.root / "server.log"
+            log = log_file.read_text(errors="replace")[-800:] if log_file.exists() else ""
             raise PostgresUnavailable(f"pg_ctl start failed: {result.stderr.strip()[-400:]} {log}")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
