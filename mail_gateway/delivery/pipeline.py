@@ -9,7 +9,6 @@ It returns only once everything is committed, so the caller may then say ``250``
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import select
 
 from mail_gateway.delivery.events import DeliveryEvent, EventBus
 from mail_gateway.delivery.headers import (
@@ -23,9 +22,9 @@ from mail_gateway.delivery.headers import (
 from mail_gateway.delivery.routing import DomainHandler, Message, Refusal, Sender
 from mail_gateway.errors import DeliveryRefused
 from mail_gateway.smtp import replies
+from mail_gateway.store.cache import MailboxCache
 from mail_gateway.store.mailboxes import MailboxInfo
 from mail_gateway.store.mailstore import MailStore
-from mail_gateway.store.models import Mailbox
 from policies.addresses import normalise, split
 from storage.base import utcnow
 
@@ -53,6 +52,7 @@ class DeliveryPipeline:
         self.default_quota = default_quota
         self.events = events or EventBus()
         self.handlers: dict[str, DomainHandler] = {}
+        self.mailboxes = MailboxCache(self.database)
 
     def register_domain(self, domain: str, handler: DomainHandler) -> None:
         self.handlers[domain.lower()] = handler
@@ -68,9 +68,7 @@ class DeliveryPipeline:
         return None
 
     async def _local_mailbox(self, address: str) -> MailboxInfo | None:
-        async with self.database.read() as session:
-            row = await session.scalar(select(Mailbox).where(Mailbox.address == address))
-            return MailboxInfo.of(row) if row is not None else None
+        return await self.mailboxes.get(address)
 
     async def check_recipient(self, sender: Sender, recipient: str, size: int = 0) -> Refusal | None:
         address = normalise(recipient)
