@@ -1,10 +1,11 @@
 """Durable storage of messages into folders, with group commit.
 
-Every message goes through :meth:`MailStore.store`. Callers on many connections submit at once; one writer task
-per process (several on PostgreSQL) takes whatever is waiting, up to ``max_batch`` messages, and for the whole
-batch:
+Every message goes through :meth:`MailStore.store`. The caller's own worker thread parses the message and writes
+its blob (temporary file, fsync, rename, directory fsync), so many blobs are made durable in parallel. Then one
+writer task per process (several on PostgreSQL) takes whatever is waiting, up to ``max_batch`` messages, and for
+the whole batch:
 
-1. writes the blobs (temporary file, fsync, rename, directory fsync) in a worker thread;
+1. (the blobs are already durable: a row never refers to bytes that could vanish);
 2. in one transaction, inserts each content once, allocates UIDs and MODSEQs with
    ``UPDATE folders … RETURNING`` in a fixed order (no deadlocks between writers), inserts the folder rows and
    updates mailbox usage;
@@ -35,7 +36,7 @@ from mail_gateway.mime.structure import analyse
 from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageContent
 from mail_gateway.store.notify import ChangeNotifier, FolderChanged
 from storage.base import utcnow
-from storage.blobs import BlobStore, blob_name
+from storage.blobs import BlobStore
 from storage.engine import Database
 
 log = structlog.get_logger(__name__)
@@ -119,11 +120,16 @@ class MailStore:
         if not targets:
             return []
         self.start()
-        structure, sha256 = await asyncio.to_thread(lambda: (analyse(raw), blob_name(raw)))
+        structure, sha256 = await asyncio.to_thread(self._prepare, raw)
         future: asyncio.Future[list[StoredCopy]] = asyncio.get_running_loop().create_future()
         job = _Job(raw, sha256, structure, list(targets), normalise_flags(flags), internal_date or utcnow(), future)
         await self._queue.put(job)
         return await future
+
+    def _prepare(self, raw: bytes) -> tuple[dict[str, Any], str]:
+        """Worker-thread part: parse once, write the blob durably."""
+        name = self.blobs.put(raw)
+        return analyse(raw), name
 
     async def deliver(self, raw: bytes, mailbox_ids: Sequence[int], folder: str = "INBOX") -> list[StoredCopy]:
         return await self.store(raw, [(mailbox_id, folder) for mailbox_id in mailbox_ids])
@@ -177,8 +183,6 @@ class MailStore:
             self.notifier.publish(FolderChanged(folder_id, modseq))
 
     async def _commit(self, batch: list[_Job]) -> list[list[StoredCopy]]:
-        unique = {job.sha256: job.raw for job in batch}
-        await asyncio.to_thread(self.blobs.put_many, unique.values())
         async with self.database.write() as session:
             content_ids = await self._content_ids(session, batch)
             allocations = await self._allocate(session, batch)
@@ -235,26 +239,33 @@ class MailStore:
     async def _allocate(
         self, session: AsyncSession, batch: list[_Job]
     ) -> dict[tuple[int, int], tuple[int, int, int, int, int]]:
-        """Allocate one UID and MODSEQ per target, locking folders in a fixed order."""
-        order = sorted(
-            ((job.targets[t], (j, t)) for j, job in enumerate(batch) for t in range(len(job.targets))),
-            key=lambda item: (item[0][0], str(item[0][1])),
-        )
+        """Allocate one UID and MODSEQ per target: one ``UPDATE … RETURNING`` per folder, folders in a fixed order.
+
+        A folder receiving ``k`` messages gets its UIDNEXT and HIGHESTMODSEQ raised by ``k`` at once; the messages
+        take the ``k`` values below the new ones, in submission order.
+        """
+        by_folder: dict[tuple[int, FolderRef], list[tuple[int, int]]] = {}
+        for j, job in enumerate(batch):
+            for t, target in enumerate(job.targets):
+                by_folder.setdefault(target, []).append((j, t))
         allocations: dict[tuple[int, int], tuple[int, int, int, int, int]] = {}
-        for (mailbox_id, folder), key in order:
+        for (mailbox_id, folder), keys in sorted(by_folder.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+            count = len(keys)
             condition = Folder.id == folder if isinstance(folder, int) else Folder.name == folder
             row = (
                 await session.execute(
                     update(Folder)
                     .where(Folder.mailbox_id == mailbox_id, condition)
-                    .values(uidnext=Folder.uidnext + 1, highestmodseq=Folder.highestmodseq + 1)
+                    .values(uidnext=Folder.uidnext + count, highestmodseq=Folder.highestmodseq + count)
                     .returning(Folder.id, Folder.uidnext, Folder.uidvalidity, Folder.highestmodseq)
                 )
             ).first()
             if row is None:
                 raise FolderNotFound(f"folder {folder!r} does not exist in mailbox {mailbox_id}")
             folder_id, uidnext, validity, modseq = row
-            allocations[key] = (mailbox_id, folder_id, uidnext - 1, validity, modseq)
+            for offset, key in enumerate(keys):
+                first = offset - count
+                allocations[key] = (mailbox_id, folder_id, uidnext + first, validity, modseq + first + 1)
         return allocations
 
 
