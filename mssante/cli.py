@@ -8,6 +8,7 @@ import click
 from pydantic import ValidationError
 
 from mssante.cli_mailbox import mailbox, run_db
+from mssante.cli_patient import patient
 from mssante.cli_pki import pki, smime
 from mssante.demo import create_demo_data
 from mssante.logs import configure
@@ -76,3 +77,4 @@ main.add_command(mailbox)
 # command groups: one import and one add_command per package CLI (keep this block)
 main.add_command(pki)
 main.add_command(smime)
+main.add_command(patient)

@@ -1,0 +1,110 @@
+"""The patient domain's handler for the delivery pipeline: the conversation rules on the SMTP paths.
+
+Registered by the composition root for ``PATIENT_DOMAIN``. At RCPT time it refuses senders that may not write
+to a patient and spaces that do not take mail (opposed, closed, unknown); after DATA it refuses a patient's
+address posing as the sender; then it files the message into the patient's conversation (durably, before the
+pipeline answers ``250``) and schedules the content-free notification once committed.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from mail_gateway.delivery.routing import Message, Refusal, Sender
+from patient_inbox.accounts import find_by_address
+from patient_inbox.conversations import Filed, file_professional_message
+from patient_inbox.mime import parse_message
+from patient_inbox.senders import SenderIdentity, identify
+from patient_inbox.services import PatientServices
+from patient_inbox.smtp_replies import rule_refusal, space_unavailable, unknown_patient
+from policies import conversations as rules
+from policies.conversations import Code, Role
+from policies.patient_lifecycle import State, mail_refusal
+from storage.base import utcnow
+from storage.blobs import blob_name
+
+log = structlog.get_logger(__name__)
+
+
+def role_of(sender: Sender) -> Role:
+    """A web principal is a patient; an authenticated mailbox has its kind; an MX peer is a trust-space operator."""
+    if sender.principal is not None:
+        return Role.PATIENT
+    if sender.mailbox is not None:
+        return rules.role_of_kind(sender.mailbox.kind)
+    return Role.PROFESSIONAL
+
+
+def sender_address(sender: Sender) -> str:
+    if sender.mailbox is not None:
+        return sender.mailbox.address
+    return (sender.principal or "").lower()
+
+
+class PatientDomainHandler:
+    def __init__(self, services: PatientServices) -> None:
+        self.services = services
+        self.domain = services.patient_domain
+
+    async def check_recipient(self, sender: Sender, recipient: str) -> Refusal | None:
+        refusal = rules.check_recipient(rules.Sender(sender_address(sender), role_of(sender)), recipient, self.domain)
+        if refusal is not None:
+            log.info("patient.refused", code=refusal.code.value, channel=sender.channel)
+            return rule_refusal(refusal)
+        async with self.services.database.read() as session:
+            account = await find_by_address(session, recipient)
+        if account is None:
+            return unknown_patient(recipient)
+        closed = mail_refusal(State(account.state), account.created_at, utcnow())
+        if closed is not None:
+            log.info("patient.refused", code=closed.code, channel=sender.channel, account_id=account.id)
+            return space_unavailable(closed)
+        return None
+
+    async def check_message(self, sender: Sender, message: Message, recipients: list[str]) -> Refusal | None:
+        parsed = parse_message(message.raw)
+        claimed = [message.mail_from, parsed.from_address]
+        if any(rules.is_patient_address(address, self.domain) for address in claimed if address):
+            log.info("patient.refused", code=Code.PATIENT_TO_PATIENT.value, channel=sender.channel)
+            return rule_refusal(rules.Refusal(Code.PATIENT_TO_PATIENT))
+        return None
+
+    async def deliver(self, sender: Sender, message: Message, recipients: list[str]) -> None:
+        parsed = parse_message(message.raw)
+        author = sender.mailbox.address if sender.mailbox is not None else (parsed.from_address or message.mail_from)
+        author = author.lower()
+        professionals = [
+            (name, address)
+            for name, address in parsed.visible_recipients
+            if not rules.is_patient_address(address, self.domain) and address != author
+        ]
+        identities: dict[str, SenderIdentity] = {
+            author: await identify(self.services.directory, author, parsed.from_name)
+        }
+        for name, address in professionals:
+            identities[address] = await identify(self.services.directory, address, name)
+        now = utcnow()
+        sha256 = blob_name(message.raw)
+        filed: list[Filed] = []
+        async with self.services.database.write() as session:
+            for recipient in recipients:
+                account = await find_by_address(session, recipient)
+                if account is None:  # removed between RCPT and now: the pipeline turns this into a refusal
+                    raise unknown_patient(recipient)
+                filed.append(
+                    await file_professional_message(
+                        session,
+                        self.services.blobs,
+                        patient=account,
+                        sender=author,
+                        identities=identities,
+                        other_professionals=[address for _, address in professionals],
+                        raw=message.raw,
+                        parsed=parsed,
+                        sha256=sha256,
+                        now=now,
+                    )
+                )
+        for item in filed:
+            log.info("patient.delivered", account_id=item.patient_id, conversation_id=item.conversation_id)
+            self.services.notifier.schedule(item.email, item.patient_id)

@@ -1,0 +1,54 @@
+"""The objects the patient side shares between its SMTP handler and its web pages.
+
+Built by the composition root (``mssante``) with the pipeline it owns; ``patient_inbox`` never builds a
+pipeline itself, so the web replies go through exactly the path SMTP uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mail_gateway.delivery.pipeline import DeliveryPipeline
+from patient_inbox.config import PatientSettings
+from patient_inbox.notify import Notifier
+from patient_inbox.senders import Directory, MailboxDirectory
+from storage.blobs import BlobStore
+from storage.engine import Database
+
+
+@dataclass
+class PatientServices:
+    database: Database
+    blobs: BlobStore
+    pipeline: DeliveryPipeline
+    patient_domain: str
+    data_dir: Path
+    settings: PatientSettings
+    directory: Directory
+    notifier: Notifier
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        database: Database,
+        blobs: BlobStore,
+        pipeline: DeliveryPipeline,
+        patient_domain: str,
+        data_dir: Path,
+        settings: PatientSettings | None = None,
+        directory: Directory | None = None,
+    ) -> PatientServices:
+        settings = settings or PatientSettings()
+        sender = settings.notify_from or f"ne-pas-repondre@{patient_domain}"
+        return cls(
+            database=database,
+            blobs=blobs,
+            pipeline=pipeline,
+            patient_domain=patient_domain,
+            data_dir=data_dir,
+            settings=settings,
+            directory=directory or MailboxDirectory(database),
+            notifier=Notifier(settings.notify_smarthost, sender, settings.public_url),
+        )
