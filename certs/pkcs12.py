@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from certs.errors import ProfileError
 from certs.keys import PrivateKey
+from certs.names import dn_string
 
 
 def export_pkcs12(
@@ -36,7 +37,7 @@ def export_pkcs12(
     else:
         builder = builder.kdf_rounds(100_000).key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
         builder = builder.hmac_hash(hashes.SHA256())
-    name = (friendly_name or certificate.subject.rfc4514_string()).encode()
+    name = (friendly_name or dn_string(certificate.subject)).encode()
     return pkcs12.serialize_key_and_certificates(name, key, certificate, list(chain), builder.build(password))
 
 

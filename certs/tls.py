@@ -7,7 +7,10 @@ is offered for TLS 1.2 (TLS 1.3 suites are all AEAD already).
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from pathlib import Path
+
+from cryptography import x509
 
 # ECDHE-RSA and ECDHE-ECDSA with AEAD ciphers only (OpenSSL cipher-list syntax, applies to TLS 1.2).
 TLS12_CIPHERS = (
@@ -59,3 +62,26 @@ def client_context(
     if cert is not None:
         context.load_cert_chain(str(cert), str(key) if key else None)
     return context
+
+
+def peer_subject_matches(peer_certificate_der: bytes | None, allowed: Iterable[str]) -> bool:
+    """True when the peer's subject DN equals one of ``allowed`` (RFC 4514 strings, as in the white list's
+    ``DNCertificatOperateur``: ``CN=smtp-1.example,OU=<structure id>,O=...,ST=...,C=FR``).
+
+    Chain and validity are checked by the TLS handshake against the health PKI anchors; this adds the trust
+    space's rule that the receiving MTA checks the sender's certificate DN (DOMAIN.md, "The trust space").
+    Attribute order and value case follow RFC 4517 §4.2.15 distinguishedNameMatch via cryptography's parser.
+    """
+    if not peer_certificate_der:
+        return False
+    try:
+        subject = x509.load_der_x509_certificate(peer_certificate_der).subject
+    except ValueError:
+        return False
+    for candidate in allowed:
+        try:
+            if x509.Name.from_rfc4514_string(candidate) == subject:
+                return True
+        except ValueError:
+            continue
+    return False

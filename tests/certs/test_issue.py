@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from certs.errors import HierarchyExists, PassphraseError, ProfileError
 from certs.hierarchy import create_hierarchy, load_hierarchy
@@ -16,8 +17,10 @@ from certs.keys import KeyAlgorithm
 from certs.names import dn_string, identity_of
 from tests.certs.conftest import ALICE, PKI, openssl, org, pem, person, write
 
+E = TypeVar("E", bound=x509.ExtensionType)
 
-def _ext(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extension[x509.ExtensionType]:
+
+def _ext(certificate: x509.Certificate, kind: type[E]) -> x509.Extension[E]:
     return certificate.extensions.get_extension_for_class(kind)
 
 
@@ -30,7 +33,9 @@ def test_person_subject_is_one_multi_valued_rdn_with_title(pki: PKI) -> None:
 
 
 def test_org_and_server_subjects_follow_the_structure_pattern(pki: PKI) -> None:
-    assert dn_string(pki.cardio_sign.certificate.subject) == "CN=Cardiologie,OU=1750000001,O=CH Exemple,ST=Paris (75),C=FR"
+    assert (
+        dn_string(pki.cardio_sign.certificate.subject) == "CN=Cardiologie,OU=1750000001,O=CH Exemple,ST=Paris (75),C=FR"
+    )
     server = pki.server.certificate.subject
     assert server.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "localhost"
     assert server.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == "4000000000"
@@ -54,7 +59,9 @@ def test_profile_key_usages(
     usage = _ext(certificate, x509.KeyUsage)
     assert usage.critical
     assert (usage.value.digital_signature, usage.value.content_commitment, usage.value.key_encipherment) == (
-        signature, commitment, encipherment,
+        signature,
+        commitment,
+        encipherment,
     )
     assert set(_ext(certificate, x509.ExtendedKeyUsage).value) == ekus
     assert _ext(certificate, x509.BasicConstraints).value.ca is False
@@ -71,16 +78,21 @@ def test_smime_certificates_name_the_mailbox_and_point_to_crl_and_ocsp(pki: PKI)
     assert _ext(certificate, x509.SubjectAlternativeName).value.get_values_for_type(x509.RFC822Name) == [ALICE]
     points = _ext(certificate, x509.CRLDistributionPoints).value
     assert points[0].full_name == [x509.UniformResourceIdentifier("http://pki.mssante.localhost/pki/persons.crl")]
-    access = {a.access_method: a.access_location.value for a in _ext(certificate, x509.AuthorityInformationAccess).value}
-    assert access[x509.AuthorityInformationAccessOID.OCSP] == "http://pki.mssante.localhost/pki/ocsp"
-    assert access[x509.AuthorityInformationAccessOID.CA_ISSUERS] == "http://pki.mssante.localhost/pki/persons.cer"
+    access = {
+        a.access_method: a.access_location.value for a in _ext(certificate, x509.AuthorityInformationAccess).value
+    }
+    assert access[AuthorityInformationAccessOID.OCSP] == "http://pki.mssante.localhost/pki/ocsp"
+    assert access[AuthorityInformationAccessOID.CA_ISSUERS] == "http://pki.mssante.localhost/pki/persons.cer"
     assert certificate.signature_hash_algorithm is not None and certificate.signature_hash_algorithm.name == "sha256"
 
 
 @pytest.mark.parametrize(
     ("algorithm", "kind", "size"),
-    [(KeyAlgorithm.RSA2048, rsa.RSAPublicKey, 2048), (KeyAlgorithm.RSA3072, rsa.RSAPublicKey, 3072),
-     (KeyAlgorithm.P256, ec.EllipticCurvePublicKey, 256)],
+    [
+        (KeyAlgorithm.RSA2048, rsa.RSAPublicKey, 2048),
+        (KeyAlgorithm.RSA3072, rsa.RSAPublicKey, 3072),
+        (KeyAlgorithm.P256, ec.EllipticCurvePublicKey, 256),
+    ],
 )
 def test_key_algorithms(pki: PKI, algorithm: KeyAlgorithm, kind: type, size: int) -> None:
     key = person(pki.hierarchy, "auth", email=None, algorithm=algorithm).certificate.public_key()
@@ -90,8 +102,12 @@ def test_key_algorithms(pki: PKI, algorithm: KeyAlgorithm, kind: type, size: int
 
 def test_openssl_accepts_the_chain_for_each_purpose(pki: PKI, tmp_path: Path) -> None:
     ca = write(tmp_path / "root.pem", pem(pki.hierarchy.root.certificate))
-    for issued, purpose in [(pki.alice_sign, "smimesign"), (pki.alice_encrypt, "smimeencrypt"),
-                            (pki.server, "sslserver"), (pki.cardio_auth, "sslclient")]:
+    for issued, purpose in [
+        (pki.alice_sign, "smimesign"),
+        (pki.alice_encrypt, "smimeencrypt"),
+        (pki.server, "sslserver"),
+        (pki.cardio_auth, "sslclient"),
+    ]:
         leaf = write(tmp_path / "leaf.pem", pem(issued.certificate))
         chain = write(tmp_path / "chain.pem", pem(issued.chain[0]))
         result = openssl("verify", "-CAfile", ca, "-untrusted", chain, "-purpose", purpose, leaf)

@@ -37,8 +37,23 @@ def test_openssl_signs_we_verify(pki: PKI, tmp_path: Path, detached: bool) -> No
     body = write(tmp_path / "body.txt", b"Content-Type: text/plain; charset=utf-8\r\n\r\nSigned by OpenSSL\r\n")
     args = ["-nodetach"] if not detached else []
     signed = openssl(
-        "cms", "-sign", "-in", body, "-signer", cert, "-inkey", key, "-md", "sha256",
-        "-from", ALICE, "-to", "bob@mssante.localhost", "-subject", "interop", *args,
+        "cms",
+        "-sign",
+        "-in",
+        body,
+        "-signer",
+        cert,
+        "-inkey",
+        key,
+        "-md",
+        "sha256",
+        "-from",
+        ALICE,
+        "-to",
+        "bob@mssante.localhost",
+        "-subject",
+        "interop",
+        *args,
     ).stdout
     verdict = verify_message(signed, pki.trust())
     assert verdict.status is Status.VALID, verdict.reason
@@ -52,8 +67,20 @@ def test_openssl_rsassa_pss_signature_verifies(pki: PKI, tmp_path: Path) -> None
     cert, key = chain_files(tmp_path, pki.alice_sign)
     body = write(tmp_path / "body.txt", b"Content-Type: text/plain\r\n\r\nPSS\r\n")
     signed = openssl(
-        "cms", "-sign", "-in", body, "-signer", cert, "-inkey", key, "-keyopt", "rsa_padding_mode:pss",
-        "-from", ALICE, "-subject", "pss",
+        "cms",
+        "-sign",
+        "-in",
+        body,
+        "-signer",
+        cert,
+        "-inkey",
+        key,
+        "-keyopt",
+        "rsa_padding_mode:pss",
+        "-from",
+        ALICE,
+        "-subject",
+        "pss",
     ).stdout
     verdict = verify_message(signed, pki.trust())
     assert verdict.status is Status.VALID, verdict.reason

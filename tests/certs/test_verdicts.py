@@ -29,7 +29,11 @@ def test_valid_names_the_signer(pki: PKI) -> None:
     verdict = verify_message(_signed(pki), pki.trust())
     assert verdict.status is Status.VALID and verdict.valid
     assert verdict.signer is not None
-    assert (verdict.signer.kind, verdict.signer.owner_id, verdict.signer.name) == ("PER", "810001234567", "Alice MARTIN")
+    assert (verdict.signer.kind, verdict.signer.owner_id, verdict.signer.name) == (
+        "PER",
+        "810001234567",
+        "Alice MARTIN",
+    )
     header = verdict.authentication_results("mx.mssante.localhost")
     assert header.startswith("mx.mssante.localhost; smime=pass body.smime-identifier=" + ALICE)
 
@@ -103,8 +107,12 @@ def test_wrong_key_usage(pki: PKI) -> None:
     # an authentication certificate (clientAuth only) that names the mailbox, used to sign mail
     key = pki.alice_sign.key
     certificate = build_certificate(
-        pki.hierarchy, Profile.PERSON_AUTH, pki.alice_sign.certificate.subject, key.public_key(),
-        emails=(ALICE,), now=dt.datetime.now(dt.UTC),
+        pki.hierarchy,
+        Profile.PERSON_AUTH,
+        pki.alice_sign.certificate.subject,
+        key.public_key(),
+        emails=(ALICE,),
+        now=dt.datetime.now(dt.UTC),
     )
     signed = sign_message(MESSAGE, certificate, key, pki.alice_sign.chain)
     verdict = verify_message(signed, pki.trust())
@@ -131,7 +139,8 @@ def test_chain_cache_is_used_and_bounded(pki: PKI) -> None:
     assert verify_message(signed, trust).valid
     assert len(trust._cache) == 1
     other = pki.cardio_sign
-    cardio = sign_message(MESSAGE.replace(ALICE.encode(), b"cardiologie@mssante.localhost"), other.certificate,
-                          other.key, other.chain)
+    cardio = sign_message(
+        MESSAGE.replace(ALICE.encode(), b"cardiologie@mssante.localhost"), other.certificate, other.key, other.chain
+    )
     assert verify_message(cardio, trust).valid
     assert len(trust._cache) == 1
