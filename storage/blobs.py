@@ -1,6 +1,7 @@
 """Content-addressed, immutable blob store on the local file system.
 
-A blob is named by the SHA-256 of its bytes and lives at ``<root>/<aa>/<bb>/<full hex>``. Writing follows the
+A blob is named by the SHA-256 of its bytes and lives at ``<root>/<aa>/<full hex>``: one level of 256
+directories, so that after warm-up storing a blob fsyncs one existing directory instead of creating two. Writing follows the
 durability rule of the design: write to a temporary file in the same directory, ``fsync`` it, ``rename`` it into
 place, then ``fsync`` the directory, all before the database row that refers to the blob commits. Storing the
 same bytes twice is free: the second write finds the blob in place.
@@ -47,7 +48,7 @@ class BlobStore:
 
     def path(self, name: str) -> Path:
         _check_name(name)
-        return self.root / name[:2] / name[2:4] / name
+        return self.root / name[:2] / name
 
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()
@@ -70,7 +71,6 @@ class BlobStore:
             if not parent.is_dir():
                 parent.mkdir(parents=True, exist_ok=True)
                 dirty_dirs.add(parent.parent)
-                dirty_dirs.add(parent.parent.parent)
             tmp = parent / f".tmp-{name[:16]}-{secrets.token_hex(8)}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -108,7 +108,7 @@ class BlobStore:
     def remove_temporaries(self) -> int:
         """Remove temporary files that a crash left behind; returns how many were removed."""
         removed = 0
-        for tmp in self.root.glob("*/*/.tmp-*"):
+        for tmp in self.root.glob("*/.tmp-*"):
             tmp.unlink(missing_ok=True)
             removed += 1
         return removed
