@@ -1,0 +1,220 @@
+"""Import one extraction file into the directory, in one transaction, with a report.
+
+``import_file`` streams the file (constant memory: a batch of parsed lines at a time), loads the valid lines
+into a staging table, then merges (:mod:`directory.merge`). Malformed lines are rejected, written to the
+rejects file with their line number and reason, and the import goes on. An unreadable file, an interruption or
+any database error rolls everything back: the directory is either the old one or the new one, never a mix.
+An extraction older than the last one imported is refused (it would resurrect what has since vanished).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from directory.errors import ExtractionError, ImportRefused
+from directory.extraction import Activity, Kind, MailboxEntry, Rejected, detect_encoding, parse_header, parse_line
+from directory.merge import ACTIVITY_COLUMNS, MAILBOX_COLUMNS, PERSON_COLUMNS, STRUCTURE_COLUMNS, Counts, Merger
+from directory.models import ImportRun
+from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
+from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
+from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
+from directory.staging import Staging, activity_row, mailbox_row
+from storage.engine import Database
+
+Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
+BATCH = 10_000
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did; ``inserted``/``updated``/``deactivated`` are about persons (activity file) or
+    mailboxes (mailbox file), ``details`` has the counts of every table."""
+
+    path: str
+    kind: Kind
+    encoding: str
+    columns: int
+    extraction_date: date
+    read: int = 0
+    rejected: int = 0
+    details: dict[str, Counts] = field(default_factory=dict)
+    seconds: float = 0.0
+    rejects_path: Path | None = None
+
+    @property
+    def main(self) -> Counts:
+        return self.details.get("persons" if self.kind is Kind.ACTIVITY else "mailboxes", Counts())
+
+    @property
+    def inserted(self) -> int:
+        return self.main.inserted
+
+    @property
+    def updated(self) -> int:
+        return self.main.updated
+
+    @property
+    def deactivated(self) -> int:
+        return self.main.deactivated
+
+    def lines(self) -> list[str]:
+        """The report as sentences, for the terminal."""
+        rate = self.read / self.seconds if self.seconds else 0.0
+        out = [
+            f"{self.path}: {self.kind.value} extraction of {self.extraction_date.isoformat()} "
+            f"({self.columns} columns, {self.encoding})",
+            f"read {self.read} lines in {self.seconds:.1f} s ({rate:,.0f} lines/s), rejected {self.rejected}",
+        ]
+        out += [
+            f"{name}: inserted {c.inserted}, updated {c.updated}, deactivated {c.deactivated}"
+            for name, c in self.details.items()
+        ]
+        if self.rejects_path is not None and self.rejected:
+            out.append(f"rejected lines (line number, reason, content): {self.rejects_path}")
+        return out
+
+
+class _Rejects:
+    """The rejects file, opened on the first rejected line only."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.count = 0
+        self._file: IO[str] | None = None
+
+    def add(self, line_no: int, reason: str, raw: str) -> None:
+        self.count += 1
+        if self.path is None:
+            return
+        if self._file is None:
+            self._file = self.path.open("w", encoding="utf-8")
+            self._file.write("line|reason|content\n")
+        self._file.write(f"{line_no}|{reason.replace('|', '/')}|{raw[:2000]}\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
+    result = await connection.execute(select(func.max(ImportRun.extraction_date)).where(ImportRun.kind == kind.value))
+    value: date | None = result.scalar_one_or_none()
+    return value
+
+
+async def import_file(
+    database: Database,
+    path: Path,
+    *,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+    today: date | None = None,
+    force: bool = False,
+    batch: int = BATCH,
+) -> ImportReport:
+    """Import the activity or mailbox extraction at ``path`` (``.txt`` or ``.zip``); see the module docstring."""
+    started = time.perf_counter()
+    source = describe(path)
+    seen = extraction_date(source.name) or today or datetime.now(UTC).date()
+    rejects = _Rejects(rejects_path)
+    try:
+        async with database.engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                report = await _import(connection, source, seen, rejects, progress, force, batch)
+                report.rejected = rejects.count
+                await transaction.commit()
+            except BaseException:
+                await transaction.rollback()
+                raise
+    finally:
+        rejects.close()
+    report.rejects_path = rejects_path if rejects.count else None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _import(
+    connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
+    force: bool, batch: int,
+) -> ImportReport:
+    with open_stream(source) as stream:
+        first = stream.readline(SAMPLE)
+        peek = getattr(stream, "peek", None)
+        encoding = detect_encoding(first + (peek(SAMPLE)[:SAMPLE] if peek is not None else b""))
+        if not first.strip():
+            raise ExtractionError(f"{source.path} is empty")
+        header = parse_header(first, encoding)
+        last = await _last_date(connection, header.kind)
+        if last is not None and seen < last and not force:
+            raise ImportRefused(
+                f"this extraction is dated {seen.isoformat()} but the one of {last.isoformat()} was already "
+                "imported: importing an older file would bring back what has since vanished (use --force)"
+            )
+        report = ImportReport(str(source.path), header.kind, encoding, header.columns, seen)
+        is_activity = header.kind is Kind.ACTIVITY
+        staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
+                          STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
+        await staging.create()
+        rows: list[tuple[Any, ...]] = []
+        done = len(first)
+        for line_no, raw in enumerate(bounded_lines(stream), start=2):
+            done += len(raw)
+            if not raw.strip(b"\r\n"):
+                continue
+            report.read += 1
+            record = parse_line(header, line_no, raw, encoding)
+            if isinstance(record, Rejected):
+                rejects.add(record.line_no, record.reason, record.raw)
+            elif isinstance(record, Activity):
+                rows.append(activity_row(record))
+            elif isinstance(record, MailboxEntry):
+                rows.append(mailbox_row(record))
+            if len(rows) >= batch:
+                await staging.write(rows)
+                rows = []
+                if progress is not None:
+                    progress(done, source.size, report.read)
+        await staging.write(rows)
+        if progress is not None:
+            progress(source.size, source.size, report.read)
+    if report.read == rejects.count:
+        raise ExtractionError(f"{source.path} has no valid line: nothing was imported")
+    merger = Merger(connection, seen, datetime.now(UTC))
+    await merger.prepare()
+    if is_activity:
+        for line_no, key in await merger.duplicates("stg_activity", "key"):
+            rejects.add(line_no, f"the same activity (key {key}) is listed on an earlier line", "")
+        await merger.stage_persons()
+        await merger.stage_structures()
+        report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
+        report.details["structures"] = await merger.merge(
+            "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
+        )
+        report.details["activities"] = await merger.merge(
+            "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
+        )
+        await merger.drop("stg_activity", "stg_person", "stg_structure")
+    else:
+        for line_no, address in await merger.duplicates("stg_mailbox", "address"):
+            rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")
+        report.details["mailboxes"] = await merger.merge(
+            "directory_mailboxes", "stg_mailbox", "address", MAILBOX_COLUMNS
+        )
+        await merger.drop("stg_mailbox")
+    await connection.execute(
+        insert(ImportRun).values(
+            kind=header.kind.value, extraction_date=seen, file_name=source.name[:500], read=report.read,
+            inserted=report.inserted, updated=report.updated, deactivated=report.deactivated,
+            rejected=rejects.count, finished_at=datetime.now(UTC),
+        )
+    )
+    return report

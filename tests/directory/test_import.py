@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from directory.errors import ExtractionError, ImportRefused
+from directory.extraction import Kind
+from directory.importer import import_file
+from directory.models import Activity, Mailbox, Person, Structure
+from storage.engine import Database
+from tests.directory.helpers import field, read_lines, small, with_field, write_lines
+
+ID_NAT, FAMILY = 2, 7  # column positions in the generated activity file (the importer reads by name)
+
+
+async def _persons(database: Database) -> dict[str, Person]:
+    async with database.read() as session:
+        return {person.id_nat: person for person in (await session.scalars(select(Person))).all()}
+
+
+async def _count(database: Database, model: type[Person | Activity | Mailbox | Structure], active: bool) -> int:
+    async with database.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(model.active == active)) or 0)
+
+
+@pytest.mark.parametrize(("generation", "encoding"), [(52, "latin-1"), (56, "utf-8")])
+async def test_import_generated_files(database: Database, tmp_path: Path, generation: int, encoding: str) -> None:
+    generated = small(tmp_path, persons=50, generation=generation, encoding=encoding)
+    report = await import_file(database, generated.activity_path)
+    assert report.kind is Kind.ACTIVITY and report.columns == generation and report.encoding == encoding
+    assert (report.read, report.rejected, report.inserted) == (generated.activity_lines, 0, 50)
+    assert report.details["activities"].inserted == generated.activity_lines
+    mailboxes = await import_file(database, generated.mailbox_path)
+    assert (mailboxes.kind, mailboxes.inserted, mailboxes.rejected) == (Kind.MAILBOX, generated.mailbox_lines, 0)
+    persons = await _persons(database)
+    lines = read_lines(generated.activity_path, encoding)[1:]
+    assert {field(line, FAMILY) for line in lines} == {person.family for person in persons.values()}
+    assert all(person.active and person.doc.startswith(person.family_norm) for person in persons.values())
+    assert await _count(database, Structure, True) > 0
+
+
+async def test_reimport_changes_nothing(database: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    before = {key: (p.updated_at, p.doc) for key, p in (await _persons(database)).items()}
+    again = await import_file(database, generated.activity_path)
+    assert {name: (c.inserted, c.updated, c.deactivated) for name, c in again.details.items()} == {
+        "persons": (0, 0, 0), "structures": (0, 0, 0), "activities": (0, 0, 0)}
+    mailboxes = await import_file(database, generated.mailbox_path)
+    assert (mailboxes.inserted, mailboxes.updated, mailboxes.deactivated) == (0, 0, 0)
+    assert {key: (p.updated_at, p.doc) for key, p in (await _persons(database)).items()} == before
+
+
+async def test_newer_extraction_updates_and_deactivates(database: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    header, *lines = read_lines(generated.activity_path)
+    gone, renamed = field(lines[0], ID_NAT), field(lines[-1], ID_NAT)
+    kept = [line for line in lines if field(line, ID_NAT) != gone]
+    kept = [with_field(line, FAMILY, "DE LA FONTAINE-VÉRAN") if field(line, ID_NAT) == renamed else line
+            for line in kept]
+    newcomer = with_field(with_field(lines[1], ID_NAT, "899999999999"), FAMILY, "NOUVELLE")
+    newer = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202612010000.txt",
+                        [header, *kept, newcomer])
+    report = await import_file(database, newer)
+    assert (report.inserted, report.updated, report.deactivated) == (1, 1, 1)
+    persons = await _persons(database)
+    assert not persons[gone].active
+    assert persons[renamed].family == "DE LA FONTAINE-VÉRAN" and "fontaine veran" in persons[renamed].doc
+    assert persons["899999999999"].active and persons["899999999999"].last_seen.isoformat() == "2026-12-01"
+    assert persons[field(lines[2], ID_NAT)].last_seen.isoformat() == "2026-12-01"
+    # the mailbox extraction: one mailbox vanished
+    mailbox_header, *mailbox_lines = read_lines(generated.mailbox_path)
+    newer_mailboxes = write_lines(tmp_path / "v2" / "Extraction_Correspondance_MSSante_202612010000.txt",
+                                  [mailbox_header, *mailbox_lines[1:]])
+    report = await import_file(database, newer_mailboxes)
+    assert (report.inserted, report.updated, report.deactivated) == (0, 0, 1)
+    # the person who came back is active again, counted as updated
+    report = await import_file(database, tmp_path / "v2" / _copy(generated.activity_path, tmp_path, "202612020000"))
+    assert persons[gone].id_nat in {k for k, p in (await _persons(database)).items() if p.active}
+    assert report.updated >= 1 and report.deactivated == 1
+
+
+def _copy(path: Path, tmp_path: Path, stamp: str) -> Path:
+    target = tmp_path / "v2" / f"PS_LibreAcces_Personne_activite_{stamp}.txt"
+    target.write_bytes(path.read_bytes())
+    return target
+
+
+async def test_rejected_lines_are_reported(database: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path)
+    header, *lines = read_lines(generated.activity_path)
+    bad = [with_field(lines[0], ID_NAT, "12345"), "a|b|c|", with_field(lines[1], FAMILY, "")]
+    path = write_lines(tmp_path / "bad" / "PS_LibreAcces_Personne_activite_202611010000.txt",
+                       [header, *lines[:3], *bad, *lines[3:], lines[3]])
+    rejects = tmp_path / "rejects.txt"
+    report = await import_file(database, path, rejects_path=rejects)
+    assert report.rejected == 4 and report.rejects_path == rejects
+    assert report.details["activities"].inserted == len(lines)
+    written = rejects.read_text().splitlines()
+    assert written[0] == "line|reason|content"
+    assert [int(line.split("|")[0]) for line in written[1:]] == [5, 6, 7, len(lines) + 5]
+    assert "not an RPPS or ADELI" in written[1] and "12345" in written[1]
+    assert "earlier line" in written[4]
+
+
+async def test_zip_is_read_in_place(database: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path)
+    archive = tmp_path / "PS_LibreAcces_Personne_activite.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.write(generated.activity_path, generated.activity_path.name)
+    report = await import_file(database, archive)
+    assert report.inserted == 40 and report.extraction_date.isoformat() == "2026-11-01"
+
+
+async def test_failed_import_leaves_the_previous_directory(database: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path)
+    await import_file(database, generated.activity_path)
+    before = {key: (p.family, p.active, p.updated_at) for key, p in (await _persons(database)).items()}
+    # a newer extraction whose zip is corrupt near its end: read, staged, then the stream fails
+    header, *lines = read_lines(generated.activity_path)
+    newer = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202612010000.txt",
+                        [header, *(with_field(line, FAMILY, "CHANGÉ") for line in lines[: len(lines) // 2])])
+    archive = tmp_path / "v2.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:
+        out.write(newer, newer.name)
+    data = bytearray(archive.read_bytes())
+    position = data.rindex(b"CHANG")
+    data[position] = ord("X")  # the CRC no longer matches: zipfile raises at the end of the member
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ExtractionError, match="cannot read"):
+        await import_file(database, archive, batch=5)
+    assert {key: (p.family, p.active, p.updated_at) for key, p in (await _persons(database)).items()} == before
+
+    def interrupt(done: int, total: int, lines_read: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        await import_file(database, newer, progress=interrupt, batch=5)
+    assert {key: (p.family, p.active, p.updated_at) for key, p in (await _persons(database)).items()} == before
+    report = await import_file(database, newer)  # and the directory still takes the good file afterwards
+    assert report.updated == len({field(line, ID_NAT) for line in lines[: len(lines) // 2]})
+
+
+async def test_older_extraction_and_bad_files_are_refused(database: Database, tmp_path: Path) -> None:
+    await import_file(database, small(tmp_path, stamp="202611150000").activity_path)
+    older = small(tmp_path, stamp="202610010000").activity_path
+    with pytest.raises(ImportRefused, match="older"):
+        await import_file(database, older)
+    assert (await import_file(database, older, force=True)).deactivated == 0
+    unknown = write_lines(tmp_path / "x.txt", ["name|age|", "x|1|"])
+    with pytest.raises(ExtractionError, match="neither"):
+        await import_file(database, unknown)
+    with pytest.raises(ExtractionError, match="cannot read"):
+        await import_file(database, tmp_path / "missing.txt")
+    header = read_lines(small(tmp_path).activity_path)[0]
+    with pytest.raises(ExtractionError, match="no valid line"):
+        await import_file(database, write_lines(tmp_path / "bad.txt", [header, "a|b|"]))
