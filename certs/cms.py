@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from asn1crypto import algos, cms
+from asn1crypto import algos, cms, core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -71,8 +71,11 @@ def _attribute(attributes: cms.CMSAttributes, name: str) -> Any:
 def _matches(candidate: cms.Certificate, sid: cms.SignerIdentifier) -> bool:
     if sid.name == "issuer_and_serial_number":
         tbs = candidate["tbs_certificate"]
-        same_serial = tbs["serial_number"].native == sid.chosen["serial_number"].native
-        return bool(same_serial and tbs["issuer"] == sid.chosen["issuer"])
+        if tbs["serial_number"].native != sid.chosen["serial_number"].native:
+            return False
+        # Same DER is the usual case; RFC 5280 §7.1 name matching (asn1crypto's __eq__) is the slow fallback.
+        issuer, wanted = tbs["issuer"], sid.chosen["issuer"]
+        return bool(issuer.dump() == wanted.dump() or issuer == wanted)
     return bool(candidate.key_identifier == sid.chosen.native)
 
 
@@ -81,7 +84,7 @@ def _signer(info: cms.SignerInfo, certificates: list[cms.Certificate]) -> Signer
     attributes = info["signed_attrs"]
     signed = None
     digest = content_type = None
-    if attributes.native is not None:
+    if not isinstance(attributes, core.Void):  # cheaper than .native, which decodes every attribute
         raw = attributes.dump()
         signed = b"\x31" + raw[1:]  # [0] IMPLICIT → universal SET OF for the signature input
         digest_value = _attribute(attributes, "message_digest")
@@ -116,7 +119,7 @@ def parse_signed_data(der: bytes) -> SignedData:
         loaded = tuple(_load_certificate(c.dump()) for c in certificates)
         return SignedData(
             content_type=encapsulated["content_type"].dotted,
-            content=None if content.native is None else bytes(content.native),
+            content=None if isinstance(content, core.Void) else bytes(content.native),
             certificates=loaded,
             signers=signers,
         )

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import ClassVar
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, parser
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -57,14 +58,16 @@ def _rsa_key(certificate: x509.Certificate) -> rsa.RSAPublicKey:
     return key
 
 
+@lru_cache(maxsize=1024)
+def _issuer_and_serial_der(certificate: x509.Certificate) -> bytes:
+    """RFC 5652 §10.2.4 IssuerAndSerialNumber, encoded from the certificate's own DER issuer name."""
+    contents = certificate.issuer.public_bytes() + core.Integer(certificate.serial_number).dump()
+    return bytes(parser.emit(0, 1, 16, contents))  # universal, constructed, SEQUENCE
+
+
 def _issuer_and_serial(certificate: x509.Certificate) -> cms.RecipientIdentifier:
-    parsed = cms.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-    return cms.RecipientIdentifier(
-        name="issuer_and_serial_number",
-        value=cms.IssuerAndSerialNumber(
-            {"issuer": parsed["tbs_certificate"]["issuer"], "serial_number": parsed["tbs_certificate"]["serial_number"]}
-        ),
-    )
+    value = cms.IssuerAndSerialNumber.load(_issuer_and_serial_der(certificate))
+    return cms.RecipientIdentifier(name="issuer_and_serial_number", value=value)
 
 
 def _auth_enveloped(content: bytes, recipients: Sequence[x509.Certificate]) -> bytes:

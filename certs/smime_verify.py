@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from email.utils import getaddresses
+from functools import lru_cache
 
 from cryptography import x509
 
@@ -31,6 +32,7 @@ _CHAIN_VERDICTS = {
 }
 
 
+@lru_cache(maxsize=4096)
 def signer_of(certificate: x509.Certificate) -> Signer:
     identity = identity_of(certificate)
     return Signer(

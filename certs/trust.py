@@ -13,10 +13,10 @@ import enum
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
@@ -54,6 +54,7 @@ class ChainResult:
         return self.status is ChainStatus.OK
 
 
+@lru_cache(maxsize=8192)
 def key_usage_problem(certificate: x509.Certificate, purpose: Purpose) -> str | None:
     """Why ``certificate`` may not serve ``purpose``, or None when it may."""
     try:
@@ -105,7 +106,9 @@ class TrustStore:
         self.anchors = list(anchors)
         self.intermediates = list(intermediates)
         self._store = Store(self.anchors)
-        self._cache: OrderedDict[tuple[bytes, Purpose], tuple[tuple[x509.Certificate, ...], dt.datetime, dt.datetime]]
+        self._cache: OrderedDict[
+            tuple[x509.Certificate, Purpose], tuple[tuple[x509.Certificate, ...], dt.datetime, dt.datetime]
+        ]
         self._cache = OrderedDict()
         self._cache_size = cache_size
         self._revoked: dict[tuple[bytes, int], Revoked] = {}
@@ -183,7 +186,7 @@ class TrustStore:
     def _chain(
         self, leaf: x509.Certificate, offered: list[x509.Certificate], now: dt.datetime, purpose: Purpose
     ) -> tuple[x509.Certificate, ...] | str:
-        key = (leaf.fingerprint(hashes.SHA256()), purpose)
+        key = (leaf, purpose)  # certificates hash and compare by their DER encoding
         cached = self._cache.get(key)
         if cached is not None and cached[1] <= now <= cached[2]:
             self._cache.move_to_end(key)
