@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,16 +24,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from certs.hierarchy import create_hierarchy  # noqa: E402
-from certs.issue import issue_person  # noqa: E402
-from certs.keys import KeyAlgorithm  # noqa: E402
-from certs.revocation import Revoked, build_crl  # noqa: E402
-from certs.smime_crypt import CBC, GCM, encrypt_message  # noqa: E402
-from certs.smime_sign import sign_message  # noqa: E402
-from certs.smime_verify import verify_message  # noqa: E402
-from certs.trust import TrustStore  # noqa: E402
+from certs.hierarchy import create_hierarchy
+from certs.issue import issue_person
+from certs.keys import KeyAlgorithm
+from certs.revocation import Revoked, build_crl
+from certs.smime_crypt import CBC, GCM, encrypt_message
+from certs.smime_sign import sign_message
+from certs.smime_verify import verify_message
+from certs.trust import TrustStore
 
 ALICE = "alice.martin@mssante.localhost"
 
