@@ -24,6 +24,8 @@ from mail_gateway.smtp.server import SmtpConfig, start_smtp
 from mssante.runtime import Runtime, build_runtime
 from mssante.settings import Settings
 from mssante.web import create_app
+from patient_inbox.handler import PatientDomainHandler
+from patient_inbox.services import PatientServices
 from storage.migrate import is_current
 
 log = structlog.get_logger(__name__)
@@ -90,6 +92,9 @@ async def serve(
     extra_servers: list[asyncio.Server] = []
     # imap: start the IMAP listeners here and add their ports
     # patients: register the patient domain handler and delivery listeners here
+    patients = PatientServices.build(database=runtime.database, blobs=runtime.blobs, pipeline=runtime.pipeline,
+                                     patient_domain=settings.patient_domain, data_dir=settings.data_dir)
+    runtime.pipeline.register_domain(settings.patient_domain, PatientDomainHandler(patients))
 
     app = create_app(settings, runtime.database)
     app.state.runtime = runtime

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from mssante.pki_store import pki_http_router
 from mssante.settings import Settings
+from patient_inbox.web import router as patient_router
 from storage.engine import Database
 
 
@@ -25,4 +26,5 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
 
     # routers: one include per package (keep this block; each package adds its own lines)
     app.include_router(pki_http_router())
+    app.include_router(patient_router)
     return app

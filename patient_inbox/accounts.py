@@ -214,37 +214,48 @@ async def oppose(database: Database, *, ins: str, birth_date: date, code: str, n
 
 
 def check_enrolment(row: PatientAccount, now: datetime) -> None:
-    refusal = enrolment_refusal(
-        State(row.state), row.created_at, now, has_credentials=row.password_hash is not None
-    )
+    refusal = enrolment_refusal(State(row.state), row.created_at, now, has_credentials=row.totp_secret is not None)
     if refusal:
         raise LifecycleRefused(refusal.code, refusal.sentence)
 
 
-async def enrol(
-    database: Database, *, account_id: int, password: str, totp_secret: str, totp_code: str, now: datetime
-) -> AccountView:
-    """Set the password and the confirmed TOTP secret; the space becomes active and the code is spent."""
+async def set_password(database: Database, *, account_id: int, password: str, now: datetime) -> None:
+    """Second step of activation: the password (the space stays as it is until the second factor is confirmed)."""
     problem = password_problem(password)
     if problem:
         raise InvalidIdentity(problem)
-    step = totp_step(totp_secret, totp_code, now.timestamp(), last_step=None)
-    if step is None:
-        raise AuthenticationFailed(
-            "Le code à usage unique ne correspond pas : vérifiez l'heure de votre téléphone et saisissez le code "
-            "affiché maintenant."
-        )
     password_hash = await asyncio.to_thread(hash_secret, password)
     async with database.write() as session:
         row = await session.get(PatientAccount, account_id, with_for_update=True)
         if row is None:
             raise AccountNotFound("Cet espace n'existe plus.")
         check_enrolment(row, now)
+        row.password_hash = password_hash
+
+
+async def confirm_totp(
+    database: Database, *, account_id: int, totp_secret: str, totp_code: str, now: datetime
+) -> AccountView:
+    """Last step of activation: the first code proves the phone has the secret; the space becomes active and
+    the activation code is spent."""
+    step = totp_step(totp_secret, totp_code, now.timestamp(), last_step=None)
+    if step is None:
+        raise AuthenticationFailed(
+            "Le code à usage unique ne correspond pas : vérifiez l'heure de votre téléphone et saisissez le code "
+            "affiché maintenant."
+        )
+    async with database.write() as session:
+        row = await session.get(PatientAccount, account_id, with_for_update=True)
+        if row is None:
+            raise AccountNotFound("Cet espace n'existe plus.")
+        check_enrolment(row, now)
+        if row.password_hash is None:
+            raise LifecycleRefused("no-password", "Choisissez d'abord votre mot de passe.")
         if effective_state(State(row.state), row.created_at, now) is State.CREATED:
             _apply(row, Event.ACTIVATE, now)
         else:
             row.state = State.ACTIVE.value
-        row.password_hash = password_hash
+            row.state_changed_at = now
         row.totp_secret = totp_secret
         row.totp_last_step = step
         row.activation_code_hash = None
