@@ -168,14 +168,6 @@ def issue_person_command(
     _record(settings, hierarchy, issued, passphrase)
 
 
-def _department(structure_id: str, department: str | None) -> str:
-    if department:
-        return department
-    if structure_id.startswith("1"):
-        return f"Département ({structure_id[1:3]})"  # a FINESS starts with its département
-    raise click.ClickException("--department is needed when the structure id is not a FINESS")
-
-
 @issue.command("org")
 @click.option("--structure-id", required=True, help="1 + FINESS, 3 + SIRET or 4 + SIREN.")
 @click.option("--name", required=True, help="Service or application name (CN=).")
@@ -192,10 +184,13 @@ def issue_org_command(
     """An organisation certificate (CN, OU=structure id, O, ST, C=FR)."""
     settings = _settings()
     hierarchy, passphrase = _loaded(settings, passphrase_file)
+    if not department and not structure_id.startswith("1"):
+        raise click.ClickException("--department is needed when the structure id is not a FINESS")
+    department = department or f"Département ({structure_id[1:3]})"  # a FINESS starts with its département
     with _errors():
         issued = issue_organisation(
             hierarchy, usage, structure_id=structure_id, name=name, legal_name=legal_name or name,
-            department=_department(structure_id, department), email=email, algorithm=KeyAlgorithm(algorithm),
+            department=department, email=email, algorithm=KeyAlgorithm(algorithm),
         )
     _record(settings, hierarchy, issued, passphrase)
 
@@ -301,6 +296,15 @@ def ca_bundle() -> None:
     with _errors():
         hierarchy = pki_store.load_pki(_settings(), with_keys=False)
     click.echo(hierarchy.bundle_pem().decode(), nl=False)
+
+
+@pki.command("demo")
+def demo() -> None:
+    """Create the PKI if needed and PKCS#12 certificates for the demo mailboxes (development; idempotent)."""
+    settings = _settings()
+    for path in _with_db(settings, lambda db: pki_store.ensure_demo_pki(settings, db)):
+        click.echo(f"wrote {path}")
+    click.echo(f"PKCS#12 passwords: {pki_store.pki_dir(settings) / pki_store.DEMO_PASSWORDS}")
 
 
 # mssante smime ----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ The CA key passphrase comes from, in order: an explicit file, ``MSSANTE_PKI_PASS
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 from collections.abc import Sequence
@@ -24,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from certs.errors import PKIError
-from certs.hierarchy import Hierarchy, load_hierarchy
+from certs.hierarchy import Hierarchy, create_hierarchy, load_hierarchy
 from certs.http import PKIBackend, build_router
-from certs.issue import Issued, serial_hex
+from certs.issue import Issued, issue_organisation, issue_person, save_issued, serial_hex
 from certs.keys import read_passphrase, write_private
 from certs.names import dn_string, identity_of, mailbox_addresses
+from certs.pkcs12 import export_pkcs12
 from certs.revocation import CertificateStatus, Revoked, parse_reason
 from certs.trust import TrustStore
 from mssante.settings import Settings
@@ -221,3 +223,64 @@ def describe(row: IssuedCertificate) -> str:
     validity = f"{row.not_before:%Y-%m-%d}..{row.not_after:%Y-%m-%d}"
     return f"{row.serial}  {row.profile:<14}  {validity}  {status:<10}  {row.subject}"
 
+
+
+# Demo certificates (``make run``) --------------------------------------------------------------------------------
+
+DEMO_PASSWORDS = "demo-pkcs12-passwords.json"
+
+
+def _demo_issue(hierarchy: Hierarchy, kind: str, owner_id: str, display_name: str, usage: str, email: str) -> Issued:
+    if kind == "PER":
+        words = display_name.removeprefix("Dr ").split()
+        surname = " ".join(w for w in words if w.isupper()) or words[-1]
+        given = " ".join(w for w in words if not w.isupper()) or "-"
+        return issue_person(hierarchy, usage, idnat=owner_id, surname=surname, given_name=given,
+                            profession="Médecin", email=None if usage == "auth" else email)
+    service, _, legal = display_name.partition(", ")
+    department = f"Département ({owner_id[1:3]})" if owner_id.startswith("1") else "Paris (75)"
+    return issue_organisation(hierarchy, usage, structure_id=owner_id, name=service, legal_name=legal or service,
+                              department=department, email=None if usage == "auth" else email)
+
+
+async def ensure_demo_pki(settings: Settings, database: Database) -> list[Path]:
+    """Create the PKI when missing and, for each demo mailbox, auth/sign/encrypt certificates as PKCS#12 files.
+
+    Idempotent: a mailbox that already has a valid certificate of a profile gets no new one. The PKCS#12
+    passwords are kept in ``<data_dir>/pki/demo-pkcs12-passwords.json`` (mode 0600). Development only.
+    """
+    from mssante.demo import DEMO_MAILBOXES  # noqa: PLC0415 - demo data only matters for this function
+
+    directory = pki_dir(settings)
+    path = passphrase_file(settings)
+    passphrase = new_passphrase_file(path) if path == directory / "passphrase" else read_passphrase(path)
+    if not (directory / "config.json").exists():
+        create_hierarchy(directory, passphrase, base_url=default_base_url(settings))
+    hierarchy = load_hierarchy(directory, passphrase)
+    passwords_path = directory / DEMO_PASSWORDS
+    passwords: dict[str, str] = json.loads(passwords_path.read_text()) if passwords_path.exists() else {}
+    written: list[Path] = []
+    for demo in DEMO_MAILBOXES:
+        address = f"{demo.local_part}@{settings.domains[0]}"
+        for usage in ("auth", "sign", "encrypt"):
+            profile = f"{'person' if demo.kind == 'PER' else 'org'}-{usage}"
+            async with database.read() as session:
+                existing = await session.execute(
+                    select(IssuedCertificate.serial).where(
+                        IssuedCertificate.owner_id == demo.owner_id, IssuedCertificate.profile == profile,
+                        IssuedCertificate.status == "valid",
+                    )
+                )
+            if existing.first() is not None:
+                continue
+            issued = _demo_issue(hierarchy, demo.kind, demo.owner_id, demo.display_name, usage, address)
+            async with database.write() as session:
+                await record_issued(session, issued)
+            save_issued(hierarchy, issued, passphrase)
+            name = f"{address}-{usage}.p12"
+            password = passwords.setdefault(name, secrets.token_urlsafe(12))
+            target = directory / "demo" / name
+            write_private(target, export_pkcs12(issued.certificate, issued.key, issued.chain, password.encode()))
+            written.append(target)
+    write_private(passwords_path, json.dumps(passwords, indent=2).encode())
+    return written

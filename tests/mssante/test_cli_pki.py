@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -192,3 +193,15 @@ def test_operator_mistakes_are_clear_errors(cli: Cli, tmp_path: Path) -> None:
     refused = cli("pki", "issue", "server", "--host", "x.example", "--passphrase-file", str(wrong), code=1)
     assert "cannot be decrypted" in refused.output
     assert "no certificate with serial" in cli("pki", "revoke", "ABC", "--reason", "superseded", code=1).output
+
+
+def test_demo_certificates_are_idempotent_and_open(tmp_path: Path, db_url: str) -> None:
+    cli = Cli(tmp_path / "var", db_url)
+    written = [line.split()[-1] for line in cli("pki", "demo").output.splitlines() if line.startswith("wrote")]
+    assert len(written) == 12  # four demo mailboxes x (auth, sign, encrypt)
+    assert not [line for line in cli("pki", "demo").output.splitlines() if line.startswith("wrote")]
+    passwords = json.loads((tmp_path / "var" / "pki" / "demo-pkcs12-passwords.json").read_text())
+    first = Path(written[0])
+    opened = _openssl("pkcs12", "-in", first, "-passin", f"pass:{passwords[first.name]}", "-nokeys")
+    assert opened.returncode == 0 and b"CN=810001234567" in opened.stdout
+    assert len(cli("pki", "list").output.splitlines()) == 12
