@@ -12,12 +12,13 @@ from email.utils import format_datetime, getaddresses
 
 from mail_gateway.mime.headers import parse_fields, split_header_body
 
-_BARE_LINE_ENDING = re.compile(rb"\r(?!\n)|(?<!\r)\n")
-
-
 def has_bare_line_ending(raw: bytes) -> bool:
-    """True when a CR or LF stands alone: the shape of SMTP smuggling payloads (RFC 5321 §2.3.8)."""
-    return _BARE_LINE_ENDING.search(raw) is not None
+    """True when a CR or LF stands alone: the shape of SMTP smuggling payloads (RFC 5321 §2.3.8).
+
+    Counting is done in C and is much faster than a look-behind regular expression on large messages.
+    """
+    pairs = raw.count(b"\r\n")
+    return raw.count(b"\r") != pairs or raw.count(b"\n") != pairs
 
 
 def header_fields(raw: bytes) -> list[tuple[str, str]]:

@@ -216,24 +216,29 @@ class MailStore:
         return results
 
     async def _content_ids(self, session: AsyncSession, batch: list[_Job]) -> dict[str, int]:
+        """Insert each new content once and return the ids of all; one statement in the common case."""
         wanted = {job.sha256: job for job in batch}
-        found = await _ids_by_sha(session, list(wanted))
-        missing = [wanted[sha] for sha in wanted if sha not in found]
-        if missing:
-            values = [
-                {
-                    "sha256": job.sha256,
-                    "size": len(job.raw),
-                    "structure": job.structure,
-                    "message_id": _message_id(job.structure),
-                    "created_at": utcnow(),
-                }
-                for job in missing
-            ]
-            dialect = postgresql if not self.database.sqlite else sqlite
-            statement = dialect.insert(MessageContent).on_conflict_do_nothing(index_elements=["sha256"])
-            await session.execute(statement, values)
-            found.update(await _ids_by_sha(session, [job.sha256 for job in missing]))
+        values = [
+            {
+                "sha256": job.sha256,
+                "size": len(job.raw),
+                "structure": job.structure,
+                "message_id": _message_id(job.structure),
+                "created_at": utcnow(),
+            }
+            for job in wanted.values()
+        ]
+        dialect = postgresql if not self.database.sqlite else sqlite
+        statement = (
+            dialect.insert(MessageContent)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["sha256"])
+            .returning(MessageContent.sha256, MessageContent.id)
+        )
+        found = {sha: content_id for sha, content_id in (await session.execute(statement)).all()}
+        existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
+        if existing:
+            found.update(await _ids_by_sha(session, existing))
         return found
 
     async def _allocate(
