@@ -7,6 +7,7 @@ import asyncio
 import click
 from pydantic import ValidationError
 
+from mssante.cli_directory import directory
 from mssante.cli_mailbox import mailbox, run_db
 from mssante.cli_patient import patient
 from mssante.cli_pki import pki, smime
@@ -75,6 +76,7 @@ def serve() -> None:
 
 main.add_command(mailbox)
 # command groups: one import and one add_command per package CLI (keep this block)
+main.add_command(directory)
 main.add_command(pki)
 main.add_command(smime)
 main.add_command(patient)

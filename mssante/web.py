@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from directory.api import router as directory_api_router
+from directory.fhir_api import router as directory_fhir_router
 from mssante.pki_store import pki_http_router
 from mssante.settings import Settings
 from patient_inbox.web import router as patient_router
@@ -25,6 +27,8 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
         return {"status": "ok"}
 
     # routers: one include per package (keep this block; each package adds its own lines)
+    app.include_router(directory_api_router)
+    app.include_router(directory_fhir_router)
     app.include_router(pki_http_router())
     app.include_router(patient_router)
     return app

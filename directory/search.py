@@ -1,0 +1,267 @@
+"""Practitioner search: free text on word prefixes, filters, exact lookups, ranked, with keyset cursors.
+
+Free text and filters are folded by :mod:`directory.text` exactly as at import, then matched on word prefixes
+through SQLite FTS5 or PostgreSQL ``tsvector`` (config ``simple``): ``veran`` finds VÉRAN, ``jean pierre``
+finds Jean-Pierre. Filters are tokens of the ``facets`` column (``p10``, ``ssm04``, ``c69003``, ``d2a``,
+``vlyon``) so that they use the same index. Ranking and paging are plain columns the two engines compare the
+same way (rank, then the byte-ordered ``sort_key``), so both engines return the same pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, TextClause, and_, case, exists, literal, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from directory.errors import InvalidQuery
+from directory.models import Activity, Mailbox, Person
+from directory.staging import facet
+from directory.text import fold, words
+from policies.addresses import MAX_ADDRESS
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100  # a larger limit is capped, not refused
+MAX_WORDS = 8
+MAX_TEXT = 200
+_PROFESSION = re.compile(r"\d{1,3}")
+_SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
+_POSTAL = re.compile(r"[0-9][0-9AB]{0,4}")
+_DEPARTMENT = re.compile(r"(?:\d{2,3}|2[AB])", re.IGNORECASE)
+_IDENTIFIER = re.compile(r"8\d{11}|\d{11}|0[0-9AB]{9}|[0-9AB]{9}")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    q: str = ""
+    profession: str | None = None
+    specialty: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    department: str | None = None
+    mailbox: str | None = None
+    has_mailbox: bool | None = None
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    structure: str
+    address: str
+    postal_code: str
+    city: str
+    department: str
+    phone: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Practitioner:
+    id_nat: str
+    id_type: str
+    id_pp: str
+    civility: str
+    title: str
+    family: str
+    given: str
+    profession_code: str
+    profession_label: str
+    specialties: list[tuple[str, str]]
+    active: bool
+    mailboxes: list[str] = field(default_factory=list)
+    places: list[Place] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Practitioner]
+    next_cursor: str | None
+    limit: int
+
+
+def is_identifier(value: str) -> bool:
+    """An idNat (RPPS or ADELI), an 11-digit RPPS or a 9-character ADELI."""
+    return _IDENTIFIER.fullmatch(value.upper()) is not None
+
+
+def _check(query: SearchQuery) -> SearchQuery:
+    if len(query.q) > MAX_TEXT:
+        raise InvalidQuery("q", f"the search text is longer than {MAX_TEXT} characters")
+    if len(words(query.q)) > MAX_WORDS:
+        raise InvalidQuery("q", f"the search text has more than {MAX_WORDS} words")
+    checks = (
+        ("profession", query.profession, _PROFESSION, "a profession code is 1 to 3 digits (10 doctor, 60 nurse)"),
+        ("specialty", query.specialty, _SPECIALTY, "a specialty code is letters and digits, such as SM04"),
+        ("postal_code", query.postal_code, _POSTAL, "a postal code (or its start) is up to 5 digits"),
+        ("department", query.department, _DEPARTMENT, "a department is 2 or 3 digits, or 2A/2B"),
+    )
+    for name, value, pattern, message in checks:
+        if value is not None and not pattern.fullmatch(value):
+            raise InvalidQuery(name, message)
+    if query.city is not None and (len(query.city) > MAX_TEXT or not fold(query.city)):
+        raise InvalidQuery("city", "the city must contain letters and be at most 200 characters")
+    if query.mailbox is not None and (len(query.mailbox) > MAX_ADDRESS or "@" not in query.mailbox):
+        raise InvalidQuery("mailbox", "mailbox must be a whole mail address (name@domain)")
+    if query.limit < 1:
+        raise InvalidQuery("limit", "limit must be a positive number")
+    return query
+
+
+def _fingerprint(query: SearchQuery) -> str:
+    parts = (query.q, query.profession, query.specialty, query.city, query.postal_code, query.department,
+             query.mailbox, query.has_mailbox)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def encode_cursor(rank: int, sort_key: str, fingerprint: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([rank, sort_key, fingerprint]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str]:
+    try:
+        if len(cursor) > 1000:
+            raise ValueError("too long")
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        rank, sort_key, owner = value
+        if not isinstance(rank, int) or not isinstance(sort_key, str) or not isinstance(owner, str):
+            raise ValueError("bad types")
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidQuery("cursor", "the cursor is not one this service gave: start the search again") from error
+    if owner != fingerprint:
+        raise InvalidQuery("cursor", "the cursor belongs to another search: start the search again")
+    return rank, sort_key
+
+
+def match_words(sqlite: bool, column: str, terms: list[str], prefix: list[bool], name: str = "") -> TextClause:
+    """``column`` holds every term (as a word prefix where asked); terms are ``[a-z0-9]+`` only, and bound.
+
+    ``name`` keeps the bound parameter apart when one statement matches the same column twice."""
+    parameter = f"match_{column}{name}"
+    if sqlite:
+        expression = " AND ".join(f'{column}:"{t}"' + ("*" if p else "") for t, p in zip(terms, prefix, strict=True))
+        fts = f"SELECT rowid FROM directory_person_fts WHERE directory_person_fts MATCH :{parameter}"  # noqa: S608
+        return text(f"directory_persons.id IN ({fts})").bindparams(**{parameter: expression})
+    expression = " & ".join(t + (":*" if p else "") for t, p in zip(terms, prefix, strict=True))
+    return text(
+        f"to_tsvector('simple'::regconfig, directory_persons.{column}) @@ to_tsquery('simple', :{parameter})"
+    ).bindparams(**{parameter: expression})
+
+
+def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | TextClause]:
+    conditions: list[ColumnElement[bool] | TextClause] = [Person.active.is_(True)]
+    terms = words(query.q)
+    if terms:
+        conditions.append(match_words(sqlite, "doc", terms, [True] * len(terms)))
+    facets: list[tuple[str, bool]] = []
+    if query.profession:
+        facets.append((facet("p", query.profession), False))
+    if query.specialty:
+        facets.append((facet("s", query.specialty), False))
+    if query.department:
+        facets.append((facet("d", query.department), False))
+    if query.postal_code:
+        facets.append((facet("c", query.postal_code), True))
+    if query.city:
+        facets.append((facet("v", query.city), True))
+    if facets:
+        conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))
+    owned = exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))
+    if query.mailbox:
+        conditions.append(owned.where(Mailbox.address == query.mailbox.strip().lower()))
+    if query.has_mailbox is not None:
+        conditions.append(owned if query.has_mailbox else ~owned)
+    return conditions
+
+
+def _rank(terms: list[str]) -> ColumnElement[int]:
+    if not terms:
+        return literal(0)
+    phrase = " ".join(terms)
+    return case(
+        (Person.family_norm.in_([phrase, *terms]), 0),
+        (or_(*(Person.family_norm.like(f"{term}%") for term in terms)), 1),
+        else_=2,
+    )
+
+
+def _specialties(value: str) -> list[tuple[str, str]]:
+    return [tuple(item.split("=", 1)) for item in value.split(";") if "=" in item]  # type: ignore[misc]
+
+
+async def _complete(session: AsyncSession, persons: list[Person]) -> list[Practitioner]:
+    ids = [person.id_nat for person in persons]
+    mailboxes: dict[str, list[str]] = {}
+    places: dict[str, list[Place]] = {}
+    if ids:
+        for box in await session.scalars(
+            select(Mailbox).where(Mailbox.id_nat.in_(ids), Mailbox.active.is_(True)).order_by(Mailbox.address)
+        ):
+            mailboxes.setdefault(box.id_nat, []).append(box.address)
+        for activity in await session.scalars(
+            select(Activity).where(Activity.id_nat.in_(ids), Activity.active.is_(True)).order_by(Activity.key)
+        ):
+            places.setdefault(activity.id_nat, []).append(Place(
+                activity.structure_name, activity.address, activity.postal_code, activity.city, activity.department,
+                activity.phone, activity.mode_code,
+            ))
+    return [
+        Practitioner(
+            p.id_nat, p.id_type, p.id_pp, p.civility, p.title, p.family, p.given, p.profession_code,
+            p.profession_label, _specialties(p.specialties), p.active, mailboxes.get(p.id_nat, []),
+            places.get(p.id_nat, []),
+        )
+        for p in persons
+    ]
+
+
+async def search(session: AsyncSession, query: SearchQuery) -> Page:
+    """One page of active practitioners matching ``query``, best first."""
+    query = _check(query)
+    limit = min(query.limit, MAX_LIMIT)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    stripped = query.q.strip()
+    if is_identifier(stripped) or ("@" in stripped and " " not in stripped):
+        found = await lookup(session, stripped)
+        return Page([found] if found is not None and query.cursor is None else [], None, limit)
+    terms = words(query.q)
+    rank = _rank(terms)
+    statement: Any = select(Person, rank.label("rank")).where(*_conditions(query, sqlite))
+    fingerprint = _fingerprint(query)
+    if query.cursor:
+        after_rank, after_key = decode_cursor(query.cursor, fingerprint)
+        statement = statement.where(or_(rank > after_rank, and_(rank == after_rank, Person.sort_key > after_key)))
+    statement = statement.order_by(rank, Person.sort_key).limit(limit + 1)
+    rows = (await session.execute(statement)).all()
+    persons = [row[0] for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(int(last[1]), last[0].sort_key, fingerprint)
+    return Page(await _complete(session, persons), next_cursor, limit)
+
+
+async def lookup(session: AsyncSession, identifier: str) -> Practitioner | None:
+    """The practitioner with this idNat, RPPS, ADELI or mailbox address (active or not), or None."""
+    value = identifier.strip()
+    if "@" in value:
+        if len(value) > MAX_ADDRESS:
+            raise InvalidQuery("identifier", "a mail address is at most 254 characters")
+        owner = select(Mailbox.id_nat).where(Mailbox.address == value.lower(), Mailbox.id_nat != "")
+        condition: ColumnElement[bool] = Person.id_nat.in_(owner.scalar_subquery())
+    elif is_identifier(value):
+        value = value.upper()
+        condition = or_(Person.id_nat == value, Person.id_pp == value)
+    else:
+        raise InvalidQuery(
+            "identifier",
+            "an identifier is an idNat (8 + 11-digit RPPS, or 0 + 9-character ADELI), an RPPS, an ADELI or an address",
+        )
+    person = (await session.scalars(select(Person).where(condition).order_by(Person.active.desc()).limit(1))).first()
+    return (await _complete(session, [person]))[0] if person is not None else None
