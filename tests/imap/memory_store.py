@@ -191,14 +191,14 @@ class MemoryStore:
         folder = self._get(folder_id)
         return [
             MessageState(uid, folder.messages[uid].flags, folder.messages[uid].modseq)
-            for uid in uids
+            for uid in sorted(set(uids))
             if uid in folder.messages
         ]
 
     async def messages(self, folder_id: int, uids: Sequence[int], *, structure: bool) -> list[StoredMessage]:
         folder = self._get(folder_id)
         out = []
-        for uid in uids:
+        for uid in sorted(set(uids)):
             m = folder.messages.get(uid)
             if m is None:
                 continue

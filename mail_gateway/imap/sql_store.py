@@ -1,0 +1,484 @@
+"""The IMAP store over the mail store tables (``folders``, ``folder_messages``, ``message_contents``,
+``expunged_uids``), on SQLite and PostgreSQL.
+
+Rules kept by every write (one transaction each, through ``database.write()``):
+
+- a UID or MODSEQ is allocated with ``UPDATE folders SET ... RETURNING``, which also locks the folder row, so
+  concurrent writers of one folder commit in allocation order (the MailStore does the same for deliveries);
+- several folders are locked in id order (no deadlock between two COPY in opposite directions);
+- every changed message gets a MODSEQ above the folder's previous highest; one STORE or EXPUNGE uses one;
+- an expunged UID is recorded in ``expunged_uids`` with its MODSEQ (QRESYNC VANISHED, RFC 7162 §3.2.10);
+- the change notification is published after the commit.
+
+Appends go through :class:`mail_gateway.store.mailstore.MailStore`, which writes the blob durably first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, delete, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mail_gateway.imap.errors import FolderExists, NoSuchFolder
+from mail_gateway.imap.store import (
+    DELIMITER,
+    Changes,
+    FolderCounts,
+    FolderInfo,
+    FolderWatch,
+    MessageState,
+    Snapshot,
+    StoredMessage,
+)
+from mail_gateway.store.mailstore import MailStore, normalise_flags
+from mail_gateway.store.models import ExpungedUid, Folder, FolderMessage, Mailbox, MessageContent
+from mail_gateway.store.notify import ChangeNotifier, FolderChanged
+from storage.blobs import BlobStore
+from storage.engine import Database
+
+CHUNK = 500  # bound parameters per IN (...) list
+
+
+def _info(row: Folder) -> FolderInfo:
+    return FolderInfo(
+        row.id, row.name, row.special_use, row.subscribed, row.uidvalidity, row.uidnext, row.highestmodseq
+    )
+
+
+def _has_flag(flag: str) -> ColumnElement[bool]:
+    padded = literal(" ") + FolderMessage.flags + literal(" ")
+    return padded.contains(f" {flag} ", autoescape=True)
+
+
+def _flags(text: str) -> tuple[str, ...]:
+    return tuple(text.split()) if text else ()
+
+
+class SqlImapStore:
+    def __init__(
+        self,
+        database: Database,
+        blobs: BlobStore,
+        mail_store: MailStore,
+        notifier: ChangeNotifier,
+        *,
+        default_quota: int | None = None,
+    ) -> None:
+        self.database = database
+        self.blobs = blobs
+        self.mail_store = mail_store
+        self.notifier = notifier
+        self.default_quota = default_quota
+
+    # Helpers ------------------------------------------------------------------------------------------------
+
+    def _publish(self, folder_id: int, modseq: int) -> None:
+        self.notifier.publish(FolderChanged(folder_id, modseq))
+
+    async def _bump(self, session: AsyncSession, folder_id: int, uids: int = 0) -> tuple[int, int, int]:
+        """Allocate one MODSEQ (and ``uids`` UIDs) in a folder: (modseq, first uid, uidvalidity)."""
+        row = (
+            await session.execute(
+                update(Folder)
+                .where(Folder.id == folder_id)
+                .values(highestmodseq=Folder.highestmodseq + 1, uidnext=Folder.uidnext + uids)
+                .returning(Folder.highestmodseq, Folder.uidnext, Folder.uidvalidity)
+            )
+        ).first()
+        if row is None:
+            raise NoSuchFolder("the folder no longer exists")
+        modseq, uidnext, validity = row
+        return int(modseq), int(uidnext) - uids, int(validity)
+
+    @staticmethod
+    def _uid_filter(uids: Sequence[int]) -> list[ColumnElement[bool]]:
+        """Conditions selecting ``uids``: a BETWEEN for a dense run (``1:*`` on a large folder), IN lists else."""
+        if not uids:
+            return [FolderMessage.uid.in_([])]
+        low, high = min(uids), max(uids)
+        if len(uids) > CHUNK and high - low < 4 * len(uids):
+            return [FolderMessage.uid.between(low, high)]
+        ordered = sorted(uids)
+        return [FolderMessage.uid.in_(ordered[i : i + CHUNK]) for i in range(0, len(ordered), CHUNK)]
+
+    # Folders ----------------------------------------------------------------------------------------------
+
+    async def folders(self, mailbox_id: int) -> list[FolderInfo]:
+        async with self.database.read() as session:
+            rows = await session.scalars(select(Folder).where(Folder.mailbox_id == mailbox_id).order_by(Folder.name))
+            return [_info(row) for row in rows]
+
+    async def folder(self, mailbox_id: int, name: str) -> FolderInfo | None:
+        async with self.database.read() as session:
+            row = await session.scalar(select(Folder).where(Folder.mailbox_id == mailbox_id, Folder.name == name))
+            return _info(row) if row is not None else None
+
+    async def create_folder(self, mailbox_id: int, name: str, special_use: str | None = None) -> FolderInfo:
+        async with self.database.write() as session:
+            return _info(await self._create(session, mailbox_id, name, special_use))
+
+    async def _create(self, session: AsyncSession, mailbox_id: int, name: str, special_use: str | None) -> Folder:
+        exists = await session.scalar(select(Folder.id).where(Folder.mailbox_id == mailbox_id, Folder.name == name))
+        if exists is not None:
+            raise FolderExists(f"{name} already exists")
+        # RFC 3501 §2.3.1.1: a folder re-created under a name gets a larger UIDVALIDITY than before. Seconds
+        # since 1970 fit in 32 bits until 2106; "+1 over the largest of this mailbox" covers fast re-creation.
+        top = await session.scalar(select(func.max(Folder.uidvalidity)).where(Folder.mailbox_id == mailbox_id))
+        validity = max(int(time.time()), int(top or 0) + 1) & 0xFFFFFFFF
+        row = Folder(
+            mailbox_id=mailbox_id,
+            name=name,
+            special_use=special_use,
+            uidvalidity=validity,
+            uidnext=1,
+            highestmodseq=1,
+            subscribed=True,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
+    async def delete_folder(self, mailbox_id: int, name: str) -> None:
+        async with self.database.write() as session:
+            row = await session.scalar(select(Folder).where(Folder.mailbox_id == mailbox_id, Folder.name == name))
+            if row is None:
+                raise NoSuchFolder(f"{name} does not exist")
+            size = await session.scalar(
+                select(func.coalesce(func.sum(MessageContent.size), 0))
+                .join(FolderMessage, FolderMessage.content_id == MessageContent.id)
+                .where(FolderMessage.folder_id == row.id)
+            )
+            folder_id, modseq = row.id, row.highestmodseq
+            await session.execute(delete(FolderMessage).where(FolderMessage.folder_id == folder_id))
+            await session.execute(delete(ExpungedUid).where(ExpungedUid.folder_id == folder_id))
+            await session.execute(delete(Folder).where(Folder.id == folder_id))
+            await session.execute(
+                update(Mailbox).where(Mailbox.id == mailbox_id).values(used_bytes=Mailbox.used_bytes - int(size or 0))
+            )
+        self._publish(folder_id, modseq + 1)  # sessions that have it selected learn it is gone
+
+    async def rename_folder(self, mailbox_id: int, old: str, new: str) -> None:
+        moved: tuple[int, int] | None = None
+        async with self.database.write() as session:
+            rows = list(await session.scalars(select(Folder).where(Folder.mailbox_id == mailbox_id)))
+            names = {row.name for row in rows}
+            if old not in names:
+                raise NoSuchFolder(f"{old} does not exist")
+            if new in names:
+                raise FolderExists(f"{new} already exists")
+            if old == "INBOX":
+                # RFC 3501 §6.3.5: renaming INBOX moves its messages to the new name; INBOX stays, empty.
+                inbox = next(row for row in rows if row.name == "INBOX")
+                target = await self._create(session, mailbox_id, new, None)
+                uids = list(await session.scalars(select(FolderMessage.uid).where(FolderMessage.folder_id == inbox.id)))
+                if uids:
+                    moved = (inbox.id, await self._transfer(session, inbox.id, uids, target.id, move=True))
+            else:
+                for row in rows:
+                    if row.name == old or row.name.startswith(old + DELIMITER):
+                        row.name = new + row.name[len(old) :]
+        if moved is not None:
+            self._publish(moved[0], moved[1])
+
+    async def set_subscribed(self, mailbox_id: int, name: str, subscribed: bool) -> None:
+        async with self.database.write() as session:
+            result = await session.execute(
+                update(Folder)
+                .where(Folder.mailbox_id == mailbox_id, Folder.name == name)
+                .values(subscribed=subscribed)
+                .returning(Folder.id)
+            )
+            if result.first() is None:
+                raise NoSuchFolder(f"{name} does not exist")
+
+    async def counts(self, folder_id: int) -> FolderCounts:
+        async with self.database.read() as session:
+            folder = await session.get(Folder, folder_id)
+            if folder is None:
+                raise NoSuchFolder("the folder no longer exists")
+            row = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.sum(case((_has_flag("\\Seen"), 0), else_=1)), 0),
+                        func.coalesce(func.sum(case((_has_flag("\\Deleted"), 1), else_=0)), 0),
+                        func.coalesce(func.sum(MessageContent.size), 0),
+                    )
+                    .select_from(FolderMessage)
+                    .join(MessageContent, MessageContent.id == FolderMessage.content_id)
+                    .where(FolderMessage.folder_id == folder_id)
+                )
+            ).one()
+            return FolderCounts(
+                int(row[0]),
+                int(row[1]),
+                int(row[2]),
+                int(row[3]),
+                folder.uidnext,
+                folder.uidvalidity,
+                folder.highestmodseq,
+            )
+
+    # Messages ---------------------------------------------------------------------------------------------
+
+    async def snapshot(self, folder_id: int) -> Snapshot:
+        async with self.database.read() as session:
+            folder = await session.get(Folder, folder_id)
+            if folder is None:
+                raise NoSuchFolder("the folder no longer exists")
+            info = _info(folder)
+            result = await session.execute(
+                select(FolderMessage.uid).where(FolderMessage.folder_id == folder_id).order_by(FolderMessage.uid)
+            )
+            uids = [int(uid) for uid in result.scalars()]
+            unseen = await session.scalar(
+                select(func.min(FolderMessage.uid)).where(FolderMessage.folder_id == folder_id, ~_has_flag("\\Seen"))
+            )
+            return Snapshot(info, uids, int(unseen) if unseen is not None else None)
+
+    async def changes(self, folder_id: int, since_modseq: int) -> Changes:
+        async with self.database.read() as session:
+            highest = await session.scalar(select(Folder.highestmodseq).where(Folder.id == folder_id))
+            if highest is None:
+                raise NoSuchFolder("the folder no longer exists")
+            rows = await session.execute(
+                select(FolderMessage.uid, FolderMessage.flags, FolderMessage.modseq)
+                .where(FolderMessage.folder_id == folder_id, FolderMessage.modseq > since_modseq)
+                .order_by(FolderMessage.uid)
+            )
+            changed = [MessageState(int(uid), _flags(flags), int(modseq)) for uid, flags, modseq in rows]
+            gone = await session.scalars(
+                select(ExpungedUid.uid)
+                .where(ExpungedUid.folder_id == folder_id, ExpungedUid.modseq > since_modseq)
+                .order_by(ExpungedUid.uid)
+            )
+            return Changes(int(highest), changed, [int(uid) for uid in gone])
+
+    async def states(self, folder_id: int, uids: Sequence[int]) -> list[MessageState]:
+        wanted = set(uids)
+        out: list[MessageState] = []
+        async with self.database.read() as session:
+            for condition in self._uid_filter(uids):
+                rows = await session.execute(
+                    select(FolderMessage.uid, FolderMessage.flags, FolderMessage.modseq).where(
+                        FolderMessage.folder_id == folder_id, condition
+                    )
+                )
+                out += [MessageState(int(u), _flags(f), int(m)) for u, f, m in rows if u in wanted]
+        return sorted(out, key=lambda s: s.uid)
+
+    async def messages(self, folder_id: int, uids: Sequence[int], *, structure: bool) -> list[StoredMessage]:
+        wanted = set(uids)
+        columns: list[Any] = [
+            FolderMessage.uid,
+            FolderMessage.flags,
+            FolderMessage.modseq,
+            FolderMessage.internal_date,
+            MessageContent.size,
+            MessageContent.sha256,
+        ]
+        if structure:
+            columns.append(MessageContent.structure)
+        out: list[StoredMessage] = []
+        async with self.database.read() as session:
+            for condition in self._uid_filter(uids):
+                rows = await session.execute(
+                    select(*columns)
+                    .join(MessageContent, MessageContent.id == FolderMessage.content_id)
+                    .where(FolderMessage.folder_id == folder_id, condition)
+                )
+                for row in rows:
+                    if row[0] in wanted:
+                        out.append(
+                            StoredMessage(
+                                int(row[0]),
+                                _flags(row[1]),
+                                int(row[2]),
+                                row[3],
+                                int(row[4]),
+                                row[5],
+                                row[6] if structure else None,
+                            )
+                        )
+        return sorted(out, key=lambda m: m.uid)
+
+    async def read(self, sha256: str, length: int) -> bytes:
+        return await asyncio.to_thread(self.blobs.read_range, sha256, 0, length)
+
+    async def store_flags(
+        self, folder_id: int, uids: Sequence[int], mode: str, flags: Sequence[str], unchangedsince: int | None
+    ) -> tuple[list[MessageState], list[int]]:
+        wanted = set(uids)
+        states: list[MessageState] = []
+        refused: list[int] = []
+        modseq = 0
+        async with self.database.write() as session:
+            current: list[tuple[int, str, int]] = []
+            for condition in self._uid_filter(uids):
+                rows = await session.execute(
+                    select(FolderMessage.uid, FolderMessage.flags, FolderMessage.modseq).where(
+                        FolderMessage.folder_id == folder_id, condition
+                    )
+                )
+                current += [(int(u), f, int(m)) for u, f, m in rows if u in wanted]
+            by_flags: dict[str, list[int]] = defaultdict(list)
+            unchanged: list[MessageState] = []
+            for uid, text, old_modseq in sorted(current):
+                if unchangedsince is not None and old_modseq > unchangedsince:
+                    refused.append(uid)  # RFC 7162 §3.1.3
+                    continue
+                old = _flags(text)
+                if mode == "+":
+                    new = normalise_flags([*old, *flags])
+                elif mode == "-":
+                    new = normalise_flags(f for f in old if f not in flags)
+                else:
+                    new = normalise_flags(flags)
+                if new == text:
+                    unchanged.append(MessageState(uid, old, old_modseq))
+                else:
+                    by_flags[new].append(uid)
+            if by_flags:
+                modseq, _, _ = await self._bump(session, folder_id)
+                for text, group in by_flags.items():
+                    for i in range(0, len(group), CHUNK):
+                        await session.execute(
+                            update(FolderMessage)
+                            .where(FolderMessage.folder_id == folder_id, FolderMessage.uid.in_(group[i : i + CHUNK]))
+                            .values(flags=text, modseq=modseq)
+                        )
+                    states += [MessageState(uid, _flags(text), modseq) for uid in group]
+        if modseq:
+            self._publish(folder_id, modseq)
+        return sorted(states + unchanged, key=lambda s: s.uid), refused
+
+    async def expunge(self, folder_id: int, uids: Sequence[int] | None) -> list[int]:
+        async with self.database.write() as session:
+            query = select(FolderMessage.uid).where(FolderMessage.folder_id == folder_id, _has_flag("\\Deleted"))
+            found = [int(u) for u in await session.scalars(query)]
+            gone = sorted(set(found) & set(uids)) if uids is not None else sorted(found)
+            if not gone:
+                return []
+            modseq = await self._remove(session, folder_id, gone)
+        self._publish(folder_id, modseq)
+        return gone
+
+    async def _remove(self, session: AsyncSession, folder_id: int, uids: list[int]) -> int:
+        """Delete messages from a folder, remember their UIDs, release their bytes; return the MODSEQ used."""
+        modseq, _, _ = await self._bump(session, folder_id)
+        mailbox_id = await session.scalar(select(Folder.mailbox_id).where(Folder.id == folder_id))
+        size = 0
+        for i in range(0, len(uids), CHUNK):
+            chunk = uids[i : i + CHUNK]
+            size += int(
+                await session.scalar(
+                    select(func.coalesce(func.sum(MessageContent.size), 0))
+                    .join(FolderMessage, FolderMessage.content_id == MessageContent.id)
+                    .where(FolderMessage.folder_id == folder_id, FolderMessage.uid.in_(chunk))
+                )
+                or 0
+            )
+            await session.execute(
+                delete(FolderMessage).where(FolderMessage.folder_id == folder_id, FolderMessage.uid.in_(chunk))
+            )
+        await session.execute(
+            insert(ExpungedUid), [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids]
+        )
+        await session.execute(
+            update(Mailbox).where(Mailbox.id == mailbox_id).values(used_bytes=Mailbox.used_bytes - size)
+        )
+        return modseq
+
+    async def copy(
+        self, folder_id: int, uids: Sequence[int], target_id: int, *, move: bool
+    ) -> tuple[int, list[tuple[int, int]]]:
+        async with self.database.write() as session:
+            result = await self._transfer_pairs(session, folder_id, uids, target_id, move=move)
+        validity, pairs, source_modseq, target_modseq = result
+        if pairs:
+            self._publish(target_id, target_modseq)
+            if move:
+                self._publish(folder_id, source_modseq)
+        return validity, pairs
+
+    async def _transfer(
+        self, session: AsyncSession, folder_id: int, uids: Sequence[int], target_id: int, *, move: bool
+    ) -> int:
+        _, _, source_modseq, _ = await self._transfer_pairs(session, folder_id, uids, target_id, move=move)
+        return source_modseq
+
+    async def _transfer_pairs(
+        self, session: AsyncSession, folder_id: int, uids: Sequence[int], target_id: int, *, move: bool
+    ) -> tuple[int, list[tuple[int, int]], int, int]:
+        wanted = set(uids)
+        rows: list[tuple[int, int, str, datetime, int]] = []
+        for condition in self._uid_filter(uids):
+            result = await session.execute(
+                select(
+                    FolderMessage.uid,
+                    FolderMessage.content_id,
+                    FolderMessage.flags,
+                    FolderMessage.internal_date,
+                    MessageContent.size,
+                )
+                .join(MessageContent, MessageContent.id == FolderMessage.content_id)
+                .where(FolderMessage.folder_id == folder_id, condition)
+            )
+            rows += [(int(r[0]), int(r[1]), r[2], r[3], int(r[4])) for r in result if r[0] in wanted]
+        rows.sort()
+        # Lock folders in id order: two COPY in opposite directions cannot deadlock.
+        locked: dict[int, tuple[int, int, int]] = {}
+        for fid in sorted({folder_id, target_id}):
+            locked[fid] = await self._bump(session, fid, len(rows) if fid == target_id else 0)
+        target_modseq, first_uid, validity = locked[target_id]
+        pairs = [(row[0], first_uid + i) for i, row in enumerate(rows)]
+        if rows:
+            await session.execute(
+                insert(FolderMessage),
+                [
+                    {
+                        "folder_id": target_id,
+                        "uid": new,
+                        "content_id": row[1],
+                        "flags": row[2],
+                        "modseq": target_modseq,
+                        "internal_date": row[3],
+                    }
+                    for row, (_, new) in zip(rows, pairs, strict=True)
+                ],
+            )
+        source_modseq = locked[folder_id][0]
+        if rows:
+            mailbox_id = await session.scalar(select(Folder.mailbox_id).where(Folder.id == target_id))
+            await session.execute(
+                update(Mailbox)
+                .where(Mailbox.id == mailbox_id)
+                .values(used_bytes=Mailbox.used_bytes + sum(row[4] for row in rows))
+            )
+        if rows and move:
+            source_modseq = await self._remove(session, folder_id, [row[0] for row in rows])
+        return validity, pairs, source_modseq, target_modseq
+
+    async def append(
+        self, mailbox_id: int, folder_id: int, raw: bytes, flags: Sequence[str], internal_date: datetime | None
+    ) -> tuple[int, int]:
+        copy = await self.mail_store.append(mailbox_id, folder_id, raw, flags, internal_date)
+        return copy.uidvalidity, copy.uid
+
+    async def quota(self, mailbox_id: int) -> tuple[int, int | None]:
+        async with self.database.read() as session:
+            row = (
+                await session.execute(select(Mailbox.used_bytes, Mailbox.quota_bytes).where(Mailbox.id == mailbox_id))
+            ).first()
+        if row is None:
+            return 0, None
+        return int(row[0]), int(row[1]) if row[1] is not None else self.default_quota
+
+    def watch(self, folder_id: int) -> FolderWatch:
+        return self.notifier.subscribe(folder_id)
