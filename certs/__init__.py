@@ -3,13 +3,15 @@
 The entry points the gateway calls (see ``docs/certs.md``):
 
 * :func:`verify_message` → :class:`Verdict` for every received message, against a :class:`TrustStore`;
-* :func:`certificate_login` → :class:`CertificateLogin` for SASL EXTERNAL with a TLS client certificate;
+* :func:`add_result` to strip forged ``Authentication-Results`` for our authserv-id and prepend the verdict's;
+* :func:`tls_login` / :func:`certificate_login` → :class:`CertificateLogin` for SASL EXTERNAL;
 * :func:`certs.tls.server_context` / :func:`certs.tls.client_context` for every listener and peer connection.
 """
 
 from __future__ import annotations
 
-from certs.identity import CertificateLogin, certificate_login
+from certs.auth_results import add_result, remove_ours
+from certs.identity import CertificateLogin, certificate_login, tls_login
 from certs.smime_crypt import decrypt_message, encrypt_message
 from certs.smime_sign import sign_message
 from certs.smime_verify import verify_message
@@ -22,9 +24,12 @@ __all__ = [
     "Status",
     "TrustStore",
     "Verdict",
+    "add_result",
     "certificate_login",
     "decrypt_message",
     "encrypt_message",
+    "remove_ours",
     "sign_message",
+    "tls_login",
     "verify_message",
 ]

@@ -8,6 +8,7 @@ says plainly why a certificate is refused (revoked, expired, foreign CA, not an 
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -63,3 +64,17 @@ def certificate_login(
         return CertificateLogin(False, reason, None, None, None, emails, serial, False)
     reason = f"certificate of {identity.kind} {identity.owner_id}"
     return CertificateLogin(True, reason, kind, owner, name, emails, serial, False)
+
+
+def tls_login(
+    ssl_object: ssl.SSLObject | ssl.SSLSocket | None, trust: TrustStore, *, now: dt.datetime | None = None
+) -> CertificateLogin | None:
+    """The login of the client certificate on a TLS connection, or None when the client presented none.
+
+    For aiosmtpd and asyncio servers: ``transport.get_extra_info("ssl_object")``. The handshake has already
+    checked the chain against the CA file; this adds key usage, revocation and the owner mapping.
+    """
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return None if not der else certificate_login(der, trust, now=now)

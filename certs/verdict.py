@@ -7,7 +7,9 @@ The gateway stores the verdict with the message and renders it as an ``Authentic
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Status(enum.StrEnum):
@@ -29,6 +31,12 @@ _RESULTS = {
     Status.MALFORMED: "permerror",
     Status.ADDRESS_MISMATCH: "policy",
 }
+
+
+def _ascii(text: str) -> str:
+    """Header fields are ASCII (RFC 5322 §2.2): "Hélène" becomes "Helene" in a comment."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if 32 <= ord(c) < 127)
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,22 @@ class Verdict:
         parts = [authserv_id, f"smime={result}"]
         if self.signer is not None:
             identifier = self.signer.emails[0] if self.signer.emails else self.signer.owner_id or self.signer.serial
-            parts.append(f"body.smime-identifier={identifier}")
+            parts.append(f"body.smime-identifier={_ascii(identifier)}")
             parts.append(f"body.smime-serial={self.signer.serial}")
-        comment = self.reason.replace("(", "[").replace(")", "]").replace("\\", "/")
+        comment = _ascii(self.reason).replace("(", "[").replace(")", "]").replace("\\", "/")
         return "; ".join([parts[0], " ".join([*parts[1:], f"({self.status.value}: {comment})"])])
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready record of the verdict, to store with the message (without the content)."""
+        signer = None
+        if self.signer is not None:
+            signer = {
+                "kind": self.signer.kind,
+                "owner_id": self.signer.owner_id,
+                "name": self.signer.name,
+                "emails": list(self.signer.emails),
+                "serial": self.signer.serial,
+                "subject": self.signer.subject,
+                "issuer": self.signer.issuer,
+            }
+        return {"status": self.status.value, "reason": self.reason, "opaque": self.opaque, "signer": signer}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from certs.identity import CertificateLogin, certificate_login, tls_login
 from certs.issue import Issued
 from certs.names import dn_string
 from certs.tls import client_context, peer_subject_matches, server_context
@@ -19,8 +21,11 @@ from tests.certs.conftest import PKI, chain_files, openssl, pem, write
 
 
 @contextmanager
-def tls_server(context: ssl.SSLContext) -> Iterator[tuple[int, list[object]]]:
-    """Accept connections on 127.0.0.1 until closed; each outcome is the peer DER certificate or the error."""
+def tls_server(
+    context: ssl.SSLContext, inspect: Callable[[ssl.SSLSocket], object] | None = None
+) -> Iterator[tuple[int, list[object]]]:
+    """Accept connections on 127.0.0.1 until closed; each outcome is ``inspect(connection)`` (by default the
+    peer's DER certificate) or the error."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     outcomes: list[object] = []
@@ -35,9 +40,10 @@ def tls_server(context: ssl.SSLContext) -> Iterator[tuple[int, list[object]]]:
             raw.settimeout(10)
             try:
                 with context.wrap_socket(raw, server_side=True) as tls:
-                    outcomes.append(tls.getpeercert(binary_form=True))
+                    outcomes.append(inspect(tls) if inspect else tls.getpeercert(binary_form=True))
                     tls.sendall(b"ok\n")
-                    tls.unwrap()  # close_notify, so that openssl s_client sees a clean end
+                    with contextlib.suppress(OSError):  # the client may be gone already
+                        tls.unwrap()  # close_notify, so that openssl s_client sees a clean end
             except (ssl.SSLError, OSError) as error:
                 outcomes.append(error)
 
@@ -109,6 +115,19 @@ def test_client_certificate_required(pki: PKI, foreign_pki: PKI, tmp_path: Path)
     accepted = [o for o in outcomes if isinstance(o, bytes)]
     assert len(accepted) == 1
     assert peer_subject_matches(accepted[0], [dn_string(pki.cardio_auth.certificate.subject)])
+    login = certificate_login(accepted[0], pki.trust())
+    assert login.accepted and (login.kind, login.owner_id) == ("ORG", "1750000001")
+
+
+def test_tls_login_reads_the_client_certificate_of_a_connection(pki: PKI, tmp_path: Path) -> None:
+    trust = pki.trust()
+    context = _server_context(pki, tmp_path, require=False)
+    with tls_server(context, lambda tls: tls_login(tls, trust)) as (port, logins):
+        assert _connect(port, _client(pki, tmp_path, pki.alice_auth)) == b"ok\n"
+        assert _connect(port, _client(pki, tmp_path, None)) == b"ok\n"
+    first, second = logins[:2]
+    assert isinstance(first, CertificateLogin) and first.accepted and first.owner_id == "810001234567"
+    assert second is None
 
 
 def test_peer_subject_matches_the_white_list_dn(pki: PKI) -> None:
