@@ -24,6 +24,7 @@ from mail_gateway.store.mailboxes import create_mailbox
 from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageContent
 from storage.blobs import BlobStore
 from storage.engine import Database
+from tests.mail_gateway.smtp.wire import Wire
 
 BOB = "bob@mssante.localhost"
 
@@ -138,3 +139,30 @@ def test_kill_9_loses_nothing_acknowledged(db_url: str, tmp_path: Path) -> None:
     missing = [m for m in acked if m not in markers]
     assert not missing, f"{len(missing)} acknowledged messages were lost"
     assert markers["after"] == 1
+
+
+def test_sigterm_lets_an_open_transaction_finish(db_url: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    asyncio.run(_prepare(db_url))
+    process, ports = start_server(data_dir, db_url)
+    try:
+        wire = Wire(ports["smtp_mx"])
+        wire.cmd("EHLO mx.other.example")
+        assert wire.cmd("MAIL FROM:<a@other.example>").startswith("250")
+        assert wire.cmd(f"RCPT TO:<{BOB}>").startswith("250")
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert process.poll() is None, "the server must wait for the open transaction"
+        with smtplib.SMTP("127.0.0.1", ports["smtp_mx"], timeout=2) as late:  # noqa: F841 - never reached
+            raise AssertionError("new connections must be refused while draining")
+    except (ConnectionRefusedError, smtplib.SMTPServerDisconnected):
+        pass
+    finally:
+        if process.poll() is None:
+            assert wire.cmd("DATA").startswith("354")
+            wire.send(f"From: a@other.example\r\nTo: {BOB}\r\nSubject: last\r\n\r\nfin\r\n.\r\n".encode())
+            assert wire.reply().startswith("250 2.0.0")
+        assert process.wait(30) == 0
+    stored = asyncio.run(_stored(db_url))
+    assert len(stored) == 1
+    assert b"Subject: last" in BlobStore(data_dir / "blobs").get(stored[0])
