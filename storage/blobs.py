@@ -1,7 +1,8 @@
 """Content-addressed, immutable blob store on the local file system.
 
 A blob is named by the SHA-256 of its bytes and lives at ``<root>/<aa>/<full hex>``: one level of 256
-directories, so that after warm-up storing a blob fsyncs one existing directory instead of creating two. Writing follows the
+directories, so that after warm-up storing a blob fsyncs one existing directory instead of
+creating two. Writing follows the
 durability rule of the design: write to a temporary file in the same directory, ``fsync`` it, ``rename`` it into
 place, then ``fsync`` the directory, all before the database row that refers to the blob commits. Storing the
 same bytes twice is free: the second write finds the blob in place.

@@ -12,6 +12,7 @@ from email.utils import format_datetime, getaddresses
 
 from mail_gateway.mime.headers import parse_fields, split_header_body
 
+
 def has_bare_line_ending(raw: bytes) -> bool:
     """True when a CR or LF stands alone: the shape of SMTP smuggling payloads (RFC 5321 §2.3.8).
 
