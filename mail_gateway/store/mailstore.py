@@ -1,11 +1,11 @@
 """Durable storage of messages into folders, with group commit.
 
 Every message goes through :meth:`MailStore.store`. The caller's own worker thread parses the message and writes
-its blob (temporary file, fsync, rename, directory fsync), so many blobs are made durable in parallel. Then one
-writer task per process (several on PostgreSQL) takes whatever is waiting, up to ``max_batch`` messages, and for
-the whole batch:
+its blob (temporary file, rename). Then one writer task per process (several on PostgreSQL) takes whatever is
+waiting, up to ``max_batch`` messages, and for the whole batch:
 
-1. (the blobs are already durable: a row never refers to bytes that could vanish);
+1. makes every blob of the batch durable with one barrier (``syncfs``, or an fsync per file and directory where
+   the system lacks it), so a row never refers to bytes that could vanish;
 2. in one transaction, inserts each content once, allocates UIDs and MODSEQs with
    ``UPDATE folders … RETURNING`` in a fixed order (no deadlocks between writers), inserts the folder rows and
    updates mailbox usage;
@@ -128,7 +128,7 @@ class MailStore:
 
     def _prepare(self, raw: bytes) -> tuple[dict[str, Any], str]:
         """Worker-thread part: parse once, write the blob durably."""
-        name = self.blobs.put(raw)
+        name = self.blobs.write_unsynced(raw)
         return analyse(raw), name
 
     async def deliver(self, raw: bytes, mailbox_ids: Sequence[int], folder: str = "INBOX") -> list[StoredCopy]:
@@ -183,6 +183,7 @@ class MailStore:
             self.notifier.publish(FolderChanged(folder_id, modseq))
 
     async def _commit(self, batch: list[_Job]) -> list[list[StoredCopy]]:
+        await asyncio.to_thread(self.blobs.barrier, [job.sha256 for job in batch])
         async with self.database.write() as session:
             content_ids = await self._content_ids(session, batch)
             allocations = await self._allocate(session, batch)

@@ -54,3 +54,18 @@ def test_put_many_roundtrips(tmp_path_factory: pytest.TempPathFactory, items: li
     assert names == [blob_name(item) for item in items]
     for item, name in zip(items, names, strict=True):
         assert store.read_range(name, 0, len(item) + 10) == item
+
+
+def test_unsynced_writes_then_barrier(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    names = [store.write_unsynced(bytes([n]) * 100) for n in range(5)]
+    store.barrier(names)
+    assert [store.get(name, verify=True) for name in names] == [bytes([n]) * 100 for n in range(5)]
+
+
+def test_debris_of_a_wrong_size_is_rewritten(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    name = store.put(b"complete content")
+    store.path(name).write_bytes(b"")  # what a power loss can leave of an unsynced file
+    assert store.put(b"complete content") == name
+    assert store.get(name, verify=True) == b"complete content"
