@@ -2,8 +2,9 @@
 
 Search returns ``searchset`` Bundles paged by an opaque ``_cursor`` in the ``next`` link (keyset paging, so a
 page never shifts when rows change); ``_count`` defaults to 50 like the national directory and is capped at
-100. String parameters (``family``, ``given``, ``name``) follow FHIR string matching: case- and
-accent-insensitive, starting with the value. An unknown parameter is an error (FHIR strict handling) and every
+100. String parameters (``family``, ``given``, ``name``) follow FHIR string matching, case- and
+accent-insensitive and starting with the value, extended to the start of any word of the name (``pierre``
+finds Jean-Pierre, ``fontaine`` finds DE LA FONTAINE). An unknown parameter is an error (FHIR strict handling) and every
 error is an ``OperationOutcome``.
 """
 
@@ -81,7 +82,8 @@ def _string(sqlite: bool, value: str, columns: list[Any], parameter: str) -> lis
     if not folded:
         raise InvalidQuery(parameter, f"{parameter} must contain letters or digits")
     terms = words(value)[:8]
-    starts = or_(*(column.like(f"{folded}%") for column in columns))
+    starts = or_(*(condition for column in columns for condition in (
+        column.like(f"{folded}%"), column.like(f"% {folded}%"))))
     return [match_words(sqlite, "doc", terms, [True] * len(terms), parameter), starts]
 
 

@@ -31,3 +31,73 @@ def with_field(line: str, index: int, value: str) -> str:
     fields = line.split("|")
     fields[index] = value
     return "|".join(fields)
+
+
+# A hand-made directory whose search answers are known in advance.
+from directory.generator import ACTIVITY_HEADER_56, MAILBOX_HEADER  # noqa: E402
+
+PEOPLE = [
+    # id_nat, family, given, profession code, label, specialty code, label, city, postal code, commune, department
+    ("810000000001", "VÉRAN", "Olivier", "10", "Médecin", "SM04", "Cardiologie et maladies vasculaires", "Lyon",
+     "69003", "69383", "69"),
+    ("810000000002", "MARTIN", "Jean-Pierre", "10", "Médecin", "SM54", "Médecine générale", "Lyon", "69008",
+     "69388", "69"),
+    ("810000000003", "MARTINEZ", "Anne", "60", "Infirmier", "", "", "Paris", "75015", "75115", "75"),
+    ("0691234567", "D'ALMEIDA", "Hélène", "50", "Sage-Femme", "", "", "Saint-Étienne", "42000", "42218", "42"),
+    ("810000000005", "DE LA FONTAINE", "Zoé", "70", "Masseur-Kinésithérapeute", "", "", "Ajaccio", "20000", "2A004",
+     "2A"),
+    ("810000000006", "LE GOFF", "Jean", "10", "Médecin", "SM04", "Cardiologie et maladies vasculaires", "Brest",
+     "29200", "29019", "29"),
+    ("810000000007", "PIERRE", "Jean", "60", "Infirmier", "", "", "Paris", "75011", "75111", "75"),
+]
+FILLERS = 23  # DUPONT doctors in Lyon 69003, for paging
+
+
+def person_line(person: tuple[str, ...], structure: str = "Cabinet du Centre", technical_id: str = "") -> str:
+    id_nat, family, given, code, label, specialty, specialty_label, city, postal, commune, department = person
+    values = {
+        "Type d'identifiant PP": id_nat[0], "Identifiant PP": id_nat[1:], "Identification nationale PP": id_nat,
+        "Code civilité": "M", "Nom d'exercice": family, "Prénom d'exercice": given, "Code profession": code,
+        "Libellé profession": label, "Code savoir-faire": specialty, "Libellé savoir-faire": specialty_label,
+        "Code mode exercice": "L", "Identifiant technique de la structure": technical_id or f"R1{id_nat}",
+        "Raison sociale site": structure, "Numéro Voie (coord. structure)": "3",
+        "Libellé type de voie (coord. structure)": "Rue", "Libellé Voie (coord. structure)": "de la République",
+        "Code postal (coord. structure)": postal, "Code commune (coord. structure)": commune,
+        "Libellé commune (coord. structure)": city, "Code Département (coord. structure)": department,
+        "Téléphone (coord. structure)": "0478000000",
+    }
+    return "|".join(values.get(name, "") for name in ACTIVITY_HEADER_56) + "|"
+
+
+def mailbox_line(kind: str, address: str, id_nat: str = "", structure_id: str = "", service: str = "",
+                 family: str = "", given: str = "", structure_name: str = "") -> str:
+    values = {
+        "Type de BAL": kind, "Adresse BAL": address, "Identification nationale PP": id_nat,
+        "Identification Structure": structure_id, "Service de rattachement": service, "Nom d'exercice": family,
+        "Prénom d'exercice": given, "Dématérialisation": "True", "Raison Sociale structure BAL": structure_name,
+        "Code Profession": "10" if id_nat else "", "Libellé Profession": "Médecin" if id_nat else "",
+    }
+    return "|".join(values.get(name, "") for name in MAILBOX_HEADER) + "|"
+
+
+def known_directory(tmp_path: Path, stamp: str = "202611010000", extra: list[str] | None = None) -> tuple[Path, Path]:
+    lines = [person_line(person) for person in PEOPLE]
+    lines.append(person_line(
+        ("810000000006", "LE GOFF", "Jean", "10", "Médecin", "SM04", "Cardiologie et maladies vasculaires", "Lyon",
+         "69003", "69383", "69"), structure="Hôpital Édouard Herriot", technical_id="F690000001"))
+    lines += [
+        person_line((f"8100000001{n:02d}", "DUPONT", f"Prénom{n:02d}", "10", "Médecin", "SM54", "Médecine générale",
+                     "Lyon", "69003", "69383", "69"))
+        for n in range(FILLERS)
+    ]
+    lines += extra or []
+    activity = write_lines(tmp_path / "known" / f"PS_LibreAcces_Personne_activite_{stamp}.txt",
+                           ["|".join(ACTIVITY_HEADER_56) + "|", *lines])
+    mailboxes = write_lines(tmp_path / "known" / f"Extraction_Correspondance_MSSante_{stamp}.txt", [
+        "|".join(MAILBOX_HEADER) + "|",
+        mailbox_line("PER", "jean-pierre.martin@medecin.mssante.fr", "810000000002", family="MARTIN",
+                     given="Jean-Pierre"),
+        mailbox_line("ORG", "cardiologie@chu-lyon.mssante.fr", structure_id="1690000001", service="Cardiologie",
+                     structure_name="Hôpital Édouard Herriot"),
+    ])
+    return activity, mailboxes

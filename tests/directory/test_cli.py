@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mssante.cli import main
+
+
+def test_generate_import_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSSANTE_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    out = tmp_path / "gen"
+    generated = runner.invoke(main, ["directory", "generate", "--persons", "120", "--seed", "5", "--out", str(out),
+                                     "--generation", "52", "--encoding", "latin-1"])
+    assert generated.exit_code == 0, generated.output
+    activity = next(out.glob("PS_LibreAcces_Personne_activite_*.txt"))
+    mailboxes = next(out.glob("Extraction_Correspondance_MSSante_*.txt"))
+    with activity.open("a", encoding="latin-1") as stream:
+        stream.write("broken|line|\n")
+    imported = runner.invoke(main, ["directory", "import", str(activity), str(mailboxes)])
+    assert imported.exit_code == 0, imported.output
+    assert "persons: inserted 120, updated 0, deactivated 0" in imported.output
+    assert "(52 columns, latin-1)" in imported.output and "rejected 1" in imported.output
+    rejects = tmp_path / "data" / "directory-rejects" / f"{activity.name}.rejects.txt"
+    assert "expected 52 fields, found 2" in rejects.read_text()
+    first_name = activity.read_text(encoding="latin-1").splitlines()[1].split("|")[7]
+    found = runner.invoke(main, ["directory", "search", first_name.lower()])
+    assert found.exit_code == 0 and first_name in found.output
+    refused = runner.invoke(main, ["directory", "search", "--department", "999999"])
+    assert refused.exit_code == 1 and "department" in refused.output and "Traceback" not in refused.output
+    missing = runner.invoke(main, ["directory", "import", str(tmp_path / "missing.zip")])
+    assert missing.exit_code == 1 and "cannot read" in missing.output

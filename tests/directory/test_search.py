@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from directory.errors import InvalidQuery
+from directory.importer import import_file
+from directory.search import SearchQuery, lookup, search
+from storage.engine import Database
+from tests.directory.helpers import FILLERS, known_directory, person_line
+
+
+@pytest.fixture
+async def known(database: Database, tmp_path: Path) -> Database:
+    activity, mailboxes = known_directory(tmp_path)
+    await import_file(database, activity)
+    await import_file(database, mailboxes)
+    return database
+
+
+async def _names(database: Database, **query: object) -> list[str]:
+    async with database.read() as session:
+        page = await search(session, SearchQuery(**query))  # type: ignore[arg-type]
+    return [f"{item.family} {item.given}" for item in page.items]
+
+
+async def test_accents_case_and_prefixes(known: Database) -> None:
+    assert await _names(known, q="veran") == ["VÉRAN Olivier"]
+    assert await _names(known, q="VÉRAN") == ["VÉRAN Olivier"]
+    assert await _names(known, q="ver") == ["VÉRAN Olivier"]
+    assert await _names(known, q="helene") == await _names(known, q="Hélène") == ["D'ALMEIDA Hélène"]
+    # exact family first, then family prefixes
+    assert await _names(known, q="martin") == ["MARTIN Jean-Pierre", "MARTINEZ Anne"]
+    assert await _names(known, q="mart") == ["MARTIN Jean-Pierre", "MARTINEZ Anne"]
+
+
+async def test_hyphens_apostrophes_and_particles(known: Database) -> None:
+    assert await _names(known, q="jean pierre") == ["PIERRE Jean", "MARTIN Jean-Pierre"]
+    assert await _names(known, q="jean-pierre martin") == ["MARTIN Jean-Pierre"]
+    assert await _names(known, q="d'almeida") == await _names(known, q="almeida") == ["D'ALMEIDA Hélène"]
+    assert await _names(known, q="de la fontaine") == ["DE LA FONTAINE Zoé"]
+    assert await _names(known, q="fontaine zoe") == ["DE LA FONTAINE Zoé"]
+
+
+async def test_free_text_spans_profession_specialty_and_city(known: Database) -> None:
+    assert await _names(known, q="veran cardio lyon") == ["VÉRAN Olivier"]
+    assert await _names(known, q="cardio lyon") == ["LE GOFF Jean", "VÉRAN Olivier"]
+    assert await _names(known, q="cardio brest") == ["LE GOFF Jean"]
+    assert await _names(known, q="martin cardio lyon") == []
+    assert await _names(known, q="sage femme") == ["D'ALMEIDA Hélène"]
+
+
+async def test_filters(known: Database) -> None:
+    assert await _names(known, specialty="SM04") == ["LE GOFF Jean", "VÉRAN Olivier"]
+    assert await _names(known, q="jean", profession="10") == ["LE GOFF Jean", "MARTIN Jean-Pierre"]
+    assert await _names(known, profession="60") == ["MARTINEZ Anne", "PIERRE Jean"]
+    assert await _names(known, city="saint etienne") == await _names(known, city="Saint-Étienne") == [
+        "D'ALMEIDA Hélène"]
+    assert await _names(known, city="saint") == ["D'ALMEIDA Hélène"]
+    assert await _names(known, department="2A") == await _names(known, department="2a") == ["DE LA FONTAINE Zoé"]
+    assert await _names(known, postal_code="750") == ["MARTINEZ Anne", "PIERRE Jean"]
+    assert await _names(known, postal_code="75015") == ["MARTINEZ Anne"]
+    assert await _names(known, has_mailbox=True) == ["MARTIN Jean-Pierre"]
+    assert await _names(known, mailbox="Jean-Pierre.Martin@medecin.mssante.fr") == ["MARTIN Jean-Pierre"]
+    assert len(await _names(known, profession="10", postal_code="69003", limit=100)) == FILLERS + 2
+
+
+async def test_exact_lookups(known: Database) -> None:
+    assert await _names(known, q="810000000001") == ["VÉRAN Olivier"]
+    assert await _names(known, q="10000000001") == ["VÉRAN Olivier"]  # the RPPS alone
+    assert await _names(known, q="0691234567") == await _names(known, q="691234567") == ["D'ALMEIDA Hélène"]
+    assert await _names(known, q="jean-pierre.martin@medecin.mssante.fr") == ["MARTIN Jean-Pierre"]
+    assert await _names(known, q="899999999999") == []
+    async with known.read() as session:
+        found = await lookup(session, "810000000006")
+        assert found is not None and {place.city for place in found.places} == {"Brest", "Lyon"}
+        assert found.specialties == [("SM04", "Cardiologie et maladies vasculaires")]
+        with pytest.raises(InvalidQuery):
+            await lookup(session, "12")
+
+
+async def test_pagination_is_stable(known: Database, tmp_path: Path) -> None:
+    query = {"profession": "10", "postal_code": "69003", "limit": 7}
+    everything = await _names(known, profession="10", postal_code="69003", limit=100)
+    seen: list[str] = []
+    cursor = None
+    async with known.read() as session:
+        first = await search(session, SearchQuery(**query))  # type: ignore[arg-type]
+    seen += [f"{item.family} {item.given}" for item in first.items]
+    # a newer extraction adds someone who sorts before the cursor: the next pages do not shift
+    extra = [person_line(("810000000999", "ABADIE", "Alain", "10", "Médecin", "SM54", "Médecine générale", "Lyon",
+                          "69003", "69383", "69"))]
+    activity, _ = known_directory(tmp_path / "v2", stamp="202611020000", extra=extra)
+    await import_file(known, activity)
+    cursor = first.next_cursor
+    while cursor is not None:
+        async with known.read() as session:
+            page = await search(session, SearchQuery(**query, cursor=cursor))  # type: ignore[arg-type]
+        assert len(page.items) <= 7
+        seen += [f"{item.family} {item.given}" for item in page.items]
+        cursor = page.next_cursor
+    assert seen == everything
+    assert len(seen) == len(set(seen)) == FILLERS + 2
+
+
+async def test_bad_and_hostile_input(known: Database) -> None:
+    for text in ("'; DROP TABLE directory_persons; --", '"', "*", "NEAR(a b)", "a OR b", "x:*", "%", "\\", "\x00"):
+        await _names(known, q=text)  # never a syntax error
+    assert await _names(known, q="veran'--") == ["VÉRAN Olivier"]
+    for query in ({"profession": "1' OR '1'='1"}, {"postal_code": "69%"}, {"department": "999999"},
+                  {"city": "%%"}, {"mailbox": "x"}, {"limit": 0}, {"q": "a " * 20}, {"q": "x" * 300},
+                  {"cursor": "garbage"}, {"specialty": "SM04;DROP"}):
+        with pytest.raises(InvalidQuery):
+            await _names(known, **query)
+    async with known.read() as session:
+        page = await search(session, SearchQuery(profession="10", limit=2))
+        with pytest.raises(InvalidQuery, match="another search"):
+            await search(session, SearchQuery(profession="60", cursor=page.next_cursor))
+        capped = await search(session, SearchQuery(limit=100_000))
+    assert capped.limit == 100
