@@ -34,7 +34,8 @@ async def _connection(port: int, worker: int, count: int, size: int, rcpt: str, 
     sent = 0
     for n in range(count):
         data = _message(worker, n, size)
-        writer.write(f"MAIL FROM:<bench@other-operator.example> SIZE={len(data)}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
+        envelope = f"MAIL FROM:<bench@other-operator.example> SIZE={len(data)}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n"
+        writer.write(envelope.encode())
         for _ in range(3):  # RFC 2920 pipelining: MAIL, RCPT, DATA replies
             code = await _reply(reader)
         if not code.startswith(b"354"):
@@ -53,7 +54,9 @@ async def _connection(port: int, worker: int, count: int, size: int, rcpt: str, 
     return sent
 
 
-def _process(port: int, worker: int, connections: int, count: int, size: int, rcpt: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _process(
+    port: int, worker: int, connections: int, count: int, size: int, rcpt: str, out: multiprocessing.Queue  # type: ignore[type-arg]
+) -> None:
     async def main() -> tuple[int, list[float]]:
         latencies: list[float] = []
         results = await asyncio.gather(
@@ -64,7 +67,9 @@ def _process(port: int, worker: int, connections: int, count: int, size: int, rc
     out.put(asyncio.run(main()))
 
 
-def run_load(port: int, *, processes: int, connections: int, per_connection: int, size: int, rcpt: str) -> dict[str, float]:
+def run_load(
+    port: int, *, processes: int, connections: int, per_connection: int, size: int, rcpt: str
+) -> dict[str, float]:
     """Send ``processes × connections × per_connection`` messages; return throughput and latency figures."""
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     workers = [
@@ -79,9 +84,11 @@ def run_load(port: int, *, processes: int, connections: int, per_connection: int
     for worker in workers:
         worker.join()
     total = sum(sent for sent, _ in results)
-    latencies = sorted(lat for _, lats in results for lat in lats)
+    latencies: list[float] = sorted(lat for _, lats in results for lat in lats)
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    return {"messages": total, "seconds": elapsed, "msg_per_s": total / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+    return {
+        "messages": total, "seconds": elapsed, "msg_per_s": total / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99)
+    }

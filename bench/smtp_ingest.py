@@ -1,6 +1,7 @@
 """SMTP ingest benchmark: durable MX delivery versus a bare aiosmtpd server that discards, in the same run.
 
-    .venv/bin/python bench/smtp_ingest.py [--sessions 20] [--per-session 150] [--size 4096] [--engines sqlite,postgresql]
+    .venv/bin/python bench/smtp_ingest.py [--sessions 20] [--per-session 150] [--size 4096]
+                                          [--engines sqlite,postgresql]
 
 For each engine it starts ``mssante serve`` (fresh data directory; PostgreSQL with fsync on, started here as
 the ``postgres`` user when run as root), creates one mailbox, and sends the same load through the MX port as to
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -22,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._smtp_load import run_load  # noqa: E402
-from tests.pg import PostgresServer  # noqa: E402
+from bench._smtp_load import run_load
+from tests.pg import PostgresServer
 
 RCPT = "bench@mssante.localhost"
 
@@ -46,8 +48,6 @@ def start_bare() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def start_gateway(db_url: str) -> tuple[subprocess.Popen[bytes], int]:
-    import json
-
     data_dir = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
     env = {**os.environ, "MSSANTE_DATA_DIR": str(data_dir), "MSSANTE_DATABASE_URL": db_url,
            "MSSANTE_SMTP_MX_PORT": "0", "MSSANTE_SMTP_SUBMISSION_PORT": "0", "MSSANTE_SMTPS_PORT": "0",
