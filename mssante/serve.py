@@ -20,6 +20,9 @@ from typing import Any
 import structlog
 import uvicorn
 
+from mail_gateway.imap.protocol.limits import Limits
+from mail_gateway.imap.server import ImapConfig, start_imap
+from mail_gateway.imap.sql_store import SqlImapStore
 from mail_gateway.smtp.server import SmtpConfig, start_smtp
 from mssante.runtime import Runtime, build_runtime
 from mssante.settings import Settings
@@ -91,6 +94,23 @@ async def serve(
     ports = smtp.ports()
     extra_servers: list[asyncio.Server] = []
     # imap: start the IMAP listeners here and add their ports
+    imap = await start_imap(
+        ImapConfig(
+            host=settings.listen_host,
+            port=settings.imap_port,
+            tls_port=settings.imaps_port,
+            hostname=settings.hostname,
+            max_message_size=settings.max_message_size,
+            loopback_is_secure=settings.loopback_is_secure,
+            limits=Limits(max_literal=settings.max_message_size),
+        ),
+        SqlImapStore(runtime.database, runtime.blobs, runtime.store, runtime.notifier,
+                     default_quota=settings.default_quota_bytes),
+        runtime.authenticator,
+        runtime.tls,
+    )
+    ports.update(imap.ports())
+    imap.close_on(stop)  # says BYE to its clients when the gateway stops
     # patients: register the patient domain handler and delivery listeners here
     patients = PatientServices.build(database=runtime.database, blobs=runtime.blobs, pipeline=runtime.pipeline,
                                      patient_domain=settings.patient_domain, data_dir=settings.data_dir)
