@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -68,18 +69,23 @@ def _attribute(attributes: cms.CMSAttributes, name: str) -> Any:
     return None
 
 
-def _matches(candidate: cms.Certificate, sid: cms.SignerIdentifier) -> bool:
+def _matches(certificate: x509.Certificate, sid: cms.SignerIdentifier) -> bool:
+    """RFC 5652 §5.3 SignerIdentifier: issuer and serial number, or subject key identifier."""
     if sid.name == "issuer_and_serial_number":
-        tbs = candidate["tbs_certificate"]
-        if tbs["serial_number"].native != sid.chosen["serial_number"].native:
+        if certificate.serial_number != sid.chosen["serial_number"].native:
             return False
+        wanted = sid.chosen["issuer"]
+        issuer = certificate.issuer.public_bytes()
         # Same DER is the usual case; RFC 5280 §7.1 name matching (asn1crypto's __eq__) is the slow fallback.
-        issuer, wanted = tbs["issuer"], sid.chosen["issuer"]
-        return bool(issuer.dump() == wanted.dump() or issuer == wanted)
-    return bool(candidate.key_identifier == sid.chosen.native)
+        return bool(issuer == wanted.dump() or asn1_x509.Name.load(issuer) == wanted)
+    try:
+        ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return False
+    return bool(ski == sid.chosen.native)
 
 
-def _signer(info: cms.SignerInfo, certificates: list[cms.Certificate]) -> SignerInfo:
+def _signer(info: cms.SignerInfo, certificates: tuple[x509.Certificate, ...]) -> SignerInfo:
     signature_algorithm = info["signature_algorithm"]
     attributes = info["signed_attrs"]
     signed = None
@@ -101,7 +107,7 @@ def _signer(info: cms.SignerInfo, certificates: list[cms.Certificate]) -> Signer
         signed_attributes=signed,
         message_digest=digest,
         content_type=content_type,
-        signer_certificate=None if match is None else _load_certificate(match.dump()),
+        signer_certificate=match,
     )
 
 
@@ -112,11 +118,14 @@ def parse_signed_data(der: bytes) -> SignedData:
         if info["content_type"].native != "signed_data":
             raise CMSFormatError(f"the CMS content is {info['content_type'].native}, not signed-data")
         signed = info["content"]
-        certificates = [c.chosen for c in signed["certificates"] or [] if c.name == "certificate"]
+        choices = signed["certificates"]
+        loaded = tuple(
+            _load_certificate(c.chosen.dump()) for c in ([] if isinstance(choices, core.Void) else choices)
+            if c.name == "certificate"
+        )
         encapsulated = signed["encap_content_info"]
         content = encapsulated["content"]
-        signers = tuple(_signer(s, certificates) for s in signed["signer_infos"])
-        loaded = tuple(_load_certificate(c.dump()) for c in certificates)
+        signers = tuple(_signer(s, loaded) for s in signed["signer_infos"])
         return SignedData(
             content_type=encapsulated["content_type"].dotted,
             content=None if isinstance(content, core.Void) else bytes(content.native),

@@ -37,7 +37,9 @@ class Issued:
 
 
 def serial_hex(serial: int) -> str:
-    return f"{serial:X}"
+    """Upper-case hexadecimal in whole octets, as ``openssl x509 -serial`` prints it."""
+    digits = f"{serial:X}"
+    return digits.zfill(len(digits) + len(digits) % 2)
 
 
 def build_certificate(
@@ -185,7 +187,10 @@ def load_issued(
     hierarchy: Hierarchy, serial: str, passphrase: bytes
 ) -> tuple[x509.Certificate, PrivateKey, list[x509.Certificate]]:
     """The certificate, key and chain saved by :func:`save_issued` for ``serial`` (hexadecimal)."""
-    stem = hierarchy.issued_dir / serial.upper()
+    try:
+        stem = hierarchy.issued_dir / serial_hex(int(serial, 16))
+    except ValueError:
+        raise ProfileError(f"{serial!r} is not a hexadecimal serial number") from None
     try:
         certificates = x509.load_pem_x509_certificates(stem.with_suffix(".pem").read_bytes())
         key_data = stem.with_suffix(".key").read_bytes()

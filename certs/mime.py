@@ -12,18 +12,19 @@ import binascii
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.parser import BytesParser
 from email.policy import compat32
 
 from certs.errors import MessageFormatError
 
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 _CONTENT_HEADER = re.compile(rb"(?i)(content-|mime-version:)")
+_WANTED = {b"content-type", b"content-transfer-encoding", b"from"}
 
 
 def canonical(raw: bytes) -> bytes:
     """Bare LF line ends become CRLF (RFC 5322 §2.1); CRLF stays as it is."""
-    return _BARE_LF.sub(b"\r\n", raw)
+    if raw.count(b"\n") == raw.count(b"\r\n"):
+        return raw
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def split_entity(raw: bytes) -> tuple[bytes, bytes]:
@@ -55,8 +56,17 @@ def partition_headers(header: bytes) -> tuple[bytes, bytes]:
 
 
 def parse_headers(header: bytes) -> Message:
-    """A lenient header-only parse (compat32 never raises on odd headers; defects are recorded instead)."""
-    return BytesParser(policy=compat32).parsebytes(header + b"\r\n", headersonly=True)
+    """A lenient header-only parse (compat32 never raises on odd headers; defects are recorded instead).
+
+    Only the fields S/MIME needs are kept; unfolding and parameter parsing are the ``email`` package's.
+    """
+    message = Message(policy=compat32)
+    for field in header_fields(header):
+        name, colon, value = field.partition(b":")
+        if colon and name.strip().lower() in _WANTED:
+            unfolded = value.decode("latin-1").replace("\r\n", "").replace("\n", "").strip()
+            message[name.strip().decode("latin-1")] = unfolded
+    return message
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ def decode_body(headers: Message, body: bytes) -> bytes:
     encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
         try:
-            return base64.b64decode(re.sub(rb"[^A-Za-z0-9+/=]", b"", body))
+            return base64.b64decode(body)  # validate=False skips line breaks and other non-alphabet bytes
         except (binascii.Error, ValueError) as error:
             raise MessageFormatError(f"the CMS part is not valid base64: {error}") from error
     return body

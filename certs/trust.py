@@ -93,6 +93,11 @@ def _name_key(name: x509.Name) -> bytes:
     return name.public_bytes()
 
 
+@lru_cache(maxsize=8192)
+def _revocation_key(certificate: x509.Certificate) -> tuple[bytes, int]:
+    return _name_key(certificate.issuer), certificate.serial_number
+
+
 class TrustStore:
     """Anchors and intermediates of the health PKI, plus what we know of revocations."""
 
@@ -147,7 +152,7 @@ class TrustStore:
             self._revoked[(key, entry.serial)] = entry
 
     def revocation(self, certificate: x509.Certificate) -> Revoked | None:
-        return self._revoked.get((_name_key(certificate.issuer), certificate.serial_number))
+        return self._revoked.get(_revocation_key(certificate))
 
     def validate(
         self,

@@ -109,7 +109,11 @@ async def record_issued(session: AsyncSession, issued: Issued) -> IssuedCertific
 
 
 async def get_certificate(session: AsyncSession, serial: str) -> IssuedCertificate:
-    row = await session.get(IssuedCertificate, serial.upper().lstrip("0") or "0")
+    try:
+        key = serial_hex(int(serial, 16))
+    except ValueError:
+        raise UnknownCertificate(f"{serial!r} is not a hexadecimal serial number") from None
+    row = await session.get(IssuedCertificate, key)
     if row is None:
         raise UnknownCertificate(f"no certificate with serial {serial} was issued here")
     return row

@@ -12,7 +12,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from certs.errors import HierarchyExists, PassphraseError, ProfileError
 from certs.hierarchy import create_hierarchy, load_hierarchy
-from certs.issue import Issued
+from certs.issue import Issued, serial_hex
 from certs.keys import KeyAlgorithm
 from certs.names import dn_string, identity_of
 from tests.certs.conftest import ALICE, PKI, openssl, org, pem, person, write
@@ -143,3 +143,12 @@ def test_ca_keys_are_encrypted_at_rest(tmp_path: Path) -> None:
     issued.certificate.verify_directly_issued_by(loaded.authority("persons").certificate)
     with pytest.raises(HierarchyExists):
         create_hierarchy(directory, b"secret", base_url="http://x/pki")
+
+
+def test_serials_print_in_whole_octets_like_openssl(pki: PKI, tmp_path: Path) -> None:
+    assert (serial_hex(0xABC), serial_hex(0x1234), serial_hex(0)) == ("0ABC", "1234", "00")
+    cert = write(tmp_path / "c.pem", pem(pki.alice_sign.certificate))
+    assert (
+        openssl("x509", "-in", cert, "-noout", "-serial").stdout.strip()
+        == f"serial={pki.alice_sign.serial_hex}".encode()
+    )
