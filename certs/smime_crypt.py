@@ -70,29 +70,32 @@ def _issuer_and_serial(certificate: x509.Certificate) -> cms.RecipientIdentifier
     return cms.RecipientIdentifier(name="issuer_and_serial_number", value=value)
 
 
+@lru_cache(maxsize=1024)
+def _ktri_head(certificate: x509.Certificate) -> bytes:
+    """DER of ``version``, ``rid`` and ``keyEncryptionAlgorithm`` of a KeyTransRecipientInfo (RFC 5652 §6.2.1).
+
+    Built once per recipient: asn1crypto re-encodes names slowly, and only the encrypted key changes.
+    """
+    oaep = algos.RSAESOAEPParams(
+        {
+            "hash_algorithm": {"algorithm": "sha256"},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+        }
+    )
+    algorithm = cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_oaep", "parameters": oaep})
+    return bytes(core.Integer(0).dump() + _issuer_and_serial_der(certificate) + algorithm.dump())
+
+
+def _recipient_info(certificate: x509.Certificate, key: bytes) -> cms.RecipientInfo:
+    encrypted = core.OctetString(_rsa_key(certificate).encrypt(key, _OAEP_SHA256)).dump()
+    return cms.RecipientInfo.load(bytes(parser.emit(0, 1, 16, _ktri_head(certificate) + encrypted)))
+
+
 def _auth_enveloped(content: bytes, recipients: Sequence[x509.Certificate]) -> bytes:
     key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(_GCM_NONCE)
     sealed = AESGCM(key).encrypt(nonce, content, None)  # no authAttrs: the AAD is empty (RFC 5083 §2.2)
-    infos = []
-    for certificate in recipients:
-        oaep = algos.RSAESOAEPParams(
-            {
-                "hash_algorithm": {"algorithm": "sha256"},
-                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
-            }
-        )
-        infos.append(
-            cms.RecipientInfo(
-                name="ktri",
-                value={
-                    "version": "v0",
-                    "rid": _issuer_and_serial(certificate),
-                    "key_encryption_algorithm": {"algorithm": "rsaes_oaep", "parameters": oaep},
-                    "encrypted_key": _rsa_key(certificate).encrypt(key, _OAEP_SHA256),
-                },
-            )
-        )
+    infos = [_recipient_info(certificate, key) for certificate in recipients]
     enveloped = cms.AuthEnvelopedData(
         {
             "version": "v0",
