@@ -12,13 +12,13 @@ import structlog
 
 from mail_gateway.delivery.routing import Message, Refusal, Sender
 from patient_inbox.accounts import find_by_address
-from patient_inbox.conversations import Filed, file_professional_message
-from patient_inbox.mime import parse_message
+from patient_inbox.conversations import Filed, facts, file_professional_message, find_thread
+from patient_inbox.mime import ParsedMessage, parse_message
 from patient_inbox.senders import SenderIdentity, identify
 from patient_inbox.services import PatientServices
 from patient_inbox.smtp_replies import rule_refusal, space_unavailable, unknown_patient
 from policies import conversations as rules
-from policies.conversations import Code, Role
+from policies.conversations import Role
 from policies.patient_lifecycle import State, mail_refusal
 from storage.base import utcnow
 from storage.blobs import blob_name
@@ -62,12 +62,35 @@ class PatientDomainHandler:
         return None
 
     async def check_message(self, sender: Sender, message: Message, recipients: list[str]) -> Refusal | None:
+        """Refuse mail claiming a patient as its sender (envelope or From) unless it is the web inbox's own.
+
+        The pipeline calls this for the patient domain's recipients; it may also call it with every recipient
+        for mail whose sender is in the patient domain (patient-initiated mail, extra recipients, replies to
+        closed conversations on the SMTP paths): the same rules then give the same reasons as on the web.
+        """
         parsed = parse_message(message.raw)
-        claimed = [message.mail_from, parsed.from_address]
-        if any(rules.is_patient_address(address, self.domain) for address in claimed if address):
-            log.info("patient.refused", code=Code.PATIENT_TO_PATIENT.value, channel=sender.channel)
-            return rule_refusal(rules.Refusal(Code.PATIENT_TO_PATIENT))
-        return None
+        claimed = [a.lower() for a in (message.mail_from, parsed.from_address) if a]
+        patients = [a for a in claimed if rules.is_patient_address(a, self.domain)]
+        if not patients or (sender.channel == "web" and sender.principal in patients):
+            return None
+        refusal = await self._patient_mail_refusal(patients[0], parsed, [r.lower() for r in recipients])
+        log.info("patient.refused", code=refusal.code.value, channel=sender.channel)
+        return rule_refusal(refusal)
+
+    async def _patient_mail_refusal(
+        self, patient_address: str, parsed: ParsedMessage, recipients: list[str]
+    ) -> rules.Refusal:
+        async with self.services.database.read() as session:
+            account = await find_by_address(session, patient_address)
+            conversation = (
+                await find_thread(
+                    session, account.id, parsed.conversation_token, parsed.in_reply_to, parsed.references
+                )
+                if account is not None
+                else None
+            )
+            known = await facts(session, conversation, patient_address) if conversation is not None else None
+        return rules.check_patient_mail(patient_address, recipients, known, self.domain)
 
     async def deliver(self, sender: Sender, message: Message, recipients: list[str]) -> None:
         parsed = parse_message(message.raw)

@@ -47,6 +47,7 @@ class Code(StrEnum):
     EXTRA_RECIPIENT = "extra-recipient"
     NO_RECIPIENT = "no-recipient"
     CONVERSATION_CLOSED = "conversation-closed"
+    PATIENT_WEB_ONLY = "patient-web-only"
 
 
 SENTENCES: dict[Code, str] = {
@@ -65,6 +66,9 @@ SENTENCES: dict[Code, str] = {
     Code.NO_RECIPIENT: "Choisissez au moins un participant de la conversation à qui répondre.",
     Code.CONVERSATION_CLOSED: (
         "Cette conversation a été clôturée par le professionnel de santé : il n'est plus possible d'y répondre."
+    ),
+    Code.PATIENT_WEB_ONLY: (
+        "Un patient répond depuis sa messagerie santé en ligne : un message à son nom venant d'ailleurs est refusé."
     ),
 }
 
@@ -164,6 +168,20 @@ def file_professional_message(
     return Filing(False, closing, added)
 
 
+def check_patient_mail(
+    patient: str,
+    recipients: Sequence[str],
+    conversation: ConversationFacts | None,
+    patient_domain: str,
+) -> Refusal:
+    """Mail claiming to come from a patient that did not come through the web inbox (SMTP, another MTA).
+
+    It is always refused (patients have no SMTP access), with the most useful reason: the rule it breaks if it
+    breaks one, else the fact that patients reply from the web inbox only.
+    """
+    return check_patient_reply(patient, recipients, conversation, patient_domain) or Refusal(Code.PATIENT_WEB_ONLY)
+
+
 def check_patient_reply(
     patient: str,
     recipients: Sequence[str],
@@ -171,10 +189,10 @@ def check_patient_reply(
     patient_domain: str,
 ) -> Refusal | None:
     """May ``patient`` send this message to ``recipients``? ``conversation`` is what its threading points to."""
-    if conversation is None or conversation.patient != patient:
-        return Refusal(Code.PATIENT_CANNOT_START)
     if any(is_patient_address(recipient, patient_domain) for recipient in recipients):
         return Refusal(Code.PATIENT_TO_PATIENT)
+    if conversation is None or conversation.patient != patient:
+        return Refusal(Code.PATIENT_CANNOT_START)
     if not conversation.open:
         return Refusal(Code.CONVERSATION_CLOSED)
     if not recipients:

@@ -10,6 +10,7 @@ from policies.conversations import (
     ConversationFacts,
     Role,
     Sender,
+    check_patient_mail,
     check_patient_reply,
     check_recipient,
     file_professional_message,
@@ -129,3 +130,11 @@ def test_a_patient_reply_is_allowed_only_to_participants_of_an_open_conversation
         and not any(r.endswith("@" + PD) for r in recipients)
     )
     assert (refusal is None) == allowed
+
+
+def test_patient_mail_from_outside_the_web_is_always_refused_with_the_best_reason() -> None:
+    assert check_patient_mail(PATIENT, [DOC], None, PD).code is Code.PATIENT_CANNOT_START
+    assert check_patient_mail(PATIENT, [DOC], CLOSED, PD).code is Code.CONVERSATION_CLOSED
+    assert check_patient_mail(PATIENT, [DOC, STRANGER], OPEN, PD).code is Code.EXTRA_RECIPIENT
+    assert check_patient_mail(PATIENT, [OTHER_PATIENT], OPEN, PD).code is Code.PATIENT_TO_PATIENT
+    assert check_patient_mail(PATIENT, [DOC], OPEN, PD).code is Code.PATIENT_WEB_ONLY
