@@ -33,10 +33,14 @@ def server_context(
     *,
     client_ca: Path | None = None,
     require_client_cert: bool = False,
+    key_password: bytes | None = None,
 ) -> ssl.SSLContext:
-    """A server context. With ``client_ca`` it asks for a client certificate (required when told so)."""
+    """A server context. With ``client_ca`` it asks for a client certificate (required when told so).
+
+    ``key_password`` opens an encrypted key, such as those ``mssante pki issue server`` keeps.
+    """
     context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
-    context.load_cert_chain(str(cert), str(key))
+    context.load_cert_chain(str(cert), str(key), password=key_password)
     if client_ca is not None:
         context.load_verify_locations(cafile=str(client_ca))
         context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
@@ -51,6 +55,7 @@ def client_context(
     cert: Path | None = None,
     key: Path | None = None,
     check_hostname: bool = True,
+    key_password: bytes | None = None,
 ) -> ssl.SSLContext:
     """A client context trusting ``ca`` (the system store when None), optionally presenting a certificate."""
     context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
@@ -60,7 +65,7 @@ def client_context(
         context.load_default_certs()
     context.check_hostname = check_hostname
     if cert is not None:
-        context.load_cert_chain(str(cert), str(key) if key else None)
+        context.load_cert_chain(str(cert), str(key) if key else None, password=key_password)
     return context
 
 

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from certs.identity import CertificateLogin, certificate_login, tls_login
-from certs.issue import Issued
+from certs.issue import Issued, save_issued
 from certs.names import dn_string
 from certs.tls import client_context, peer_subject_matches, server_context
 from tests.certs.conftest import PKI, chain_files, openssl, pem, write
@@ -137,3 +137,20 @@ def test_peer_subject_matches_the_white_list_dn(pki: PKI) -> None:
     assert not peer_subject_matches(der, ["CN=localhost,OU=4000000001,O=mssante-gateway,ST=Paris (75),C=FR"])
     assert not peer_subject_matches(None, [listed])
     assert not peer_subject_matches(der, ["not a DN ==="])
+
+
+def test_mta_mutual_tls_with_encrypted_keys_from_the_pki(pki: PKI, tmp_path: Path) -> None:
+    """Two operators' MTAs: server certificates on both sides, keys as ``mssante pki issue server`` keeps them."""
+    cert, key = save_issued(pki.hierarchy, pki.server, b"test passphrase")
+    bundle = write(tmp_path / "bundle.pem", pki.hierarchy.bundle_pem())
+    server = server_context(cert, key, client_ca=bundle, require_client_cert=True, key_password=b"test passphrase")
+    client = client_context(bundle, cert=cert, key=key, key_password=b"test passphrase")
+    listed = dn_string(pki.server.certificate.subject)
+    with tls_server(server, lambda tls: peer_subject_matches(tls.getpeercert(binary_form=True), [listed])) as (
+        port,
+        outcomes,
+    ):
+        assert _connect(port, client) == b"ok\n"
+    assert outcomes[0] is True
+    with pytest.raises(ssl.SSLError):
+        server_context(cert, key, key_password=b"wrong")
