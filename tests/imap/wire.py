@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import imaplib
 import socket
 import ssl
@@ -23,7 +24,15 @@ def imaps(gateway: RunningGateway, user: str = BOB) -> imaplib.IMAP4_SSL:
     return client
 
 
-def seed(gateway: RunningGateway, raws: list[bytes], folder: str = "INBOX", user: str = BOB) -> None:
+def seed(
+    gateway: RunningGateway, raws: list[bytes], folder: str = "INBOX", user: str = BOB, *, parallel: int = 1
+) -> None:
+    """APPEND the messages; with ``parallel`` > 1 over that many connections at once (UID order then varies)."""
+    if parallel > 1:
+        with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+            shares = [raws[i::parallel] for i in range(parallel)]
+            list(pool.map(lambda share: seed(gateway, share, folder, user), shares))
+        return
     client = imaps(gateway, user)
     try:
         for raw in raws:
