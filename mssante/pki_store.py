@@ -188,8 +188,10 @@ def new_passphrase_file(path: Path) -> bytes:
 
 
 def load_pki(settings: Settings, *, with_keys: bool, passphrase_path: Path | None = None) -> Hierarchy:
-    passphrase = read_passphrase(passphrase_file(settings, passphrase_path)) if with_keys else None
-    return load_hierarchy(pki_dir(settings), passphrase)
+    public = load_hierarchy(pki_dir(settings))  # a missing PKI is reported before a missing passphrase
+    if not with_keys:
+        return public
+    return load_hierarchy(pki_dir(settings), read_passphrase(passphrase_file(settings, passphrase_path)))
 
 
 async def load_trust(settings: Settings, database: Database) -> TrustStore:

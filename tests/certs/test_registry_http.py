@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ from certs.smime_verify import verify_message
 from certs.verdict import Status
 from mssante import pki_store
 from mssante.settings import Settings
+from mssante.web import create_app
 from storage.engine import Database
 from tests.certs.conftest import MESSAGE, PKI, openssl, pem, person, write
 
@@ -110,3 +112,21 @@ async def test_http_crl_and_ocsp(pki: PKI, database: Database, tmp_path: Path) -
     )
     checked = openssl("ocsp", "-respin", response_file, "-issuer", issuer, "-cert", cert, "-CAfile", chain, "-no_nonce")
     assert b"Response verify OK" in checked.stderr and b": revoked" in checked.stdout
+
+
+async def test_the_app_serves_the_pki_once_initialised(pki: PKI, database: Database, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database.url)
+    app = create_app(settings, database)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pki.test") as client:
+        missing = await client.get("/pki/persons.crl")
+        assert missing.status_code == 503 and "pki init" in missing.json()["detail"]
+        (tmp_path / "pki").symlink_to(pki.hierarchy.directory)
+        write(tmp_path / "pki-passphrase", b"test passphrase\n")
+        os.environ[pki_store.PASSPHRASE_ENV] = str(tmp_path / "pki-passphrase")
+        try:
+            served = await client.get("/pki/persons.crl")
+        finally:
+            del os.environ[pki_store.PASSPHRASE_ENV]
+        assert served.status_code == 200
+        crl = x509.load_der_x509_crl(served.content)
+        assert crl.is_signature_valid(pki.hierarchy.authority("persons").certificate.public_key())  # type: ignore[arg-type]
