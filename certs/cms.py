@@ -111,6 +111,14 @@ def _signer(info: cms.SignerInfo, certificates: tuple[x509.Certificate, ...]) ->
     )
 
 
+def content_type_of(der: bytes) -> str | None:
+    """The content type name of a ContentInfo (``signed_data``, ``enveloped_data``, …), None if unreadable."""
+    try:
+        return str(cms.ContentInfo.load(der)["content_type"].native)
+    except Exception:  # any parse failure means "not a ContentInfo"
+        return None
+
+
 def parse_signed_data(der: bytes) -> SignedData:
     """Parse a ContentInfo holding SignedData; anything else raises CMSFormatError."""
     try:

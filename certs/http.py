@@ -20,7 +20,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from certs.errors import OCSPRequestError, PKIError
 from certs.hierarchy import Hierarchy
 from certs.ocsp import build_response, error_response, parse_request
-from certs.revocation import CertificateRegistry, build_crl
+from certs.profiles import ROOT_CA
+from certs.revocation import CertificateRegistry, CertificateStatus, build_crl
 
 MAX_OCSP_REQUEST = 10_000  # octets; a single-certificate request is a few hundred
 
@@ -36,6 +37,14 @@ class PKIBackend:
 
 
 BackendFactory = Callable[[Request], Awaitable[PKIBackend]]
+
+
+def _intermediate_status(hierarchy: Hierarchy, serial: int) -> CertificateStatus | None:
+    """The root's own children are not in the registry: an intermediate we run is good."""
+    for name, authority in hierarchy.authorities.items():
+        if name != ROOT_CA and authority.certificate.serial_number == serial:
+            return CertificateStatus(serial, ROOT_CA, None)
+    return None
 
 
 def build_router(backend: BackendFactory) -> APIRouter:
@@ -79,6 +88,8 @@ def build_router(backend: BackendFactory) -> APIRouter:
             body = error_response(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         else:
             status = None if query.authority is None else await pki.registry.status(query.authority.name, query.serial)
+            if status is None and query.authority is not None and query.authority.name == ROOT_CA:
+                status = _intermediate_status(pki.hierarchy, query.serial)
             try:
                 body = build_response(query, status, now=dt.datetime.now(dt.UTC))
             except PKIError:

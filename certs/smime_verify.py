@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from cryptography import x509
 
-from certs.cms import BadSignature, SignedData, check_signature, parse_signed_data
+from certs.cms import BadSignature, SignedData, check_signature, content_type_of, parse_signed_data
 from certs.errors import CMSFormatError, MessageFormatError
 from certs.issue import serial_hex
 from certs.mime import canonical, decode_body, parse_headers, split_entity, split_signed
@@ -82,7 +82,10 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
         if smime_type in ("enveloped-data", "authenveloped-data"):
             return Verdict(Status.UNSIGNED, "the message is encrypted; a signature inside cannot be seen here")
         try:
-            signed = parse_signed_data(decode_body(headers, body))
+            der = decode_body(headers, body)
+            if content_type_of(der) in ("enveloped_data", "authenticated_enveloped_data"):
+                return Verdict(Status.UNSIGNED, "the message is encrypted; a signature inside cannot be seen here")
+            signed = parse_signed_data(der)
         except (MessageFormatError, CMSFormatError) as error:
             return Verdict(Status.MALFORMED, str(error), opaque=True)
         if signed.content is None:

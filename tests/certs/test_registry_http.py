@@ -104,6 +104,11 @@ async def test_http_crl_and_ocsp(pki: PKI, database: Database, tmp_path: Path) -
         encoded = base64.b64encode(request.read_bytes()).decode()
         fetched = ocsp.load_der_ocsp_response((await client.get(f"/pki/ocsp/{encoded}")).content)
         assert fetched.certificate_status is ocsp.OCSPCertStatus.REVOKED
+        root = write(tmp_path / "root.pem", pem(pki.hierarchy.root.certificate))
+        about_ca = tmp_path / "about-ca.der"
+        openssl("ocsp", "-issuer", root, "-cert", issuer, "-reqout", about_ca)
+        ca_answer = await client.post("/pki/ocsp", content=about_ca.read_bytes())
+        assert ocsp.load_der_ocsp_response(ca_answer.content).certificate_status is ocsp.OCSPCertStatus.GOOD
         junk = ocsp.load_der_ocsp_response((await client.post("/pki/ocsp", content=b"junk")).content)
         assert junk.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     response_file = write(tmp_path / "response.der", posted.content)

@@ -126,5 +126,8 @@ def test_sign_then_encrypt_then_decrypt_then_verify(pki: PKI) -> None:
     signed = sign_message(MESSAGE, pki.alice_sign.certificate, pki.alice_sign.key, pki.alice_sign.chain)
     encrypted = encrypt_message(signed, [pki.alice_encrypt.certificate], algorithm=GCM)
     assert verify_message(encrypted, pki.trust()).status is Status.UNSIGNED
+    no_smime_type = encrypted.replace(b"; smime-type=authEnveloped-data", b"")
+    verdict = verify_message(no_smime_type, pki.trust())
+    assert verdict.status is Status.UNSIGNED and "encrypted" in verdict.reason
     opened = decrypt_message(encrypted, pki.alice_encrypt.certificate, pki.alice_encrypt.key)
     assert verify_message(opened, pki.trust()).status is Status.VALID
