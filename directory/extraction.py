@@ -280,11 +280,34 @@ def _activity_getter(header: Header) -> Callable[[list[str]], tuple[str, ...]]:
     return header.getter(_ACTIVITY_KEYS)
 
 
+# The longest value each column may hold (the widths of directory.models); a longer value rejects the line.
+ACTIVITY_LIMITS = (
+    2, 12, 12, 8, 8, 200, 200, 4, 100, 4, 10, 200, 4, 14, 9, 9, 9, 40, 300, 100, 20, 100, 250, 100, 100, 100, 100,
+    10, 10, 200, 4, 40, 254, 10, 10, 10,
+)
+MAILBOX_LIMITS = {
+    "kind": 3, "id_nat": 12, "id_pp": 12, "structure_id": 20, "service": 200, "civility": 8, "family": 200,
+    "given": 200, "profession_code": 4, "profession_label": 100, "specialty_code": 10, "specialty_label": 200,
+    "structure_name": 300, "postal_code": 10, "department": 4, "country": 60,
+    **{f"line_{n}": 100 for n in range(1, 9)},
+}
+
+
+def _too_long(values: list[str], keys: tuple[str, ...], limits: tuple[int, ...]) -> str | None:
+    if not any(map(operator.gt, map(len, values), limits)):
+        return None
+    name = next(key for key, value, limit in zip(keys, values, limits, strict=True) if len(value) > limit)
+    return f"the {name.replace('_', ' ')} is longer than {limits[keys.index(name)]} characters"
+
+
 def parse_activity(header: Header, line_no: int, raw: bytes, encoding: str) -> Activity | Rejected:
     fields = _fields(header, line_no, raw, encoding)
     if isinstance(fields, Rejected):
         return fields
     v = list(map(str.strip, _activity_getter(header)(fields)))
+    problem = _too_long(v, _ACTIVITY_KEYS, ACTIVITY_LIMITS)
+    if problem is not None:
+        return Rejected(line_no, problem, "|".join(fields[:-1]))
     id_nat = v[2]
     if not is_idnat_ps(id_nat):
         reason = f"Identification nationale PP {id_nat[:20]!r} is not an RPPS or ADELI idNat"
@@ -313,6 +336,10 @@ def parse_mailbox(header: Header, line_no: int, raw: bytes, encoding: str) -> Ma
     if kind != "PER" and not structure_id and not is_idnat_ps(id_nat):
         reason = f"a {kind} mailbox needs its structure (Identification Structure)"
         return Rejected(line_no, reason, "|".join(fields[:-1]))
+    for key, limit in MAILBOX_LIMITS.items():
+        if len(get(fields, key)) > limit:
+            return Rejected(line_no, f"the {key.replace('_', ' ')} is longer than {limit} characters",
+                            "|".join(fields[:-1]))
     flag = get(fields, "dematerialised").lower()
     return MailboxEntry(
         line_no, kind, address, address.rpartition("@")[2], id_nat if is_idnat_ps(id_nat) else "",

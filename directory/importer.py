@@ -26,7 +26,8 @@ from directory.models import ImportRun
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
-from directory.staging import Staging, activity_row, mailbox_row
+from directory.staging import PERSON_COLUMNS as STAGED_PERSON
+from directory.staging import PersonAccumulator, Staging, activity_row, mailbox_row
 from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
@@ -161,10 +162,17 @@ async def _import(
             )
         report = ImportReport(str(source.path), header.kind, encoding, header.columns, seen)
         is_activity = header.kind is Kind.ACTIVITY
+        merger = Merger(connection, seen, datetime.now(UTC))
+        await merger.prepare()
         staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
                           STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
         await staging.create()
+        persons = Staging(connection, "stg_person", STAGED_PERSON)
+        if is_activity:
+            await persons.create()
+        accumulator = PersonAccumulator()
         rows: list[tuple[Any, ...]] = []
+        person_rows: list[tuple[Any, ...]] = []
         done = len(first)
         for line_no, raw in enumerate(bounded_lines(stream), start=2):
             done += len(raw)
@@ -175,26 +183,32 @@ async def _import(
             if isinstance(record, Rejected):
                 rejects.add(record.line_no, record.reason, record.raw)
             elif isinstance(record, Activity):
-                rows.append(activity_row(record))
+                row = activity_row(record)
+                rows.append(row)
+                person = accumulator.add(record, row)
+                if person is not None:
+                    person_rows.append(person)
             elif isinstance(record, MailboxEntry):
                 rows.append(mailbox_row(record))
             if len(rows) >= batch:
                 await staging.write(rows)
-                rows = []
+                await persons.write(person_rows)
+                rows, person_rows = [], []
                 if progress is not None:
                     progress(done, source.size, report.read)
+        last_person = accumulator.flush()
         await staging.write(rows)
+        await persons.write([*person_rows, last_person] if last_person is not None else person_rows)
         if progress is not None:
             progress(source.size, source.size, report.read)
     if report.read == rejects.count:
         raise ExtractionError(f"{source.path} has no valid line: nothing was imported")
-    merger = Merger(connection, seen, datetime.now(UTC))
-    await merger.prepare()
     if is_activity:
         for line_no, key in await merger.duplicates("stg_activity", "key"):
             rejects.add(line_no, f"the same activity (key {key}) is listed on an earlier line", "")
-        await merger.stage_persons()
+        await merger.fold_persons()
         await merger.stage_structures()
+        await merger.analyze("stg_activity", "stg_person", "stg_structure")
         report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
@@ -206,10 +220,12 @@ async def _import(
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")
+        await merger.analyze("stg_mailbox")
         report.details["mailboxes"] = await merger.merge(
             "directory_mailboxes", "stg_mailbox", "address", MAILBOX_COLUMNS
         )
         await merger.drop("stg_mailbox")
+    await merger.finish()
     await connection.execute(
         insert(ImportRun).values(
             kind=header.kind.value, extraction_date=seen, file_name=source.name[:500], read=report.read,

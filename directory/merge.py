@@ -5,9 +5,9 @@ extraction no longer lists deactivated, and ``last_seen`` moved to the extractio
 file matches every row and changes nothing. All columns are NOT NULL (empty fields are empty strings), so
 ``<>`` compares values the same way on SQLite and PostgreSQL.
 
-Persons and structures are aggregated from the activity lines (one line per activity): word lists are
-deduplicated and sorted by ``dir_words`` (a Python function on SQLite, a ``pg_temp`` SQL function on
-PostgreSQL) so that the derived text is the same whatever order the lines came in.
+Persons are folded from their activity lines while staging (:class:`directory.staging.PersonAccumulator`);
+the rare person listed in two places of a file is folded here. Structures are aggregated in SQL. New rows
+are inserted in key order, which keeps the B-tree inserts sequential.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from typing import Any
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from directory.staging import PERSON_COLUMNS as STAGED_PERSON
+from directory.staging import merge_person_rows
 from storage.base import UTCDateTime
 
+IMPORT_CACHE_KIB = 128 * 1024  # within the 500 MiB the whole import may use
 PERSON_COLUMNS = (
     "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm", "sort_key",
     "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
@@ -48,22 +51,6 @@ class Counts:
     deactivated: int = 0
 
 
-def dir_words(value: str | None, separator: str) -> str:
-    """Distinct non-empty items of ``value`` sorted (byte order) and joined again."""
-    if not value:
-        return ""
-    return separator.join(sorted({item.strip() for item in value.split(separator)} - {""}))
-
-
-_PG_DIR_WORDS = """
-CREATE OR REPLACE FUNCTION pg_temp.dir_words(value text, sep text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce(array_to_string(ARRAY(
-    SELECT DISTINCT btrim(item) COLLATE "C" FROM unnest(string_to_array(value, sep)) AS item WHERE btrim(item) <> ''
-    ORDER BY 1), sep), '')
-$$
-"""
-
-
 class Merger:
     """The merge statements of one import, on its connection, for one extraction date."""
 
@@ -74,11 +61,18 @@ class Merger:
         self.temp = "temp." if self.sqlite else ""
 
     async def prepare(self) -> None:
+        """Per-import tuning: a large page cache on SQLite (index inserts), more sort memory on PostgreSQL."""
         if self.sqlite:
-            raw = await self.connection.get_raw_connection()
-            await raw.driver_connection.create_function("dir_words", 2, dir_words, deterministic=True)  # type: ignore[union-attr]
+            await self.run(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+            await self.run(f"PRAGMA temp.cache_size = -{IMPORT_CACHE_KIB // 2}")
         else:
-            await self.connection.execute(text(_PG_DIR_WORDS))
+            await self.run("SET LOCAL work_mem = '64MB'")
+            await self.run("SET LOCAL maintenance_work_mem = '256MB'")
+
+    async def finish(self) -> None:
+        if self.sqlite:
+            await self.run("PRAGMA cache_size = -2000")  # SQLite's default, for the pooled connection
+            await self.run("PRAGMA temp.cache_size = -2000")
 
     async def run(self, sql: str) -> int:
         types: dict[str, Any] = {"seen": Date(), "now": UTCDateTime()}
@@ -86,11 +80,6 @@ class Merger:
         statement = text(sql).bindparams(*(bindparam(name, type_=types[name]) for name in used))
         result = await self.connection.execute(statement, {name: self.params[name] for name in used})
         return int(getattr(result, "rowcount", 0) or 0)
-
-    def _words(self, column: str, separator: str) -> str:
-        function = "dir_words" if self.sqlite else "pg_temp.dir_words"
-        aggregate = "group_concat" if self.sqlite else "string_agg"
-        return f"{function}({aggregate}({column}, '{separator}'), '{separator}')"
 
     def _create_as(self, name: str, select: str) -> str:
         if self.sqlite:
@@ -112,20 +101,34 @@ class Merger:
             await self.run(f"DELETE FROM {self.temp}{staging} WHERE {later}")  # noqa: S608
         return rows
 
-    async def stage_persons(self) -> None:
-        select = f"""
-            SELECT id_nat, MIN(id_type) AS id_type, MIN(id_pp) AS id_pp, MIN(civility) AS civility,
-                   MIN(title) AS title, MIN(family) AS family, MIN(given) AS given, MIN(family_norm) AS family_norm,
-                   MIN(given_norm) AS given_norm,
-                   MIN(family_norm) || ' ' || MIN(given_norm) || ' ' || id_nat AS sort_key,
-                   MIN(profession_code) AS profession_code, MIN(profession_label) AS profession_label,
-                   MIN(category_code) AS category_code, {self._words("spec_pair", ";")} AS specialties,
-                   MIN(family_norm) || ' ' || MIN(given_norm) || ' ' || {self._words("words", " ")} AS doc,
-                   {self._words("facets", " ")} AS facets
-            FROM {self.temp}stg_activity GROUP BY id_nat
-        """  # noqa: S608
-        await self.run(self._create_as("stg_person", select))
+    async def fold_persons(self) -> int:
+        """Index the staged persons and fold the rows of persons listed in several places; return how many."""
         await self.run(f"CREATE INDEX {self.temp}ix_stg_person_id_nat ON stg_person (id_nat)")
+        result = await self.connection.execute(text(
+            f"SELECT * FROM {self.temp}stg_person WHERE id_nat IN "  # noqa: S608
+            f"(SELECT id_nat FROM {self.temp}stg_person GROUP BY id_nat HAVING COUNT(*) > 1) ORDER BY id_nat"
+        ))
+        by_person: dict[str, list[tuple[Any, ...]]] = {}
+        for row in result:
+            by_person.setdefault(row[1], []).append(tuple(row))
+        if by_person:
+            await self.connection.execute(
+                text(f"DELETE FROM {self.temp}stg_person WHERE id_nat = :id_nat"),  # noqa: S608
+                [{"id_nat": id_nat} for id_nat in by_person],
+            )
+            marks = ", ".join(f":c{index}" for index in range(len(STAGED_PERSON)))
+            await self.connection.execute(
+                text(f"INSERT INTO {self.temp}stg_person VALUES ({marks})"),  # noqa: S608
+                [{f"c{index}": value for index, value in enumerate(merge_person_rows(rows))}
+                 for rows in by_person.values()],
+            )
+        return len(by_person)
+
+    async def analyze(self, *staging: str) -> None:
+        """PostgreSQL never analyses temporary tables by itself; without statistics the merges plan badly."""
+        if not self.sqlite:
+            for name in staging:
+                await self.run(f"ANALYZE {name}")
 
     async def stage_structures(self) -> None:
         columns = ", ".join(
@@ -156,7 +159,7 @@ class Merger:
         counts.inserted = await self.run(
             f"INSERT INTO {target} ({key}, {', '.join(columns)}, active, last_seen, updated_at) "  # noqa: S608
             f"SELECT s.{key}, {listed}, true, :seen, :now FROM {s} AS s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key}) ORDER BY s.{key}"
         )
         counts.deactivated = await self.run(
             f"UPDATE {target} SET active = false, updated_at = :now WHERE active "  # noqa: S608

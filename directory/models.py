@@ -32,13 +32,13 @@ class Person(Base):
     title: Mapped[str] = mapped_column(String(8))
     family: Mapped[str] = mapped_column(String(200))
     given: Mapped[str] = mapped_column(String(200))
-    family_norm: Mapped[str] = mapped_column(String(200), index=True)
+    family_norm: Mapped[str] = mapped_column(String(200))
     given_norm: Mapped[str] = mapped_column(String(200))
     sort_key: Mapped[str] = mapped_column(SortKey, index=True)
     profession_code: Mapped[str] = mapped_column(String(4))
     profession_label: Mapped[str] = mapped_column(String(100))
     category_code: Mapped[str] = mapped_column(String(4))
-    specialties: Mapped[str] = mapped_column(String(2000))  # "code=label" joined by ";", sorted by code
+    specialties: Mapped[str] = mapped_column(Text)  # "code=label" joined by ";", sorted by code
     doc: Mapped[str] = mapped_column(Text)  # folded words: names, profession, specialties, cities
     facets: Mapped[str] = mapped_column(Text)  # filter tokens: p<profession> s<specialty> c<postcode> ...
     active: Mapped[bool] = mapped_column(Boolean)
@@ -52,7 +52,7 @@ class Structure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(40), unique=True)  # technical id, else F+FINESS, else S+SIRET
     name: Mapped[str] = mapped_column(String(300))
-    name_norm: Mapped[str] = mapped_column(String(300), index=True)
+    name_norm: Mapped[str] = mapped_column(String(300))
     siret: Mapped[str] = mapped_column(String(14))
     siren: Mapped[str] = mapped_column(String(9))
     finess_site: Mapped[str] = mapped_column(String(9), index=True)

@@ -11,6 +11,7 @@ by the same functions the search uses for queries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -28,6 +29,10 @@ ACTIVITY_COLUMNS = (
     "department", "phone", "email", "sector_code", "function_code", "genre_code", "key", "words", "facets",
 )
 MAILBOX_COLUMNS = ("line_no", *MailboxEntry._fields[1:])
+PERSON_COLUMNS = (
+    "line_no", "id_nat", "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm",
+    "sort_key", "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
+)
 _INTEGER = frozenset({"line_no"})
 _BOOLEAN = frozenset({"dematerialised"})
 
@@ -47,32 +52,90 @@ def facet(prefix: str, value: str) -> str:
     return prefix + squashed if squashed else ""
 
 
+@functools.lru_cache(maxsize=65_536)
+def _line_words(profession_label: str, specialty_label: str, city: str) -> str:
+    return f"{fold(profession_label)} {fold(specialty_label)} {fold(city)}"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _line_facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
+    tokens = (facet("p", profession), facet("s", specialty), facet("c", postal_code), facet("d", department),
+              facet("v", city))
+    return " ".join(token for token in tokens if token)
+
+
 def activity_row(activity: Activity) -> tuple[Any, ...]:
     key_structure = structure_key(activity)
     identity = "|".join((
         activity.id_nat, key_structure, activity.mode_code, activity.sector_code, activity.function_code,
         activity.genre_code, activity.specialty_code,
     ))
-    key = hashlib.blake2b(identity.encode(), digest_size=12).hexdigest()
-    words = f"{fold(activity.profession_label)} {fold(activity.specialty_label)} {fold(activity.city)}"
-    facets = " ".join(
-        token
-        for token in (
-            facet("p", activity.profession_code), facet("s", activity.specialty_code),
-            facet("c", activity.postal_code), facet("d", activity.department),
-            facet("v", activity.city),
-        )
-        if token
-    )
+    key = activity.id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
+    words = _line_words(activity.profession_label, activity.specialty_label, activity.city)
+    facets = _line_facets(activity.profession_code, activity.specialty_code, activity.postal_code,
+                          activity.department, activity.city)
     pair = f"{activity.specialty_code}={activity.specialty_label}" if activity.specialty_code else ""
     a = activity
     return (
-        a.line_no, a.id_nat, a.id_type, a.id_pp, a.civility, a.title, a.family, a.given, fold(a.family),
-        fold(a.given), a.profession_code, a.profession_label, a.category_code, a.specialty_code, a.specialty_label,
-        pair, a.mode_code, key_structure, a.siret, a.siren, a.finess_site, a.finess_legal, a.technical_id,
-        a.structure_name, fold(a.structure_name), a.address, a.address_complement, a.postal_code, a.commune_code,
-        a.city, a.department, a.phone, a.email, a.sector_code, a.function_code, a.genre_code, key, words, facets,
+        a.line_no, a.id_nat, a.id_type, a.id_pp, a.civility, a.title, a.family, a.given, fold(a.family)[:200],
+        fold(a.given)[:200], a.profession_code, a.profession_label, a.category_code, a.specialty_code,
+        a.specialty_label, pair, a.mode_code, key_structure, a.siret, a.siren, a.finess_site, a.finess_legal,
+        a.technical_id, a.structure_name, fold(a.structure_name)[:300], a.address, a.address_complement,
+        a.postal_code, a.commune_code, a.city, a.department, a.phone, a.email, a.sector_code, a.function_code,
+        a.genre_code, key, words, facets,
     )
+
+
+def person_row(first: Activity, words: set[str], facets: set[str], specialties: set[str]) -> tuple[Any, ...]:
+    """A person from their activity lines: names from the first line, words and codes from all of them."""
+    family_norm, given_norm = fold(first.family)[:200], fold(first.given)[:200]  # NFKD may lengthen a name
+    return (
+        first.line_no, first.id_nat, first.id_type, first.id_pp, first.civility, first.title, first.family,
+        first.given, family_norm, given_norm, f"{family_norm} {given_norm} {first.id_nat}", first.profession_code,
+        first.profession_label, first.category_code, ";".join(sorted(specialties - {""})),
+        f"{family_norm} {given_norm} {' '.join(sorted(words - {''}))}", " ".join(sorted(facets - {""})),
+    )
+
+
+class PersonAccumulator:
+    """Folds consecutive lines of one person into one person row (the extractions list a person's lines
+    together; a person met again later gives a second row that :mod:`directory.merge` folds in SQL)."""
+
+    def __init__(self) -> None:
+        self.first: Activity | None = None
+        self.words: set[str] = set()
+        self.facets: set[str] = set()
+        self.specialties: set[str] = set()
+
+    def add(self, activity: Activity, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        done = self.flush() if self.first is not None and self.first.id_nat != activity.id_nat else None
+        if self.first is None:
+            self.first = activity
+        self.words.update(row[-2].split(" "))
+        self.facets.update(row[-1].split(" "))
+        self.specialties.add(row[15])
+        return done
+
+    def flush(self) -> tuple[Any, ...] | None:
+        if self.first is None:
+            return None
+        row = person_row(self.first, self.words, self.facets, self.specialties)
+        self.first, self.words, self.facets, self.specialties = None, set(), set(), set()
+        return row
+
+
+def merge_person_rows(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """One row from the rows of a person listed in several places of the file (first line wins)."""
+    rows = sorted(rows)
+    first = list(rows[0])
+    family_norm, given_norm = first[8], first[9]
+    specialties = {item for row in rows for item in row[14].split(";")} - {""}
+    words = {word for row in rows for word in row[15].split(" ")[len(f"{family_norm} {given_norm}".split(" ")):]}
+    facets = {token for row in rows for token in row[16].split(" ")} - {""}
+    first[14] = ";".join(sorted(specialties))
+    first[15] = f"{family_norm} {given_norm} {' '.join(sorted(words - {''}))}"
+    first[16] = " ".join(sorted(facets))
+    return tuple(first)
 
 
 def mailbox_row(entry: MailboxEntry) -> tuple[Any, ...]:

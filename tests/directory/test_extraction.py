@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from directory import models
 from directory.errors import ExtractionError
 from directory.extraction import (
     MAX_LINE,
@@ -20,6 +22,9 @@ from directory.extraction import (
     parse_header,
 )
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56, MAILBOX_HEADER
+from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
+from directory.staging import PERSON_COLUMNS as STAGED_PERSON
+from directory.staging import activity_row, person_row
 from tests.directory.helpers import small
 
 HEADER_56 = ("|".join(ACTIVITY_HEADER_56) + "|").encode()
@@ -153,3 +158,34 @@ def test_arbitrary_field_values_never_raise(values: list[str]) -> None:
     line = ("|".join(value.replace("\n", " ").replace("\r", " ") for value in values) + "|\n").encode()
     for record in iter_records([HEADER_56 + b"\n", line]):
         assert isinstance(record, Activity | Rejected)
+
+
+def _widths(table: Any) -> dict[str, int]:
+    return {column.name: column.type.length for column in table.columns if getattr(column.type, "length", None)}
+
+
+def _assert_fits(row: tuple[Any, ...], names: tuple[str, ...], widths: dict[str, int]) -> None:
+    for name, value in zip(names, row, strict=True):
+        if name in widths and isinstance(value, str):
+            assert len(value) <= widths[name], (name, value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(max_size=400), min_size=56, max_size=56), st.sampled_from(["810000000001", "0691234567"]))
+def test_accepted_values_fit_the_columns(values: list[str], id_nat: str) -> None:
+    """PostgreSQL enforces VARCHAR widths: whatever the parser accepts must fit, or one line would fail an import."""
+    values = [value.replace("\n", " ").replace("\r", " ").replace("|", "/") for value in values]
+    values[2] = id_nat
+    values[7] = values[7] or "X"
+    for record in iter_records([HEADER_56 + b"\n", ("|".join(values) + "|\n").encode()]):
+        if isinstance(record, Activity):
+            row = activity_row(record)
+            _assert_fits(row, STAGED_ACTIVITY, _widths(models.Activity.__table__) | _widths(models.Person.__table__))
+            person = person_row(record, set(row[-2].split()), set(row[-1].split()), {row[15]})
+            _assert_fits(person, STAGED_PERSON, _widths(models.Person.__table__))
+    mailbox = dict(zip(MAILBOX_HEADER, values, strict=False))
+    mailbox.update({"Type de BAL": "PER", "Adresse BAL": "a.b@c.fr", "Identification nationale PP": id_nat})
+    line = ("|".join(mailbox.get(name, "") for name in MAILBOX_HEADER) + "|\n").encode()
+    for record in iter_records([HEADER_MAILBOX + b"\n", line]):
+        if isinstance(record, MailboxEntry):
+            _assert_fits(tuple(record), MailboxEntry._fields, _widths(models.Mailbox.__table__))

@@ -161,3 +161,20 @@ async def test_older_extraction_and_bad_files_are_refused(database: Database, tm
     header = read_lines(small(tmp_path).activity_path)[0]
     with pytest.raises(ExtractionError, match="no valid line"):
         await import_file(database, write_lines(tmp_path / "bad.txt", [header, "a|b|"]))
+
+
+async def test_person_listed_in_two_places_is_one_person(database: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path)
+    await import_file(database, generated.activity_path)
+    before = {key: (p.doc, p.facets, p.specialties) for key, p in (await _persons(database)).items()}
+    header, *lines = read_lines(generated.activity_path)
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[field(line, ID_NAT)] = counts.get(field(line, ID_NAT), 0) + 1
+    several = next(id_nat for id_nat, count in counts.items() if count > 1)
+    moved = next(line for line in lines if field(line, ID_NAT) == several)
+    shuffled = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202611020000.txt",
+                           [header, *(line for line in lines if line is not moved), moved])
+    report = await import_file(database, shuffled)
+    assert (report.inserted, report.updated, report.deactivated, report.rejected) == (0, 0, 0, 0)
+    assert {key: (p.doc, p.facets, p.specialties) for key, p in (await _persons(database)).items()} == before

@@ -36,13 +36,13 @@ _IMPORTED: list[tuple[str, Any, bool | str]] = [("active", sa.Boolean(), False),
 TABLES: dict[str, list[tuple[str, Any, bool | str]]] = {
     "directory_persons": [
         ("id_nat", S(12), "unique"), ("id_type", S(2), False), ("id_pp", S(12), True), ("civility", S(8), False),
-        ("title", S(8), False), ("family", S(200), False), ("given", S(200), False), ("family_norm", S(200), True),
+        ("title", S(8), False), ("family", S(200), False), ("given", S(200), False), ("family_norm", S(200), False),
         ("given_norm", S(200), False), ("sort_key", _sort_key(), True), ("profession_code", S(4), False),
-        ("profession_label", S(100), False), ("category_code", S(4), False), ("specialties", S(2000), False),
+        ("profession_label", S(100), False), ("category_code", S(4), False), ("specialties", sa.Text(), False),
         ("doc", sa.Text(), False), ("facets", sa.Text(), False), *_IMPORTED,
     ],
     "directory_structures": [
-        ("key", S(40), "unique"), ("name", S(300), False), ("name_norm", S(300), True), ("siret", S(14), False),
+        ("key", S(40), "unique"), ("name", S(300), False), ("name_norm", S(300), False), ("siret", S(14), False),
         ("siren", S(9), False), ("finess_site", S(9), True), ("finess_legal", S(9), False),
         ("technical_id", S(40), False), ("address", S(500), False), ("address_complement", S(500), False),
         ("postal_code", S(10), False), ("commune_code", S(10), False), ("city", S(200), False),
