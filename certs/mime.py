@@ -17,7 +17,7 @@ from email.policy import compat32
 from certs.errors import MessageFormatError
 
 _CONTENT_HEADER = re.compile(rb"(?i)(content-|mime-version:)")
-_WANTED = {b"content-type", b"content-transfer-encoding", b"from"}
+_WANTED = {b"content-type", b"content-transfer-encoding", b"from", b"sender"}
 
 
 def canonical(raw: bytes) -> bytes:

@@ -8,6 +8,7 @@ against the certificate's ``rfc822Name`` (RFC 8550 §3). Nothing here raises on 
 from __future__ import annotations
 
 import datetime as dt
+from email.message import Message
 from email.utils import getaddresses
 from functools import lru_cache
 
@@ -58,6 +59,11 @@ def verify_message(raw: bytes, trust: TrustStore, *, now: dt.datetime | None = N
         return Verdict(Status.MALFORMED, f"the message cannot be analysed: {type(error).__name__}: {error}")
 
 
+def _originators(headers: Message) -> tuple[list[str], list[str]]:
+    """The ``From:`` and ``Sender:`` field values (RFC 5322 §3.6.2)."""
+    return [str(v) for v in headers.get_all("From", [])], [str(v) for v in headers.get_all("Sender", [])]
+
+
 def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
     header, body = split_entity(raw)
     headers = parse_headers(header)
@@ -76,7 +82,7 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
             return Verdict(Status.MALFORMED, str(error))
         if parts.signature_type not in _PKCS7_SIGNATURE:
             return Verdict(Status.MALFORMED, f"the second part is {parts.signature_type}, not a PKCS#7 signature")
-        return _judge(signed, parts.content, headers.get_all("From", []), trust, now, opaque=False)
+        return _judge(signed, parts.content, _originators(headers), trust, now, opaque=False)
     if content_type in _PKCS7_MIME:
         smime_type = str(headers.get_param("smime-type", "") or "").lower()
         if smime_type in ("enveloped-data", "authenveloped-data"):
@@ -90,12 +96,18 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
             return Verdict(Status.MALFORMED, str(error), opaque=True)
         if signed.content is None:
             return Verdict(Status.MALFORMED, "the opaque signed message has no encapsulated content", opaque=True)
-        return _judge(signed, signed.content, headers.get_all("From", []), trust, now, opaque=True)
+        return _judge(signed, signed.content, _originators(headers), trust, now, opaque=True)
     return Verdict(Status.UNSIGNED, f"the message is {content_type}, without an S/MIME signature")
 
 
 def _judge(
-    signed: SignedData, content: bytes, from_headers: list[str], trust: TrustStore, now: dt.datetime, *, opaque: bool
+    signed: SignedData,
+    content: bytes,
+    originators: tuple[list[str], list[str]],
+    trust: TrustStore,
+    now: dt.datetime,
+    *,
+    opaque: bool,
 ) -> Verdict:
     if not signed.signers:
         return Verdict(Status.MALFORMED, "the SignedData has no signer", opaque=opaque)
@@ -116,16 +128,19 @@ def _judge(
     result = trust.validate(certificate, signed.certificates, now=now, purpose=Purpose.SMIME_SIGN)
     if not result.ok:
         return verdict(_CHAIN_VERDICTS[result.status], result.reason)
-    senders = [address.lower() for _name, address in getaddresses(from_headers) if address]
+    senders = [address.lower() for _name, address in getaddresses(originators[0]) if address]
+    agents = [address.lower() for _name, address in getaddresses(originators[1]) if address]
     if not senders:
         return verdict(Status.ADDRESS_MISMATCH, "the message has no From: address to compare with the certificate")
     allowed = set(signer.emails) if signer else set()
     strangers = [address for address in senders if address not in allowed]
-    if strangers:
+    if strangers and not (agents and agents[0] in allowed):  # RFC 8550 §3: From or Sender
         listed = ", ".join(sorted(allowed)) or "no address"
         return verdict(
             Status.ADDRESS_MISMATCH,
             f"From: {', '.join(strangers)} is not in the certificate, which names {listed} (RFC 8550 §3)",
         )
     who = signer.name if signer else "the signer"
+    if strangers:
+        return verdict(Status.VALID, f"signed by the sender {who} <{agents[0]}> on behalf of {', '.join(senders)}")
     return verdict(Status.VALID, f"signed by {who} <{senders[0]}> with a valid health PKI certificate")

@@ -127,6 +127,19 @@ def test_address_mismatch(pki: PKI) -> None:
     assert "mallory@mssante.localhost" in verdict.reason and ALICE in verdict.reason
 
 
+def test_sender_field_may_carry_the_signing_address(pki: PKI) -> None:
+    """RFC 8550 §3: From or Sender; a secretary signs for a service mailbox."""
+    shared = MESSAGE.replace(ALICE.encode(), b"secretariat@mssante.localhost").replace(
+        b"To:", b"Sender: " + ALICE.encode() + b"\r\nTo:", 1
+    )
+    issued = pki.alice_sign
+    verdict = verify_message(sign_message(shared, issued.certificate, issued.key, issued.chain), pki.trust())
+    assert verdict.status is Status.VALID and "on behalf of secretariat@mssante.localhost" in verdict.reason
+    no_sender = shared.replace(b"Sender: " + ALICE.encode() + b"\r\n", b"")
+    signed = sign_message(no_sender, issued.certificate, issued.key, issued.chain)
+    assert verify_message(signed, pki.trust()).status is Status.ADDRESS_MISMATCH
+
+
 def test_unsigned(pki: PKI) -> None:
     verdict = verify_message(MESSAGE, pki.trust())
     assert verdict.status is Status.UNSIGNED and verdict.signer is None
