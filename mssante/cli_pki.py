@@ -19,6 +19,7 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from certs.errors import CertsError
 from certs.hierarchy import Hierarchy, create_hierarchy
@@ -59,6 +60,8 @@ def _errors() -> Iterator[None]:
         yield
     except CertsError as error:
         raise click.ClickException(str(error)) from None
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"database error ({type(error).__name__}); has `mssante init` run?") from None
 
 
 def _with_db(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
@@ -71,14 +74,6 @@ def _with_db(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> 
 
     with _errors():
         return asyncio.run(runner())
-
-
-def _operator(settings: Settings) -> dict[str, str]:
-    path = pki_store.pki_dir(settings) / "operator.json"
-    try:
-        return {str(k): str(v) for k, v in json.loads(path.read_text()).items()}
-    except FileNotFoundError:
-        raise click.ClickException("no PKI here: run `mssante pki init` first") from None
 
 
 def _record(settings: Settings, hierarchy: Hierarchy, issued: Issued, passphrase: bytes) -> None:
@@ -204,7 +199,8 @@ def issue_server_command(host: str, alt_host: tuple[str, ...], algorithm: str, p
     """An MTA certificate for TLS server and client (mutual TLS between operators)."""
     settings = _settings()
     hierarchy, passphrase = _loaded(settings, passphrase_file)
-    operator = _operator(settings)
+    with _errors():
+        operator = pki_store.operator(settings)
     with _errors():
         issued = issue_server(
             hierarchy, host=host, extra_hosts=alt_host, structure_id=operator["structure_id"],

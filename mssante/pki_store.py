@@ -24,7 +24,7 @@ from sqlalchemy import Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from certs.errors import PKIError
+from certs.errors import HierarchyMissing, PKIError
 from certs.hierarchy import Hierarchy, create_hierarchy, load_hierarchy
 from certs.http import PKIBackend, build_router
 from certs.issue import Issued, issue_organisation, issue_person, save_issued, serial_hex
@@ -185,6 +185,15 @@ def new_passphrase_file(path: Path) -> bytes:
     passphrase = secrets.token_urlsafe(32).encode()
     write_private(path, passphrase + b"\n")
     return passphrase
+
+
+def operator(settings: Settings) -> dict[str, str]:
+    """The operator's structure id, legal name and département for server certificates (``pki init``)."""
+    try:
+        data = json.loads((pki_dir(settings) / "operator.json").read_text())
+    except FileNotFoundError:
+        raise HierarchyMissing(f"no PKI in {pki_dir(settings)}: run `mssante pki init` first") from None
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def load_pki(settings: Settings, *, with_keys: bool, passphrase_path: Path | None = None) -> Hierarchy:
