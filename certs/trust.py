@@ -151,6 +151,12 @@ class TrustStore:
         for entry in entries:
             self._revoked[(key, entry.serial)] = entry
 
+    def replace_revocations(self, issuer: x509.Name, entries: Iterable[Revoked]) -> None:
+        """Make ``entries`` the complete list for ``issuer`` (a refresh from the registry; the chain cache stays)."""
+        key = _name_key(issuer)
+        self._revoked = {k: v for k, v in self._revoked.items() if k[0] != key}
+        self.add_revocations(issuer, entries)
+
     def revocation(self, certificate: x509.Certificate) -> Revoked | None:
         return self._revoked.get(_revocation_key(certificate))
 

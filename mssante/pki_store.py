@@ -206,14 +206,35 @@ def load_pki(settings: Settings, *, with_keys: bool, passphrase_path: Path | Non
 async def load_trust(settings: Settings, database: Database) -> TrustStore:
     """The trust store for the gateway: our anchors and intermediates, with every revocation recorded here.
 
-    Call it at start-up and again after a revocation (or periodically) to pick up new revocations.
+    Call it once at start-up; :func:`refresh_trust` then picks up new revocations (after ``pki revoke``, or
+    periodically) without losing the cache of validated chains.
     """
     hierarchy = load_hierarchy(pki_dir(settings))
     trust = TrustStore([hierarchy.root.certificate], hierarchy.intermediates)
+    await refresh_trust(trust, settings, database)
+    return trust
+
+
+async def refresh_trust(trust: TrustStore, settings: Settings, database: Database) -> None:
+    """Replace the revocations of each of our CAs in ``trust`` with what the registry holds now."""
+    hierarchy = load_hierarchy(pki_dir(settings))
     registry = DatabaseRegistry(database)
     for name, authority in hierarchy.authorities.items():
-        trust.add_revocations(authority.certificate.subject, await registry.revoked(name))
-    return trust
+        trust.replace_revocations(authority.certificate.subject, await registry.revoked(name))
+
+
+def ca_bundle_file(settings: Settings) -> Path:
+    """``<data_dir>/pki/ca-bundle.pem`` (root and intermediates), written when missing or stale.
+
+    Give it to :func:`certs.tls.server_context` as ``client_ca`` so that TLS clients must hold a health PKI
+    certificate, and to :func:`certs.tls.client_context` as ``ca`` for peers of the trust space.
+    """
+    bundle = load_hierarchy(pki_dir(settings)).bundle_pem()
+    path = pki_dir(settings) / "ca-bundle.pem"
+    if not path.exists() or path.read_bytes() != bundle:
+        write_private(path, bundle)
+        path.chmod(0o644)  # public certificates
+    return path
 
 
 async def _backend(request: Request) -> PKIBackend:

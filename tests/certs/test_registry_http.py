@@ -70,6 +70,30 @@ async def test_load_trust_applies_database_revocations(pki: PKI, database: Datab
     assert verdict.status is Status.REVOKED and "affiliationChanged" in verdict.reason
 
 
+async def test_refresh_trust_keeps_the_store_and_follows_the_registry(
+    pki: PKI, database: Database, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database.url)
+    (tmp_path / "pki").symlink_to(pki.hierarchy.directory)
+    issued = person(pki.hierarchy, "sign")
+    async with database.write() as session:
+        await pki_store.record_issued(session, issued)
+    signed = sign_message(MESSAGE, issued.certificate, issued.key, issued.chain)
+    trust = await pki_store.load_trust(settings, database)
+    assert verify_message(signed, trust).valid
+    async with database.write() as session:
+        row = await pki_store.revoke(session, issued.serial_hex, "certificateHold")
+    await pki_store.refresh_trust(trust, settings, database)
+    assert verify_message(signed, trust).status is Status.REVOKED
+    async with database.write() as session:  # a hold released: the registry row goes back to valid
+        held = await pki_store.get_certificate(session, row.serial)
+        held.status, held.revoked_at, held.revocation_reason = "valid", None, None
+    await pki_store.refresh_trust(trust, settings, database)
+    assert verify_message(signed, trust).valid
+    bundle = pki_store.ca_bundle_file(settings)
+    assert bundle.read_bytes() == pki.hierarchy.bundle_pem() and pki_store.ca_bundle_file(settings) == bundle
+
+
 async def test_http_crl_and_ocsp(pki: PKI, database: Database, tmp_path: Path) -> None:
     issued = person(pki.hierarchy, "sign")
     async with database.write() as session:
