@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from asn1crypto import cms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from certs.errors import DecryptionError, MessageFormatError, SMIMEError
+from certs.smime_crypt import CBC, GCM, decrypt_message, encrypt_message
 from certs.smime_sign import sign_message
 from certs.smime_verify import verify_message
 from certs.verdict import Status
@@ -107,3 +110,26 @@ def test_mutated_signatures_never_raise_and_never_vouch_for_other_content(pki: P
     assert isinstance(verdict.status, Status) and verdict.reason
     if verdict.status is Status.VALID:  # only bytes outside the signed data changed (e.g. an unsigned field)
         assert verdict.content == signed_content
+
+
+ENVELOPED_HEADER = (
+    b"From: a@b.example\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: application/pkcs7-mime; smime-type=%s\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=1500), st.sampled_from([b"enveloped-data", b"authEnveloped-data"]))
+def test_decrypting_garbage_raises_only_our_errors(pki: PKI, data: bytes, smime_type: bytes) -> None:
+    message = ENVELOPED_HEADER % smime_type + base64.encodebytes(data).replace(b"\n", b"\r\n")
+    with pytest.raises(SMIMEError):
+        decrypt_message(message, pki.alice_encrypt.certificate, pki.alice_encrypt.key)
+
+
+def test_decrypting_a_message_for_someone_else(pki: PKI) -> None:
+    for algorithm in (CBC, GCM):
+        encrypted = encrypt_message(MESSAGE, [pki.server.certificate], algorithm=algorithm)
+        with pytest.raises(DecryptionError):
+            decrypt_message(encrypted, pki.alice_encrypt.certificate, pki.alice_encrypt.key)
+    with pytest.raises(MessageFormatError):
+        decrypt_message(MESSAGE, pki.alice_encrypt.certificate, pki.alice_encrypt.key)
