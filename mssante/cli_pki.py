@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -121,8 +120,7 @@ def init(
             directory, passphrase, base_url=base_url or pki_store.default_base_url(settings),
             organisation=organisation, algorithm=KeyAlgorithm(algorithm),
         )
-    operator = {"structure_id": operator_id, "legal_name": organisation, "department": operator_department}
-    (directory / "operator.json").write_text(json.dumps(operator, indent=2))
+    pki_store.write_operator(settings, operator_id, organisation, operator_department)
     click.echo(f"PKI created in {directory} (CA keys encrypted with the passphrase in {path})")
     for name, authority in hierarchy.authorities.items():
         click.echo(f"  {name:<14} {dn_string(authority.certificate.subject)}")

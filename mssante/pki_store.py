@@ -15,10 +15,12 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from fastapi import APIRouter, Request
 from sqlalchemy import Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +29,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from certs.errors import HierarchyMissing, PKIError
 from certs.hierarchy import Hierarchy, create_hierarchy, load_hierarchy
 from certs.http import PKIBackend, build_router
-from certs.issue import Issued, issue_organisation, issue_person, save_issued, serial_hex
+from certs.issue import Issued, issue_organisation, issue_person, issue_server, save_issued, serial_hex
 from certs.keys import read_passphrase, write_private
 from certs.names import dn_string, identity_of, mailbox_addresses
 from certs.pkcs12 import export_pkcs12
+from certs.profiles import Profile
 from certs.revocation import CertificateStatus, Revoked, parse_reason
 from certs.trust import TrustStore
 from mssante.settings import Settings
@@ -187,6 +190,14 @@ def new_passphrase_file(path: Path) -> bytes:
     return passphrase
 
 
+DEFAULT_OPERATOR = {"structure_id": "4000000000", "legal_name": "mssante-gateway", "department": "Paris (75)"}
+
+
+def write_operator(settings: Settings, structure_id: str, legal_name: str, department: str) -> None:
+    data = {"structure_id": structure_id, "legal_name": legal_name, "department": department}
+    write_private(pki_dir(settings) / "operator.json", json.dumps(data, indent=2).encode())
+
+
 def operator(settings: Settings) -> dict[str, str]:
     """The operator's structure id, legal name and département for server certificates (``pki init``)."""
     try:
@@ -260,7 +271,6 @@ def describe(row: IssuedCertificate) -> str:
     return f"{row.serial}  {row.profile:<14}  {validity}  {status:<10}  {row.subject}"
 
 
-
 # Demo certificates (``make run``) --------------------------------------------------------------------------------
 
 DEMO_PASSWORDS = "demo-pkcs12-passwords.json"
@@ -271,12 +281,26 @@ def _demo_issue(hierarchy: Hierarchy, kind: str, owner_id: str, display_name: st
         words = display_name.removeprefix("Dr ").split()
         surname = " ".join(w for w in words if w.isupper()) or words[-1]
         given = " ".join(w for w in words if not w.isupper()) or "-"
-        return issue_person(hierarchy, usage, idnat=owner_id, surname=surname, given_name=given,
-                            profession="Médecin", email=None if usage == "auth" else email)
+        return issue_person(
+            hierarchy,
+            usage,
+            idnat=owner_id,
+            surname=surname,
+            given_name=given,
+            profession="Médecin",
+            email=None if usage == "auth" else email,
+        )
     service, _, legal = display_name.partition(", ")
     department = f"Département ({owner_id[1:3]})" if owner_id.startswith("1") else "Paris (75)"
-    return issue_organisation(hierarchy, usage, structure_id=owner_id, name=service, legal_name=legal or service,
-                              department=department, email=None if usage == "auth" else email)
+    return issue_organisation(
+        hierarchy,
+        usage,
+        structure_id=owner_id,
+        name=service,
+        legal_name=legal or service,
+        department=department,
+        email=None if usage == "auth" else email,
+    )
 
 
 async def ensure_demo_pki(settings: Settings, database: Database) -> list[Path]:
@@ -292,7 +316,9 @@ async def ensure_demo_pki(settings: Settings, database: Database) -> list[Path]:
     passphrase = new_passphrase_file(path) if path == directory / "passphrase" else read_passphrase(path)
     if not (directory / "config.json").exists():
         create_hierarchy(directory, passphrase, base_url=default_base_url(settings))
+        write_operator(settings, **DEFAULT_OPERATOR)
     hierarchy = load_hierarchy(directory, passphrase)
+    await ensure_server_identity(settings, database)
     passwords_path = directory / DEMO_PASSWORDS
     passwords: dict[str, str] = json.loads(passwords_path.read_text()) if passwords_path.exists() else {}
     written: list[Path] = []
@@ -303,7 +329,8 @@ async def ensure_demo_pki(settings: Settings, database: Database) -> list[Path]:
             async with database.read() as session:
                 existing = await session.execute(
                     select(IssuedCertificate.serial).where(
-                        IssuedCertificate.owner_id == demo.owner_id, IssuedCertificate.profile == profile,
+                        IssuedCertificate.owner_id == demo.owner_id,
+                        IssuedCertificate.profile == profile,
                         IssuedCertificate.status == "valid",
                     )
                 )
@@ -320,3 +347,47 @@ async def ensure_demo_pki(settings: Settings, database: Database) -> list[Path]:
             written.append(target)
     write_private(passwords_path, json.dumps(passwords, indent=2).encode())
     return written
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """Our MTA's certificate from the health PKI, for :func:`certs.tls.server_context` and mutual TLS."""
+
+    cert: Path  # certificate then chain, PEM
+    key: Path  # PKCS#8 encrypted with the CA passphrase: pass ``key_password``
+    key_password: bytes
+    ca_bundle: Path
+
+
+async def ensure_server_identity(settings: Settings, database: Database) -> ServerIdentity:
+    """The server certificate for ``settings.hostname`` (and localhost), issued when missing or in its last month."""
+    hierarchy = load_pki(settings, with_keys=True)
+    passphrase = read_passphrase(passphrase_file(settings))
+    async with database.read() as session:
+        rows = await session.execute(
+            select(IssuedCertificate)
+            .where(IssuedCertificate.profile == Profile.SERVER.value, IssuedCertificate.status == "valid")
+            .order_by(IssuedCertificate.not_after.desc())
+        )
+        candidates = list(rows.scalars())
+    soon = utcnow() + dt.timedelta(days=30)
+    for row in candidates:
+        stem = hierarchy.issued_dir / row.serial
+        names = row.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if names and names[0].value == settings.hostname and row.not_after > soon and stem.with_suffix(".key").exists():
+            return ServerIdentity(
+                stem.with_suffix(".pem"), stem.with_suffix(".key"), passphrase, ca_bundle_file(settings)
+            )
+    details = operator(settings)
+    issued = issue_server(
+        hierarchy,
+        host=settings.hostname,
+        extra_hosts=("localhost",),
+        structure_id=details["structure_id"],
+        legal_name=details["legal_name"],
+        department=details["department"],
+    )
+    async with database.write() as session:
+        await record_issued(session, issued)
+    cert, key = save_issued(hierarchy, issued, passphrase)
+    return ServerIdentity(cert, key, passphrase, ca_bundle_file(settings))

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from certs.http import PKIBackend, build_router
 from certs.smime_sign import sign_message
 from certs.smime_verify import verify_message
+from certs.tls import server_context
 from certs.verdict import Status
 from mssante import pki_store
 from mssante.settings import Settings
@@ -159,3 +160,21 @@ async def test_the_app_serves_the_pki_once_initialised(pki: PKI, database: Datab
         assert served.status_code == 200
         crl = x509.load_der_x509_crl(served.content)
         assert crl.is_signature_valid(pki.hierarchy.authority("persons").certificate.public_key())  # type: ignore[arg-type]
+
+
+async def test_server_identity_is_issued_once_and_loads_into_tls(
+    pki: PKI, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "pki").symlink_to(pki.hierarchy.directory)
+    monkeypatch.setenv(pki_store.PASSPHRASE_ENV, str(write(tmp_path / "passphrase", b"test passphrase\n")))
+    settings = Settings(data_dir=data, database_url=database.url, hostname="mx.example.test")
+    pki_store.write_operator(settings, "1750000001", "CH Exemple", "Paris (75)")
+    first = await pki_store.ensure_server_identity(settings, database)
+    again = await pki_store.ensure_server_identity(settings, database)
+    assert again == first
+    certificate = x509.load_pem_x509_certificates(first.cert.read_bytes())[0]
+    assert certificate.subject.rfc4514_string() == "CN=mx.example.test,OU=1750000001,O=CH Exemple,ST=Paris (75),C=FR"
+    context = server_context(first.cert, first.key, client_ca=first.ca_bundle, key_password=first.key_password)
+    assert context.minimum_version.name == "TLSv1_2"

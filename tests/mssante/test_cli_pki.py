@@ -204,4 +204,5 @@ def test_demo_certificates_are_idempotent_and_open(tmp_path: Path, db_url: str) 
     first = Path(written[0])
     opened = _openssl("pkcs12", "-in", first, "-passin", f"pass:{passwords[first.name]}", "-nokeys")
     assert opened.returncode == 0 and b"CN=810001234567" in opened.stdout
-    assert len(cli("pki", "list").output.splitlines()) == 12
+    listed = cli("pki", "list").output.splitlines()
+    assert len(listed) == 13 and sum(" server " in line for line in listed) == 1  # and our MTA's certificate
