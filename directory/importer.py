@@ -9,8 +9,10 @@ An extraction older than the last one imported is refused (it would resurrect wh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +22,16 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from directory.errors import ExtractionError, ImportRefused
-from directory.extraction import Activity, Kind, MailboxEntry, Rejected, detect_encoding, parse_header, parse_line
+from directory.extraction import (
+    Activity,
+    Header,
+    Kind,
+    MailboxEntry,
+    Rejected,
+    detect_encoding,
+    parse_header,
+    parse_line,
+)
 from directory.merge import ACTIVITY_COLUMNS, MAILBOX_COLUMNS, PERSON_COLUMNS, STRUCTURE_COLUMNS, Counts, Merger
 from directory.models import ImportRun
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
@@ -105,6 +116,52 @@ class _Rejects:
             self._file.close()
 
 
+class _Batches:
+    """The parsing side of an import: lines to staging rows, a batch at a time, in a worker thread."""
+
+    def __init__(self, header: Header, encoding: str, lines: Iterator[bytes], rejects: _Rejects, size: int,
+                 done: int) -> None:
+        self.header, self.encoding, self.lines, self.rejects, self.size = header, encoding, lines, rejects, size
+        self.accumulator = PersonAccumulator()
+        self.line_no = 1
+        self.read = 0
+        self.done = done
+        self.finished = False
+
+    def next(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+        rows: list[tuple[Any, ...]] = []
+        persons: list[tuple[Any, ...]] = []
+        header, encoding, accumulator = self.header, self.encoding, self.accumulator
+        for raw in self.lines:
+            self.line_no += 1
+            self.done += len(raw)
+            if not raw.strip(b"\r\n"):
+                continue
+            self.read += 1
+            record = parse_line(header, self.line_no, raw, encoding)
+            if isinstance(record, Rejected):
+                self.rejects.add(record.line_no, record.reason, record.raw)
+            elif isinstance(record, Activity):
+                row = activity_row(record)
+                rows.append(row)
+                person = accumulator.add(record, row)
+                if person is not None:
+                    persons.append(person)
+            elif isinstance(record, MailboxEntry):
+                rows.append(mailbox_row(record))
+            if len(rows) >= self.size:
+                return rows, persons, self.done
+        self.finished = True
+        last = accumulator.flush()
+        return rows, [*persons, last] if last is not None else persons, self.done
+
+
+async def _write(staging: Staging, rows: list[tuple[Any, ...]], persons: Staging,
+                 person_rows: list[tuple[Any, ...]]) -> None:
+    await staging.write(rows)
+    await persons.write(person_rows)
+
+
 async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
     result = await connection.execute(select(func.max(ImportRun.extraction_date)).where(ImportRun.kind == kind.value))
     value: date | None = result.scalar_one_or_none()
@@ -170,35 +227,27 @@ async def _import(
         persons = Staging(connection, "stg_person", STAGED_PERSON)
         if is_activity:
             await persons.create()
-        accumulator = PersonAccumulator()
-        rows: list[tuple[Any, ...]] = []
-        person_rows: list[tuple[Any, ...]] = []
-        done = len(first)
-        for line_no, raw in enumerate(bounded_lines(stream), start=2):
-            done += len(raw)
-            if not raw.strip(b"\r\n"):
-                continue
-            report.read += 1
-            record = parse_line(header, line_no, raw, encoding)
-            if isinstance(record, Rejected):
-                rejects.add(record.line_no, record.reason, record.raw)
-            elif isinstance(record, Activity):
-                row = activity_row(record)
-                rows.append(row)
-                person = accumulator.add(record, row)
-                if person is not None:
-                    person_rows.append(person)
-            elif isinstance(record, MailboxEntry):
-                rows.append(mailbox_row(record))
-            if len(rows) >= batch:
-                await staging.write(rows)
-                await persons.write(person_rows)
-                rows, person_rows = [], []
+        batches = _Batches(header, encoding, bounded_lines(stream), rejects, batch, len(first))
+        pending: asyncio.Task[None] | None = None
+        try:
+            while True:
+                # parse the next batch in a thread while the previous one is written (the driver's thread or
+                # the server does that work): the two overlap instead of taking turns
+                rows, person_rows, done = await asyncio.to_thread(batches.next)
+                if pending is not None:
+                    await pending
+                pending = asyncio.create_task(_write(staging, rows, persons, person_rows))
                 if progress is not None:
-                    progress(done, source.size, report.read)
-        last_person = accumulator.flush()
-        await staging.write(rows)
-        await persons.write([*person_rows, last_person] if last_person is not None else person_rows)
+                    progress(done, source.size, batches.read)
+                if batches.finished:
+                    break
+            await pending
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+        report.read = batches.read
         if progress is not None:
             progress(source.size, source.size, report.read)
     if report.read == rejects.count:
