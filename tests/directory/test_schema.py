@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from directory import models
+from directory.importer import import_file
+from directory.merge import BULK_INDEXES
 from storage.base import Base
 from storage.engine import Database
+from tests.directory.helpers import small
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -22,3 +27,21 @@ async def test_migration_matches_the_models(database: Database) -> None:
     assert models.Person.__tablename__ == "directory_persons"
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
+
+
+async def test_first_import_keeps_the_search_indexes(database: Database, tmp_path: Path) -> None:
+    """The first load drops and rebuilds PostgreSQL's GIN indexes; they must be there afterwards."""
+    await import_file(database, small(tmp_path).activity_path)
+    async with database.engine.connect() as connection:
+        if database.sqlite:
+            names = {row[0] for row in await connection.execute(text("SELECT name FROM sqlite_master"))}
+            assert {"directory_person_fts", "directory_persons_fts_insert"} <= names
+            hits = await connection.execute(text(
+                "SELECT count(*) FROM directory_person_fts WHERE directory_person_fts MATCH 'doc:a*'"))
+        else:
+            names = {row[0] for row in await connection.execute(text("SELECT indexname FROM pg_indexes"))}
+            assert set(BULK_INDEXES["directory_persons"]) <= names
+            hits = await connection.execute(text(
+                "SELECT count(*) FROM directory_persons WHERE to_tsvector('simple'::regconfig, doc) @@ "
+                "to_tsquery('simple', 'a:*')"))
+        assert hits.scalar_one() > 0

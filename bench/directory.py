@@ -1,0 +1,233 @@
+"""Directory benchmark: national-scale import and search, on SQLite and PostgreSQL (issue 5).
+
+    .venv/bin/python bench/directory.py [--lines 2000000] [--searches 1000] [--baseline-searches 100]
+                                        [--engines sqlite,postgresql] [--postgres-url URL] [--seed 1]
+
+Generates an activity extraction of ``--lines`` lines (and its mailbox extraction) with the project's
+generator, then for each engine: imports both files into a fresh, migrated database in a child process
+(lines/s and that process's peak RSS), runs ``--searches`` realistic searches through the search service (a
+fifth each: family name, name + city, profession + postal code, idNat/RPPS lookup, given name + family
+prefix) and prints p50/p99 latency. The first ``--baseline-searches`` of them are also run as a naive
+``LIKE '%…%'`` scan over the same tables, in the same run, and the ratio of the medians is printed.
+Without ``--postgres-url`` a throwaway PostgreSQL server is started (``tests/pg.py``).
+Targets (issue 5): import >= 50,000 lines/s, peak memory < 500 MiB, search p99 <= 20 ms on both engines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text
+
+from directory.generator import LINES_PER_PERSON, generate
+from directory.importer import import_file
+from directory.search import SearchQuery, search
+from directory.text import fold, words
+from storage.engine import Database
+from storage.migrate import upgrade
+from tests.pg import PostgresServer
+
+
+def _import_child(url: str, paths: list[str], queue: Any) -> None:
+    """Runs in a fresh process so that its peak RSS is the import's own."""
+
+    async def run() -> list[tuple[str, int, float]]:
+        database = Database(url)
+        try:
+            results = []
+            for path in paths:
+                started = time.perf_counter()
+                report = await import_file(database, Path(path))
+                results.append((report.kind.value, report.read, time.perf_counter() - started))
+            return results
+        finally:
+            await database.dispose()
+
+    results = asyncio.run(run())
+    queue.put((results, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def timed_import(url: str, paths: list[Path]) -> tuple[list[tuple[str, int, float]], float]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_import_child, args=(url, [str(path) for path in paths], queue))
+    child.start()
+    results, peak = queue.get()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"the import failed in the child process (exit {child.exitcode})")
+    return results, peak
+
+
+async def build_queries(database: Database, count: int, seed: int) -> list[tuple[str, SearchQuery]]:
+    """Realistic searches drawn from the imported data itself."""
+    rng = random.Random(seed)
+    async with database.read() as session:
+        top = (await session.execute(text("SELECT max(id) FROM directory_persons"))).scalar_one()
+        ids = rng.sample(range(1, top + 1), min(top, count))
+        rows = (await session.execute(text(
+            "SELECT p.id_nat, p.id_pp, p.family, p.given, p.profession_code, a.city, a.postal_code "
+            "FROM directory_persons p JOIN directory_activities a ON a.id_nat = p.id_nat "
+            f"WHERE p.id IN ({', '.join(str(i) for i in ids)})"
+        ))).all()
+    people: dict[str, Any] = {row[0]: row for row in rows}
+    sample = list(people.values())
+    rng.shuffle(sample)
+    queries: list[tuple[str, SearchQuery]] = []
+    kinds = ("name", "name+city", "profession+postal code", "id lookup", "given+prefix")
+    for index in range(count):
+        id_nat, id_pp, family, given, profession, city, postal = sample[index % len(sample)]
+        kind = kinds[index % len(kinds)]
+        if kind == "name":
+            query = SearchQuery(q=family)
+        elif kind == "name+city":
+            query = SearchQuery(q=f"{family} {city}")
+        elif kind == "profession+postal code":
+            query = SearchQuery(profession=profession, postal_code=postal)
+        elif kind == "id lookup":
+            query = SearchQuery(q=id_nat if index % 2 else id_pp)
+        else:
+            query = SearchQuery(q=f"{given} {fold(family)[:4]}")
+        queries.append((kind, query))
+    return queries
+
+
+def naive_sql(query: SearchQuery) -> tuple[str, dict[str, str]]:
+    """The same search as a naive substring scan (what one writes without a full-text index)."""
+    if query.profession:
+        return (
+            "SELECT p.id FROM directory_persons p WHERE p.active AND p.profession_code = :p AND EXISTS "
+            "(SELECT 1 FROM directory_activities a WHERE a.id_nat = p.id_nat AND a.postal_code LIKE :c) "
+            "ORDER BY p.sort_key LIMIT 20",
+            {"p": query.profession, "c": f"%{query.postal_code}%"},
+        )
+    terms = words(query.q)
+    if query.q.isdigit() or (query.q[:1] == "0" and len(query.q) == 10):
+        return ("SELECT id FROM directory_persons WHERE id_nat LIKE :t OR id_pp LIKE :t LIMIT 20",
+                {"t": f"%{query.q}%"})
+    where = " AND ".join(f"doc LIKE :w{index}" for index in range(len(terms)))
+    return (f"SELECT id FROM directory_persons WHERE active AND {where} ORDER BY sort_key LIMIT 20",
+            {f"w{index}": f"%{term}%" for index, term in enumerate(terms)})
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def run_searches(database: Database, queries: list[tuple[str, SearchQuery]], baseline: int
+                       ) -> dict[str, Any]:
+    for _, query in queries[:20]:  # warm the caches and the connection pool
+        async with database.read() as session:
+            await search(session, query)
+    latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    found = 0
+    for kind, query in queries:
+        started = time.perf_counter()
+        async with database.read() as session:
+            page = await search(session, query)
+        elapsed = (time.perf_counter() - started) * 1000
+        latencies.append(elapsed)
+        by_kind.setdefault(kind, []).append(elapsed)
+        found += bool(page.items)
+    naive: list[float] = []
+    indexed: list[float] = latencies[:baseline]
+    for _, query in queries[:baseline]:
+        sql, params = naive_sql(query)
+        started = time.perf_counter()
+        async with database.read() as session:
+            (await session.execute(text(sql), params)).all()
+        naive.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "max": max(latencies),
+        "found": found / len(queries),
+        "kinds": {kind: (percentile(values, 0.5), percentile(values, 0.99)) for kind, values in by_kind.items()},
+        "naive_p50": percentile(naive, 0.5) if naive else 0.0, "naive_p99": percentile(naive, 0.99) if naive else 0.0,
+        "ratio": (statistics.median(naive) / statistics.median(indexed)) if naive else 0.0,
+    }
+
+
+async def prepare(url: str) -> None:
+    database = Database(url)
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+
+
+async def measure_searches(url: str, count: int, baseline: int, seed: int) -> dict[str, Any]:
+    database = Database(url)
+    try:
+        queries = await build_queries(database, count, seed)
+        return await run_searches(database, queries, baseline)
+    finally:
+        await database.dispose()
+
+
+def bench_engine(name: str, url: str, paths: list[Path], args: argparse.Namespace) -> None:
+    asyncio.run(prepare(url))
+    results, peak = timed_import(url, paths)
+    print(f"\n== {name}")
+    for kind, read, seconds in results:
+        print(f"import {kind:8}: {read:>10,} lines in {seconds:7.1f} s = {read / seconds:>9,.0f} lines/s")
+    print(f"import peak memory (child process RSS): {peak:,.0f} MiB")
+    figures = asyncio.run(measure_searches(url, args.searches, args.baseline_searches, args.seed))
+    print(f"search ({args.searches}, {figures['found']:.0%} with results): p50 {figures['p50']:.2f} ms, "
+          f"p99 {figures['p99']:.2f} ms, max {figures['max']:.1f} ms")
+    for kind, (p50, p99) in figures["kinds"].items():
+        print(f"  {kind:24} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms")
+    if args.baseline_searches:
+        print(f"naive LIKE '%…%' baseline ({args.baseline_searches} of the same searches): "
+              f"p50 {figures['naive_p50']:.1f} ms, p99 {figures['naive_p99']:.1f} ms; "
+              f"median ratio naive/indexed = {figures['ratio']:.0f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=2_000_000, help="activity lines to generate and import")
+    parser.add_argument("--searches", type=int, default=1000)
+    parser.add_argument("--baseline-searches", type=int, default=100,
+                        help="how many of the searches also run as a naive LIKE scan (each scans every row)")
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database (else one is started)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-directory-"))
+    started = time.perf_counter()
+    generated = generate(workdir / "files", persons=int(args.lines / LINES_PER_PERSON * 1.1) + 10, seed=args.seed,
+                         max_lines=args.lines)
+    print(f"generated {generated.activity_lines:,} activity lines ({generated.persons:,} persons) and "
+          f"{generated.mailbox_lines:,} mailboxes in {time.perf_counter() - started:.0f} s under {workdir}")
+    paths = [generated.activity_path, generated.mailbox_path]
+    engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]
+    if "sqlite" in engines:
+        bench_engine("SQLite", f"sqlite+aiosqlite:///{workdir / 'bench.db'}", paths, args)
+    if "postgresql" in engines:
+        if args.postgres_url:
+            bench_engine("PostgreSQL", args.postgres_url, paths, args)
+        else:
+            server = PostgresServer()
+            server.start()
+            try:
+                server.psql("CREATE DATABASE bench_directory")
+                bench_engine("PostgreSQL", server.url("bench_directory"), paths, args)
+            finally:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()
