@@ -197,28 +197,38 @@ class InboxPage:
 
 
 async def inbox_page(session: AsyncSession, patient_id: int, page: int, per_page: int = 20) -> InboxPage:
-    """One page of the inbox, newest first: one indexed range scan over the conversations table."""
-    count = select(func.count()).select_from(Conversation).where(Conversation.patient_id == patient_id)
-    total = int(await session.scalar(count) or 0)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = (
-        await session.execute(
-            select(
-                Conversation.id,
-                Conversation.subject,
-                Conversation.last_author,
-                Conversation.last_author_profession,
-                Conversation.last_message_at,
-                Conversation.unread,
-                Conversation.state,
+    """One page of the inbox, newest first: one indexed range scan; the total, an
+    uncorrelated subquery over the covering index, comes in the same round trip."""
+    page = max(1, page)
+    total_query = (
+        select(func.count()).select_from(Conversation).where(Conversation.patient_id == patient_id).scalar_subquery()
+    )
+    for attempt in range(2):
+        rows = (
+            await session.execute(
+                select(
+                    Conversation.id,
+                    Conversation.subject,
+                    Conversation.last_author,
+                    Conversation.last_author_profession,
+                    Conversation.last_message_at,
+                    Conversation.unread,
+                    Conversation.state,
+                    total_query.label("total"),
+                )
+                .where(Conversation.patient_id == patient_id)
+                .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
             )
-            .where(Conversation.patient_id == patient_id)
-            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-    ).all()
+        ).all()
+        if rows or page == 1 or attempt:
+            break
+        # past the last page: count, then show the last page instead
+        count = select(func.count()).select_from(Conversation).where(Conversation.patient_id == patient_id)
+        page = max(1, -(-int(await session.scalar(count) or 0) // per_page))
+    total = int(rows[0][7]) if rows else 0
+    pages = max(1, -(-total // per_page))
     entries = [InboxEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6] == "open") for r in rows]
     return InboxPage(entries, page, pages, total)
 

@@ -13,6 +13,7 @@ from mail_gateway.delivery.pipeline import DeliveryPipeline
 from patient_inbox.config import PatientSettings
 from patient_inbox.notify import Notifier
 from patient_inbox.senders import Directory, MailboxDirectory
+from patient_inbox.views import BodyViews
 from policies.rate_limits import FailureWindow
 from storage.blobs import BlobStore
 from storage.engine import Database
@@ -29,6 +30,7 @@ class PatientServices:
     directory: Directory
     notifier: Notifier
     ip_failures: FailureWindow  # anonymous attempts (login, activation, opposition) per client IP
+    bodies: BodyViews
 
     @classmethod
     def build(
@@ -54,4 +56,5 @@ class PatientServices:
             directory=directory or MailboxDirectory(database),
             notifier=Notifier(settings.notify_smarthost, sender, settings.public_url),
             ip_failures=FailureWindow(settings.patient_ip_failures, settings.patient_ip_window),
+            bodies=BodyViews(blobs),
         )

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -136,7 +137,8 @@ class Visit:
         return self.request.client.host if self.request.client is not None else "unknown"
 
 
-async def visit(request: Request) -> Visit:
+async def visit(request: Request, reader: AsyncSession | None = None) -> Visit:
+    """The visitor of this request; pages that read the database pass their ``reader`` session to share it."""
     services = get_services(request)
     limits = services.settings
     now = utcnow()
@@ -146,6 +148,7 @@ async def visit(request: Request) -> Visit:
         now=now,
         idle=timedelta(seconds=limits.patient_session_idle),
         max_age=timedelta(seconds=limits.patient_session_max_age),
+        reader=reader,
     )
     return Visit(request, services, get_key(request, services), now, current, expired, request.cookies.get(PRE_COOKIE))
 

@@ -20,11 +20,19 @@ from starlette.responses import Response
 
 from patient_inbox import conversations as service
 from patient_inbox.errors import NotFound, ReplyInvalid, ReplyRefused
-from patient_inbox.mime import parse_message
 from patient_inbox.models import Attachment, Participant, PatientMessage
 from patient_inbox.replies import Upload, send_reply
-from patient_inbox.sanitise import sanitise_html
-from patient_inbox.web.context import PageError, Visit, guarded, not_found, redirect, signed_in, visit
+from patient_inbox.views import BodyView
+from patient_inbox.web.context import (
+    PageError,
+    Visit,
+    get_services,
+    guarded,
+    not_found,
+    redirect,
+    signed_in,
+    visit,
+)
 from patient_inbox.web.security import DOWNLOAD_HEADERS
 
 log = structlog.get_logger(__name__)
@@ -38,9 +46,9 @@ FORM_OVERHEAD = 256 * 1024  # multipart boundaries and the text fields, beyond t
 @router.get("/messages")
 @guarded
 async def inbox(request: Request, page: int = 1) -> Response:
-    v = await visit(request)
-    current = signed_in(v)
-    async with v.services.database.read() as session:
+    async with get_services(request).database.read() as session:
+        v = await visit(request, session)
+        current = signed_in(v)
         listing = await service.inbox_page(session, current.account.id, page, PER_PAGE)
     info = "Votre espace est activé. Bienvenue !" if request.query_params.get("bienvenue") else None
     return v.page("inbox.html", {"title": "Mes messages", "page": listing, "info": info})
@@ -59,9 +67,9 @@ class ShownMessage:
     attachments: list[Attachment]
 
 
-def _shown(message: PatientMessage, raw: bytes, author: Participant | None, files: list[Attachment]) -> ShownMessage:
-    parsed = parse_message(raw)
-    html = sanitise_html(parsed.html) if parsed.html else None
+def _shown(
+    message: PatientMessage, body: BodyView, author: Participant | None, files: list[Attachment]
+) -> ShownMessage:
     return ShownMessage(
         id=message.id,
         mine=message.author_id is None,
@@ -69,8 +77,8 @@ def _shown(message: PatientMessage, raw: bytes, author: Participant | None, file
         profession=author.profession if author else None,
         structure=author.structure if author else None,
         received_at=message.received_at,
-        html=html,
-        text=None if html else (parsed.text or ""),
+        html=body.html,
+        text=body.text,
         attachments=files,
     )
 
@@ -85,10 +93,10 @@ async def _conversation_context(v: Visit, conversation_id: int, patient_id: int)
         messages = await service.conversation_messages(session, conversation.id)
         files = await service.attachments_of(session, [m.id for m in messages])
     by_id = {p.id: p for p in people}
-    raws = await asyncio.to_thread(lambda: [v.services.blobs.get(m.sha256) for m in messages])
+    bodies = await v.services.bodies.get_many([m.sha256 for m in messages])
     shown = [
-        _shown(m, raw, by_id.get(m.author_id) if m.author_id else None, files[m.id])
-        for m, raw in zip(messages, raws, strict=True)
+        _shown(m, body, by_id.get(m.author_id) if m.author_id else None, files[m.id])
+        for m, body in zip(messages, bodies, strict=True)
     ]
     return {
         "title": conversation.subject,

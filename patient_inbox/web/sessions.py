@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_inbox.models import PatientAccount, WebSession
 from patient_inbox.web.security import new_token, token_id
@@ -49,17 +50,34 @@ async def end(database: Database, token: str | None) -> None:
 
 
 async def load(
-    database: Database, token: str | None, *, now: datetime, idle: timedelta, max_age: timedelta
+    database: Database,
+    token: str | None,
+    *,
+    now: datetime,
+    idle: timedelta,
+    max_age: timedelta,
+    reader: AsyncSession | None = None,
 ) -> tuple[Current | None, bool]:
-    """The live session behind ``token`` and whether an expired one was found (to tell the person why)."""
+    """The live session behind ``token`` and whether an expired one was found (to tell the person why).
+
+    ``reader`` lets a page reuse its own read session, saving a connection round trip per request.
+    """
     if not token:
         return None, False
     key = token_id(token)
-    async with database.read() as session:
-        row = await session.get(WebSession, key)
-        account = await session.get(PatientAccount, row.patient_id) if row is not None else None
-    if row is None or account is None:
+    query = (
+        select(WebSession, PatientAccount)
+        .join(PatientAccount, PatientAccount.id == WebSession.patient_id)
+        .where(WebSession.id == key)
+    )
+    if reader is not None:
+        found = (await reader.execute(query)).first()
+    else:
+        async with database.read() as session:
+            found = (await session.execute(query)).first()
+    if found is None:
         return None, False
+    row, account = found
     if now - row.last_seen_at > idle or now - row.created_at > max_age:
         await end(database, token)
         return None, True

@@ -172,3 +172,6 @@ async def test_inbox_is_paginated(world: World, tmp_path: Path) -> None:
         assert len(conversation_ids(second.text)) == 3
         assert "Message 00" in second.text
         assert "Page précédente" in second.text
+        beyond = await http.get("/patient/messages?page=99")
+        assert conversation_ids(beyond.text) == conversation_ids(second.text)
+        assert "page 2 sur 2" in beyond.text

@@ -1,0 +1,218 @@
+"""Patient web inbox benchmark: inbox and conversation pages versus a bare route rendering the same template.
+
+    .venv/bin/python bench/web.py [--sessions 20] [--requests 1500] [--conversations 1000] [--messages 10000]
+
+Seeds one patient with ``--conversations`` conversations holding ``--messages`` messages in total (SQLite in a
+fresh data directory), starts the real app (``mssante.web.create_app``) under uvicorn in a child process, and
+drives it over HTTP from ``--sessions`` concurrent logged-in sessions. The bare route, served by the same
+process, renders ``inbox.html`` with static data and no database or session work. Prints p50/p99 latency and
+throughput for each, and the ratio of the inbox's throughput to the bare route's. Targets (issue 6): inbox
+p99 <= 50 ms, ratio >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlalchemy import insert
+from starlette.responses import Response
+
+from mail_gateway.delivery.pipeline import DeliveryPipeline
+from mail_gateway.store.mailstore import MailStore
+from mail_gateway.store.notify import InProcessNotifier
+from mssante.settings import Settings
+from mssante.web import create_app
+from patient_inbox.config import PatientSettings
+from patient_inbox.conversations import InboxEntry, InboxPage
+from patient_inbox.models import Conversation, Participant, PatientAccount, PatientMessage, WebSession
+from patient_inbox.services import PatientServices
+from patient_inbox.web.render import render
+from patient_inbox.web.security import token_id
+from storage.blobs import BlobStore
+from storage.engine import Database
+from storage.migrate import upgrade
+
+PATIENT = "185077512345664@patient.mssante.localhost"
+DISTINCT_BODIES = 2000  # distinct stored messages (the rest repeat them): enough to exercise the view cache
+
+
+def _message(n: int) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Dr Claire Martin <dr.martin@mssante.localhost>"
+    message["To"] = PATIENT
+    message["Subject"] = f"Compte rendu {n}"
+    message["Message-ID"] = f"<bench-{n}@mssante.localhost>"
+    message.set_content("Bonjour,\n\nVoici le compte rendu de votre consultation.\n" * 5)
+    message.add_alternative("<p>Bonjour,</p><p>Voici le <b>compte rendu</b> de votre consultation.</p>" * 5,
+                            subtype="html")
+    return message.as_bytes(policy=SMTP)
+
+
+async def seed(data_dir: Path, conversations: int, messages: int, sessions: int) -> list[str]:
+    database = Database(f"sqlite+aiosqlite:///{data_dir / 'mssante.db'}")
+    await upgrade(database)
+    blobs = BlobStore(data_dir / "blobs")
+    bodies = [_message(n) for n in range(DISTINCT_BODIES)]
+    shas = blobs.put_many(bodies)
+    sizes = [len(body) for body in bodies]
+    now = datetime.now(UTC)
+    tokens = [f"bench-session-{n:02d}-{os.urandom(8).hex()}" for n in range(sessions)]
+    async with database.write() as session:
+        account = PatientAccount(
+            ins=PATIENT[:15], address=PATIENT, family_name="Dupont", given_names="Élodie",
+            birth_date=date(1985, 7, 14), email="elodie@perso.example", state="active", created_at=now,
+            state_changed_at=now, failed_logins=0,
+        )
+        session.add(account)
+        await session.flush()
+        await session.execute(insert(Conversation), [
+            {"id": c + 1, "patient_id": account.id, "token": f"tok-{c}", "subject": f"Compte rendu {c}",
+             "state": "open" if c % 3 else "closed", "created_at": now - timedelta(hours=c),
+             "last_message_at": now - timedelta(hours=c), "unread": 0, "last_author": "Dr Claire Martin",
+             "last_author_profession": "Médecin"}
+            for c in range(conversations)
+        ])
+        await session.execute(insert(Participant), [
+            {"id": c + 1, "conversation_id": c + 1, "address": "dr.martin@mssante.localhost",
+             "display_name": "Dr Claire Martin", "profession": "Médecin", "structure": "CH Exemple"}
+            for c in range(conversations)
+        ])
+        await session.execute(insert(PatientMessage), [
+            {"conversation_id": m % conversations + 1, "author_id": m % conversations + 1,
+             "message_id": f"<bench-m{m}@x>", "sha256": shas[m % DISTINCT_BODIES], "size": sizes[m % DISTINCT_BODIES],
+             "subject": "Compte rendu", "received_at": now - timedelta(minutes=m), "read_at": now}
+            for m in range(messages)
+        ])
+        await session.execute(insert(WebSession), [
+            {"id": token_id(token), "patient_id": account.id, "stage": "full", "created_at": now,
+             "last_seen_at": now}
+            for token in tokens
+        ])
+    await database.dispose()
+    return tokens
+
+
+def serve(data_dir: Path, port_file: Path) -> None:
+    """Child process: the real app plus the bare route, under uvicorn."""
+    settings = Settings(data_dir=data_dir)
+    database = Database(settings.effective_database_url)
+    blobs = BlobStore(settings.blob_dir)
+    pipeline = DeliveryPipeline(MailStore(database, blobs, InProcessNotifier()), local_domains=settings.domains,
+                                hostname=settings.hostname, max_message_size=settings.max_message_size,
+                                max_recipients=100, default_quota=1 << 30)
+    app = create_app(settings, database)
+    app.state.patient_services = PatientServices.build(
+        database=database, blobs=blobs, pipeline=pipeline, patient_domain=settings.patient_domain,
+        data_dir=data_dir, settings=PatientSettings(notify_smarthost=""),
+    )
+    now = datetime.now(UTC)
+    static = InboxPage([InboxEntry(c, f"Compte rendu {c}", "Dr Claire Martin", "Médecin", now, 0, True)
+                        for c in range(20)], 1, 50, 1000)
+
+    async def bare() -> Response:
+        return render("inbox.html", {"title": "Mes messages", "page": static, "csrf": "0" * 64, "signed_in": True})
+
+    app.add_api_route("/bench/bare-inbox", bare)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    port_file.write_text(str(sock.getsockname()[1]))
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")).run(sockets=[sock])
+
+
+async def load(
+    base: str, tokens: list[str], total: int, path_for: Callable[[random.Random], str]
+) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    per_session = max(1, total // len(tokens))
+
+    async def worker(token: str, seed_value: int) -> None:
+        rng = random.Random(seed_value)
+        cookies = {"__Host-mss-patient": token}
+        async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=30) as client:
+            for _ in range(per_session):
+                start = time.perf_counter()
+                response = await client.get(path_for(rng))
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{response.status_code} for {response.request.url}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(token, n) for n, token in enumerate(tokens)))
+    return latencies, time.perf_counter() - started
+
+
+def report(name: str, latencies: list[float], elapsed: float) -> float:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    rate = len(ordered) / elapsed
+    print(f"{name:<22} {len(ordered):>6} req  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  {rate:8.1f} req/s")
+    return rate
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+        data_dir = Path(tmp)
+        tokens = await seed(data_dir, args.conversations, args.messages, args.sessions)
+        port_file = data_dir / "port"
+        env = {**os.environ, "MSSANTE_DATA_DIR": str(data_dir)}
+        child = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port_file)], env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while not (port_file.exists() and port_file.read_text()):
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start")
+                await asyncio.sleep(0.05)
+            base = f"http://127.0.0.1:{port_file.read_text()}"
+            pages = max(1, args.conversations // 20)
+            print(f"patient with {args.conversations} conversations, {args.messages} messages; "
+                  f"{args.sessions} concurrent sessions; SQLite")
+            scenarios = [
+                ("bare route (static)", lambda rng: "/bench/bare-inbox"),
+                ("inbox page", lambda rng: f"/patient/messages?page={rng.randint(1, pages)}"),
+                ("conversation page", lambda rng: f"/patient/conversations/{rng.randint(1, args.conversations)}"),
+            ]
+            rates: dict[str, float] = {}
+            for name, path_for in scenarios:
+                await load(base, tokens, min(200, args.requests), path_for)  # warm-up
+                latencies, elapsed = await load(base, tokens, args.requests, path_for)
+                rates[name] = report(name, latencies, elapsed)
+                if name == "inbox page":
+                    inbox_p99 = sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000
+            ratio = rates["inbox page"] / rates["bare route (static)"]
+            conv_ratio = rates["conversation page"] / rates["bare route (static)"]
+            print(f"ratio inbox / bare: {ratio:.2f} (target >= 0.5); conversation / bare: {conv_ratio:.2f}")
+            print(f"inbox p99 {inbox_p99:.1f} ms (target <= 50 ms): {'met' if inbox_p99 <= 50 else 'NOT met'}; "
+                  f"ratio {'met' if ratio >= 0.5 else 'NOT met'}")
+        finally:
+            child.terminate()
+            child.wait(10)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(Path(sys.argv[2]), Path(sys.argv[3]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=10_000)
+    asyncio.run(main(parser.parse_args()))
