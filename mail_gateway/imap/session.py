@@ -232,9 +232,10 @@ class Session:
         view = self.view
         if view is None:
             return []
-        if not (force or view.dirty or view.watch.pending()):
+        announced = view.watch.collect()
+        if not (force or view.dirty or announced > view.modseq):
+            # Nothing newer than what this session knows (its own STORE included): no database read.
             return view.flush_expunges(qresync=self.qresync) if allow_expunge else []
-        view.watch.drain()
         view.dirty = False
         try:
             changes = await self.store.changes(view.folder.id, view.modseq)

@@ -19,13 +19,16 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mail_gateway.imap.errors import FolderExists, NoSuchFolder
+from mail_gateway.imap.sqlite_reads import SqliteReader
 from mail_gateway.imap.store import (
     DELIMITER,
     Changes,
@@ -36,6 +39,7 @@ from mail_gateway.imap.store import (
     Snapshot,
     StoredMessage,
 )
+from mail_gateway.imap.watch import Watch
 from mail_gateway.store.mailstore import MailStore, normalise_flags
 from mail_gateway.store.models import ExpungedUid, Folder, FolderMessage, Mailbox, MessageContent
 from mail_gateway.store.notify import ChangeNotifier, FolderChanged
@@ -45,10 +49,27 @@ from storage.engine import Database
 CHUNK = 500  # bound parameters per IN (...) list
 
 
-def _info(row: Folder) -> FolderInfo:
+def _info(row: Any) -> FolderInfo:
     return FolderInfo(
-        row.id, row.name, row.special_use, row.subscribed, row.uidvalidity, row.uidnext, row.highestmodseq
+        int(row.id),
+        row.name,
+        row.special_use,
+        bool(row.subscribed),
+        int(row.uidvalidity),
+        int(row.uidnext),
+        int(row.highestmodseq),
     )
+
+
+_FOLDER_COLUMNS = (
+    Folder.id,
+    Folder.name,
+    Folder.special_use,
+    Folder.subscribed,
+    Folder.uidvalidity,
+    Folder.uidnext,
+    Folder.highestmodseq,
+)
 
 
 def _has_flag(flag: str) -> ColumnElement[bool]:
@@ -75,8 +96,18 @@ class SqlImapStore:
         self.mail_store = mail_store
         self.notifier = notifier
         self.default_quota = default_quota
+        # SQLite: the hot reads bypass aiosqlite (see sqlite_reads); PostgreSQL uses asyncpg through SQLAlchemy.
+        self.fast: SqliteReader | None = None
+        if database.sqlite:
+            path = make_url(database.url).database
+            if path and path != ":memory:":
+                self.fast = SqliteReader(path)
 
     # Helpers ------------------------------------------------------------------------------------------------
+
+    def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A Core connection for reads: lighter than an ORM session on the hot paths (SELECT, FETCH)."""
+        return self.database.engine.connect()
 
     def _publish(self, folder_id: int, modseq: int) -> None:
         self.notifier.publish(FolderChanged(folder_id, modseq))
@@ -110,13 +141,20 @@ class SqlImapStore:
     # Folders ----------------------------------------------------------------------------------------------
 
     async def folders(self, mailbox_id: int) -> list[FolderInfo]:
-        async with self.database.read() as session:
-            rows = await session.scalars(select(Folder).where(Folder.mailbox_id == mailbox_id).order_by(Folder.name))
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(*_FOLDER_COLUMNS).where(Folder.mailbox_id == mailbox_id).order_by(Folder.name)
+            )
             return [_info(row) for row in rows]
 
     async def folder(self, mailbox_id: int, name: str) -> FolderInfo | None:
-        async with self.database.read() as session:
-            row = await session.scalar(select(Folder).where(Folder.mailbox_id == mailbox_id, Folder.name == name))
+        if self.fast is not None:
+            return await self.fast.folder(mailbox_id, name)
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(*_FOLDER_COLUMNS).where(Folder.mailbox_id == mailbox_id, Folder.name == name)
+            )
+            row = rows.first()
             return _info(row) if row is not None else None
 
     async def create_folder(self, mailbox_id: int, name: str, special_use: str | None = None) -> FolderInfo:
@@ -198,12 +236,12 @@ class SqlImapStore:
                 raise NoSuchFolder(f"{name} does not exist")
 
     async def counts(self, folder_id: int) -> FolderCounts:
-        async with self.database.read() as session:
-            folder = await session.get(Folder, folder_id)
+        async with self._read() as conn:
+            folder = (await conn.execute(select(*_FOLDER_COLUMNS).where(Folder.id == folder_id))).first()
             if folder is None:
                 raise NoSuchFolder("the folder no longer exists")
             row = (
-                await session.execute(
+                await conn.execute(
                     select(
                         func.count(),
                         func.coalesce(func.sum(case((_has_flag("\\Seen"), 0), else_=1)), 0),
@@ -228,25 +266,34 @@ class SqlImapStore:
     # Messages ---------------------------------------------------------------------------------------------
 
     async def snapshot(self, folder_id: int) -> Snapshot:
-        async with self.database.read() as session:
-            folder = await session.get(Folder, folder_id)
+        if self.fast is not None:
+            return await self.fast.snapshot(folder_id)
+        async with self._read() as conn:
+            folder = (await conn.execute(select(*_FOLDER_COLUMNS).where(Folder.id == folder_id))).first()
             if folder is None:
                 raise NoSuchFolder("the folder no longer exists")
-            info = _info(folder)
-            result = await session.execute(
-                select(FolderMessage.uid).where(FolderMessage.folder_id == folder_id).order_by(FolderMessage.uid)
+            result = await conn.execute(
+                select(FolderMessage.uid, FolderMessage.flags)
+                .where(FolderMessage.folder_id == folder_id)
+                .order_by(FolderMessage.uid)
             )
-            uids = [int(uid) for uid in result.scalars()]
-            unseen = await session.scalar(
-                select(func.min(FolderMessage.uid)).where(FolderMessage.folder_id == folder_id, ~_has_flag("\\Seen"))
-            )
-            return Snapshot(info, uids, int(unseen) if unseen is not None else None)
+            uids: list[int] = []
+            unseen: int | None = None
+            for uid, flags in result:
+                uids.append(uid)
+                if unseen is None and "\\Seen" not in flags.split():
+                    unseen = uid
+            return Snapshot(_info(folder), uids, unseen)
 
     async def changes(self, folder_id: int, since_modseq: int) -> Changes:
-        async with self.database.read() as session:
+        if self.fast is not None:
+            return await self.fast.changes(folder_id, since_modseq)
+        async with self._read() as session:
             highest = await session.scalar(select(Folder.highestmodseq).where(Folder.id == folder_id))
             if highest is None:
                 raise NoSuchFolder("the folder no longer exists")
+            if highest <= since_modseq:
+                return Changes(int(highest), [], [])
             rows = await session.execute(
                 select(FolderMessage.uid, FolderMessage.flags, FolderMessage.modseq)
                 .where(FolderMessage.folder_id == folder_id, FolderMessage.modseq > since_modseq)
@@ -261,9 +308,11 @@ class SqlImapStore:
             return Changes(int(highest), changed, [int(uid) for uid in gone])
 
     async def states(self, folder_id: int, uids: Sequence[int]) -> list[MessageState]:
+        if self.fast is not None:
+            return await self.fast.states(folder_id, uids)
         wanted = set(uids)
         out: list[MessageState] = []
-        async with self.database.read() as session:
+        async with self._read() as session:
             for condition in self._uid_filter(uids):
                 rows = await session.execute(
                     select(FolderMessage.uid, FolderMessage.flags, FolderMessage.modseq).where(
@@ -274,6 +323,8 @@ class SqlImapStore:
         return sorted(out, key=lambda s: s.uid)
 
     async def messages(self, folder_id: int, uids: Sequence[int], *, structure: bool) -> list[StoredMessage]:
+        if self.fast is not None:
+            return await self.fast.messages(folder_id, uids, structure=structure)
         wanted = set(uids)
         columns: list[Any] = [
             FolderMessage.uid,
@@ -286,7 +337,7 @@ class SqlImapStore:
         if structure:
             columns.append(MessageContent.structure)
         out: list[StoredMessage] = []
-        async with self.database.read() as session:
+        async with self._read() as session:
             for condition in self._uid_filter(uids):
                 rows = await session.execute(
                     select(*columns)
@@ -310,6 +361,11 @@ class SqlImapStore:
 
     async def read(self, sha256: str, length: int) -> bytes:
         return await asyncio.to_thread(self.blobs.read_range, sha256, 0, length)
+
+    async def read_many(self, wanted: Sequence[tuple[str, int]]) -> list[bytes]:
+        if not wanted:
+            return []
+        return await asyncio.to_thread(lambda: [self.blobs.read_range(sha, 0, length) for sha, length in wanted])
 
     async def store_flags(
         self, folder_id: int, uids: Sequence[int], mode: str, flags: Sequence[str], unchangedsince: int | None
@@ -472,7 +528,7 @@ class SqlImapStore:
         return copy.uidvalidity, copy.uid
 
     async def quota(self, mailbox_id: int) -> tuple[int, int | None]:
-        async with self.database.read() as session:
+        async with self._read() as session:
             row = (
                 await session.execute(select(Mailbox.used_bytes, Mailbox.quota_bytes).where(Mailbox.id == mailbox_id))
             ).first()
@@ -481,4 +537,4 @@ class SqlImapStore:
         return int(row[0]), int(row[1]) if row[1] is not None else self.default_quota
 
     def watch(self, folder_id: int) -> FolderWatch:
-        return self.notifier.subscribe(folder_id)
+        return Watch(self.notifier.subscribe(folder_id))

@@ -84,6 +84,9 @@ class FolderWatch(Protocol):
 
     def pending(self) -> bool: ...
 
+    def collect(self) -> int:
+        """The highest MODSEQ announced since the last call, 0 when nothing was."""
+
     def drain(self) -> None: ...
 
     def close(self) -> None: ...
@@ -118,6 +121,9 @@ class ImapStore(Protocol):
 
     async def read(self, sha256: str, length: int) -> bytes:
         """The first ``length`` bytes of a stored message."""
+
+    async def read_many(self, wanted: Sequence[tuple[str, int]]) -> list[bytes]:
+        """Several :meth:`read` at once (one worker-thread hop for a whole FETCH batch)."""
 
     async def store_flags(
         self, folder_id: int, uids: Sequence[int], mode: str, flags: Sequence[str], unchangedsince: int | None

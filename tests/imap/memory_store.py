@@ -23,6 +23,7 @@ from mail_gateway.imap.store import (
     Snapshot,
     StoredMessage,
 )
+from mail_gateway.imap.watch import Watch
 from mail_gateway.mime.structure import analyse
 from mail_gateway.store.notify import FolderChanged, InProcessNotifier
 
@@ -218,6 +219,9 @@ class MemoryStore:
     async def read(self, sha256: str, length: int) -> bytes:
         return self._blobs[sha256][:length]
 
+    async def read_many(self, wanted: Sequence[tuple[str, int]]) -> list[bytes]:
+        return [self._blobs[sha][:length] for sha, length in wanted]
+
     async def store_flags(
         self, folder_id: int, uids: Sequence[int], mode: str, flags: Sequence[str], unchangedsince: int | None
     ) -> tuple[list[MessageState], list[int]]:
@@ -294,4 +298,4 @@ class MemoryStore:
         return used, self._quota.get(mailbox_id)
 
     def watch(self, folder_id: int) -> FolderWatch:
-        return self.notifier.subscribe(folder_id)
+        return Watch(self.notifier.subscribe(folder_id))

@@ -6,6 +6,7 @@ of each blob as the requested sections need (none for FLAGS, ENVELOPE or BODYSTR
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mail_gateway.imap.handlers.common import Reply
@@ -18,7 +19,10 @@ from mail_gateway.imap.store import StoredMessage
 if TYPE_CHECKING:
     from mail_gateway.imap.session import Session
 
-BATCH = 200
+BATCH = 200  # messages loaded at once with their cached parse
+STATE_BATCH = 10_000  # flags only: one range query per 10,000 messages
+_STATE = frozenset({"UID", "FLAGS", "MODSEQ"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STRUCTURED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"})
 
 
@@ -45,12 +49,24 @@ async def fetch(session: Session, command: c.Fetch) -> Reply:
         uids = [s.uid for s in states if s.modseq > since]
     want_structure = any(isinstance(a, items.Section) or a in _STRUCTURED for a in attrs)
     mark_seen = items.sets_seen(attrs) and not view.readonly
-    for start in range(0, len(uids), BATCH):
-        batch = await session.store.messages(view.folder.id, uids[start : start + BATCH], structure=want_structure)
+    state_only = set(attrs) <= _STATE
+    step = STATE_BATCH if state_only else BATCH
+    for start in range(0, len(uids), step):
+        chunk = uids[start : start + step]
+        if state_only:  # FLAGS/UID/MODSEQ: no join with the contents (the big-folder resync path)
+            batch = [
+                StoredMessage(s.uid, s.flags, s.modseq, _EPOCH, 0, "", None)
+                for s in await session.store.states(view.folder.id, chunk)
+            ]
+        else:
+            batch = await session.store.messages(view.folder.id, chunk, structure=want_structure)
         newly_seen: set[int] = set()
         if mark_seen:
             batch, newly_seen = await _mark_seen(session, batch)
-        for message in batch:
+        needed = [items.bytes_needed(attrs, m.structure) if m.structure is not None else 0 for m in batch]
+        contents = iter(await session.store.read_many([(m.sha256, n) for m, n in zip(batch, needed, strict=True) if n]))
+        for message, length in zip(batch, needed, strict=True):
+            content = next(contents) if length else b""
             number = view.msn(message.uid)
             if number is None:
                 continue
@@ -63,11 +79,6 @@ async def fetch(session: Session, command: c.Fetch) -> Reply:
                 message.size,
                 message.structure,
             )
-            content = b""
-            if message.structure is not None:
-                needed = items.bytes_needed(attrs, message.structure)
-                if needed:
-                    content = await session.store.read(message.sha256, needed)
             wanted = attrs
             if "FLAGS" not in attrs and message.uid in newly_seen:
                 wanted = [*attrs, "FLAGS"]  # RFC 3501 §6.4.5: the implicit \Seen is reported

@@ -140,17 +140,22 @@ async def store(session: Session, command: c.Store) -> Reply:
     flags = clean_flags(command.flags)
     states, refused = await session.store.store_flags(view.folder.id, uids, command.mode, flags, command.unchangedsince)
     responses: list[Response] = []
+    before = view.modseq
     for state in states:
         number = view.msn(state.uid)
         if number is None:
             continue
-        changed = state.modseq > view.modseq
+        changed = state.modseq > before
         view.reported(state.uid, state.modseq)
         if command.silent and not (session.condstore and changed):
             continue
         data = view.flags_data(number, state, condstore=session.condstore, uid=command.uid or session.qresync)
         responses.append(Untagged(data))
-    view.dirty = True
+    newest = max((s.modseq for s in states), default=before)
+    if newest == before + 1:
+        view.modseq = newest  # one MODSEQ was allocated, ours: nobody changed the folder in between
+    elif newest > before:
+        view.dirty = True
     code = None
     if refused:
         code = "MODIFIED " + str(SequenceSet.of(refused if command.uid else _numbers(session, refused)))
