@@ -1,7 +1,7 @@
 """End to end in headless Chromium against the real server (``mssante serve`` in a thread).
 
 A professional sends a PDF through SMTP submission; the patient activates, logs in with TOTP, reads, downloads
-the PDF (same bytes) and replies; the professional receives the threaded reply; the professional closes with
+the PDF (same bytes) and replies; the professional receives the threaded reply over IMAP; the professional closes with
 ``[FIN]``; the reply form is gone and a forged POST is refused. Every page is checked with axe-core and
 photographed at desktop and 375 px width (``test-artifacts/patient_inbox/``).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import imaplib
 import smtplib
 import time
 from collections.abc import Iterator
@@ -80,6 +81,24 @@ def send(gw: RunningGateway, raw: bytes, to: str) -> None:
         client.starttls(context=gw.client_tls())
         client.login(DOCTOR, PASSWORD)
         assert client.sendmail(DOCTOR, [to], raw) == {}
+
+
+def imap_inbox(gw: RunningGateway) -> list[bytes]:
+    """Every message of the professional's INBOX, fetched with imaplib over implicit TLS."""
+    client = imaplib.IMAP4_SSL("127.0.0.1", gw.ports["imaps"], ssl_context=gw.client_tls(), timeout=30)
+    try:
+        client.login(DOCTOR, PASSWORD)
+        client.select("INBOX", readonly=True)
+        _, data = client.uid("SEARCH", "ALL")
+        messages = []
+        for uid in data[0].split():
+            _, fetched = client.uid("FETCH", uid, "(BODY.PEEK[])")
+            part = fetched[0]
+            assert isinstance(part, tuple)
+            messages.append(part[1])
+        return messages
+    finally:
+        client.logout()
 
 
 def doctor_message(to: str, subject: str, *, pdf: bytes | None = None, extra: dict[str, str] | None = None) -> bytes:
@@ -177,7 +196,8 @@ def test_patient_journey_in_chromium(served: tuple[RunningGateway, RelayHandler]
         assert "Votre réponse a été envoyée." in page.inner_text("main")
         check_page(page, "07-reponse-envoyee", axe)
 
-        [received] = gw.inbox(DOCTOR)
+        received = imap_inbox(gw)[-1]  # the professional's mail client, over IMAP
+        assert received == gw.inbox(DOCTOR)[0]
         reply = email.message_from_bytes(strip_trace(received), policy=email.policy.default)
         assert reply["In-Reply-To"] == first_id
         assert reply["References"].split()[0] == first_id
@@ -202,7 +222,7 @@ def test_patient_journey_in_chromium(served: tuple[RunningGateway, RelayHandler]
         )
         assert forged.status == 403
         assert "clôturée" in forged.text()
-        assert len(gw.inbox(DOCTOR)) == 1
+        assert len(imap_inbox(gw)) == 1
 
         page.goto(f"{base}/patient/opposition")
         check_page(page, "09-opposition", axe)

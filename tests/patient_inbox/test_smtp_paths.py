@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import imaplib
 import smtplib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,16 @@ def test_a_patient_cannot_log_in_over_smtp(gateway: RunningGateway) -> None:
         with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
             client.login(address, "any password at all")
     assert b"web inbox" in refused.value.smtp_error
+
+
+def test_a_patient_cannot_log_in_over_imap(gateway: RunningGateway) -> None:
+    _, address, _ = add_patient(gateway)
+    client = imaplib.IMAP4_SSL("127.0.0.1", gateway.ports["imaps"], ssl_context=gateway.client_tls(), timeout=30)
+    try:
+        with pytest.raises(imaplib.IMAP4.error, match="web inbox"):
+            client.login(address, "any password at all")
+    finally:
+        client.shutdown()
 
 
 def test_refusals_over_smtp_say_why(gateway: RunningGateway) -> None:
