@@ -1,8 +1,9 @@
 """The directory's JSON API: practitioner search with cursor pagination, exact lookups, address resolution.
 
 ``GET /api/directory/practitioners`` searches; ``GET /api/directory/practitioners/{identifier}`` looks up an
-idNat, RPPS, ADELI or mailbox address; ``GET /api/directory/mailboxes/{address}`` resolves an address to its
-owner. Errors are RFC 9457 problems; ``limit`` above 100 is capped.
+idNat, RPPS, ADELI or mailbox address; ``GET /api/directory/mailboxes?q=`` finds addresses containing a
+fragment and ``GET /api/directory/mailboxes/{address}`` resolves an address to its owner. Errors are RFC 9457
+problems; ``limit`` above 100 is capped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from directory.errors import NotFound
+from directory.mailbox_search import find_mailboxes
 from directory.problems import Problem, ProblemRoute
 from directory.resolve import Resolver
 from directory.search import DEFAULT_LIMIT, MAX_LIMIT, Practitioner, SearchQuery, lookup, search
@@ -55,6 +57,20 @@ class PractitionerOut(BaseModel):
 class PageOut(BaseModel):
     items: list[PractitionerOut]
     next_cursor: str | None = Field(description="pass as cursor= for the next page; null on the last page")
+    limit: int
+
+
+class MailboxOut(BaseModel):
+    address: str
+    mailbox_type: str
+    display_name: str
+    profession_label: str
+    structure_name: str
+
+
+class MailboxPageOut(BaseModel):
+    items: list[MailboxOut]
+    next_cursor: str | None
     limit: int
 
 
@@ -127,6 +143,20 @@ async def get_practitioner(
     if found is None:
         raise NotFound(f"no practitioner has the identifier {identifier!r}")
     return _out(found)
+
+
+@router.get("/mailboxes", response_model=MailboxPageOut, responses=ERRORS,
+            summary="Find mailbox addresses containing a fragment")
+async def find_mailbox_addresses(
+    request: Request,
+    q: Annotated[str, Query(min_length=3, max_length=254, description="part of the address, e.g. cardio@chu")],
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(description=f"page size, capped at {MAX_LIMIT}")] = DEFAULT_LIMIT,
+) -> MailboxPageOut:
+    async with _database(request).read() as session:
+        page = await find_mailboxes(session, q, cursor, limit)
+    return MailboxPageOut(items=[MailboxOut.model_validate(asdict(item)) for item in page.items],
+                          next_cursor=page.next_cursor, limit=page.limit)
 
 
 @router.get("/mailboxes/{address}", response_model=OwnerOut, responses=ERRORS, summary="Resolve a mailbox address")

@@ -99,3 +99,19 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     assert {"q", "profession", "specialty", "city", "postal_code", "department", "mailbox", "cursor", "limit"} <= names
     assert "400" in operation["responses"]
     assert f"{BASE}/mailboxes/{{address}}" in schema["paths"]
+
+
+async def test_find_mailboxes_by_fragment(client: httpx.AsyncClient) -> None:
+    body = (await client.get(f"{BASE}/mailboxes", params={"q": "CHU-LYON"})).json()
+    assert [(item["address"], item["display_name"]) for item in body["items"]] == [
+        ("cardiologie@chu-lyon.mssante.fr", "Cardiologie – Hôpital Édouard Herriot")]
+    both = (await client.get(f"{BASE}/mailboxes", params={"q": "mssante.fr", "limit": 1})).json()
+    assert len(both["items"]) == 1 and both["next_cursor"]
+    rest = (await client.get(f"{BASE}/mailboxes", params={"q": "mssante.fr", "cursor": both["next_cursor"]})).json()
+    assert {both["items"][0]["address"], rest["items"][0]["address"]} == {
+        "cardiologie@chu-lyon.mssante.fr", "jean-pierre.martin@medecin.mssante.fr"}
+    assert (await client.get(f"{BASE}/mailboxes", params={"q": "%%%"})).json()["items"] == []  # not wildcards
+    assert (await client.get(f"{BASE}/mailboxes", params={"q": "___"})).json()["items"] == []
+    _problem(await client.get(f"{BASE}/mailboxes", params={"q": "ab"}), 400, "q")
+    _problem(await client.get(f"{BASE}/mailboxes", params={"q": "mssante", "cursor": rest["next_cursor"] or "x"}),
+             400, "cursor")
