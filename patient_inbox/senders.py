@@ -1,7 +1,7 @@
 """Who a professional is, as the patient sees them: name, profession, structure, never the address.
 
-The directory (when the composition root provides one) knows professions and structures; otherwise the local
-mailbox's display name is used, then the ``From`` display name, then a neutral label.
+The professional directory knows names, professions and structures; for an address it does not know (or no
+longer lists), the local mailbox's display name is used, then the ``From`` display name, then a neutral label.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from directory.resolve import Resolver
 from mail_gateway.store.models import Mailbox
 from storage.engine import Database
 
@@ -27,6 +28,22 @@ class SenderIdentity:
 class Directory(Protocol):
     async def identify(self, address: str) -> SenderIdentity | None:
         """The identity of the professional behind ``address``, or None when unknown."""
+
+
+class ProfessionalDirectory:
+    """The professional directory (``directory.resolve``) first, our own mailboxes' display names second."""
+
+    def __init__(self, resolver: Resolver, fallback: Directory) -> None:
+        self.resolver = resolver
+        self.fallback = fallback
+
+    async def identify(self, address: str) -> SenderIdentity | None:
+        owner = await self.resolver.resolve(address)
+        if owner is None or not owner.active:
+            return await self.fallback.identify(address)
+        profession = " – ".join(part for part in (owner.profession_label, owner.specialty_label) if part) or None
+        structure = (owner.structure_name or None) if owner.kind == "person" else None
+        return SenderIdentity(owner.display_name[:200], profession and profession[:200], structure and structure[:200])
 
 
 class MailboxDirectory:

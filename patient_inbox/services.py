@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from directory.resolve import Resolver
 from mail_gateway.delivery.pipeline import DeliveryPipeline
 from patient_inbox.config import PatientSettings
 from patient_inbox.notify import Notifier
-from patient_inbox.senders import Directory, MailboxDirectory
+from patient_inbox.senders import Directory, MailboxDirectory, ProfessionalDirectory
 from patient_inbox.views import BodyViews
 from policies.rate_limits import FailureWindow
 from storage.blobs import BlobStore
@@ -53,7 +54,7 @@ class PatientServices:
             patient_domain=patient_domain,
             data_dir=data_dir,
             settings=settings,
-            directory=directory or MailboxDirectory(database),
+            directory=directory or ProfessionalDirectory(Resolver(database), MailboxDirectory(database)),
             notifier=Notifier(settings.notify_smarthost, sender, settings.public_url),
             ip_failures=FailureWindow(settings.patient_ip_failures, settings.patient_ip_window),
             bodies=BodyViews(blobs),
