@@ -16,6 +16,7 @@ from urllib.parse import quote
 import structlog
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from patient_inbox import conversations as service
@@ -144,7 +145,12 @@ async def reply(request: Request, conversation_id: int) -> Response:
         mebibytes = limits.reply_max_bytes // (1024 * 1024)
         too_big = f"Les pièces jointes sont trop lourdes : {mebibytes} Mo au plus en tout."
         return v.page("conversation.html", {**context, "errors": [too_big]}, 413)
-    form = await v.form(max_files=limits.reply_max_attachments + 1, max_fields=100)
+    try:
+        form = await v.form(max_files=limits.reply_max_attachments + 1, max_fields=100)
+    except HTTPException:  # starlette's 400 when there are more files or fields than the parser may read
+        context = await _conversation_context(v, conversation_id, current.account.id)
+        too_many = f"Vous pouvez joindre {limits.reply_max_attachments} fichiers au plus."
+        return v.page("conversation.html", {**context, "errors": [too_many]}, 422)
     try:
         text = form.get("text")
         text = text.replace("\r\n", "\n") if isinstance(text, str) else ""

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from mail_gateway.store.models import Folder, FolderMessage, MessageContent
+from patient_inbox.config import PatientSettings
 from patient_inbox.models import Conversation
 from storage.blobs import BlobStore
 from tests.patient_inbox.factories import (
@@ -175,3 +176,29 @@ async def test_inbox_is_paginated(world: World, tmp_path: Path) -> None:
         beyond = await http.get("/patient/messages?page=99")
         assert conversation_ids(beyond.text) == conversation_ids(second.text)
         assert "page 2 sur 2" in beyond.text
+
+
+async def test_reply_limits_are_enforced_with_clear_messages(world: World, tmp_path: Path) -> None:
+    world.services.settings = PatientSettings(notify_smarthost="", reply_max_attachments=2, reply_max_bytes=4096)
+    doctor = await make_professional(world.database)
+    patient = await make_patient(world.database)
+    await submit(world, doctor, [patient.address], professional_message(doctor, [patient.address]))
+    async with client(make_app(world, tmp_path)) as http:
+        await activate(http, patient)
+        [conversation_id] = conversation_ids((await http.get("/patient/messages")).text)
+        view = await http.get(f"/patient/conversations/{conversation_id}")
+        url = f"/patient/conversations/{conversation_id}/reponse"
+        base = {"csrf": csrf_of(view.text), "to": participant_ids(view.text)}
+        empty = await http.post(url, data={**base, "text": "   "})
+        assert empty.status_code == 422 and "Écrivez un message" in text_of(empty.text)
+        many = await http.post(url, data={**base, "text": "x"},
+                               files=[("files", (f"f{n}.txt", b"x", "text/plain")) for n in range(3)])
+        assert many.status_code == 422 and "2 fichiers au plus" in text_of(many.text)
+        flood = await http.post(url, data={**base, "text": "x"},
+                                files=[("files", (f"f{n}.txt", b"x", "text/plain")) for n in range(10)])
+        assert flood.status_code == 422 and "2 fichiers au plus" in text_of(flood.text)
+        big = await http.post(url, data={**base, "text": "gros"},
+                              files={"files": ("gros.pdf", b"%PDF" + b"0" * 5000, "application/pdf")})
+        assert big.status_code == 422 and "trop lourdes" in text_of(big.text)
+        assert "gros" in big.text  # the draft is kept
+    assert await inbox_of(world, doctor.id) == []
