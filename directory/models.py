@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, UTCDateTime
@@ -23,6 +23,8 @@ SortKey = String(450).with_variant(String(450, collation="C"), "postgresql")
 
 class Person(Base):
     __tablename__ = "directory_persons"
+    # a one-word search reads "family equals the word" in display order from this index
+    __table_args__ = (Index("ix_directory_persons_family_sort", "family_norm", "sort_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     id_nat: Mapped[str] = mapped_column(String(12), unique=True)

@@ -221,8 +221,51 @@ async def _complete(session: AsyncSession, persons: list[Person]) -> list[Practi
     ]
 
 
+_AFTER_WORDS = "\x7f"  # above every folded character: [t, t + this) is "starts with t"
+
+
+async def _single_term(
+    session: AsyncSession, term: str, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[tuple[int, str, int]]:
+    """A one-word search tier by tier, each read in ``sort_key`` order from an index: family equal to the word
+    (index on family and sort key), family starting with it (a ``sort_key`` range: the key starts with the
+    family), then the other full-text matches (given names, cities, professions). A common surname fills the
+    page from the first tier without touching the full-text index; the ranking is the general one."""
+    starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
+    tiers: list[ColumnElement[bool] | TextClause] = [
+        Person.family_norm == term,
+        and_(starts, Person.family_norm != term),
+        and_(match_words(sqlite, "doc", [term], [True]), ~starts),
+    ]
+    found: list[tuple[int, str, int]] = []
+    for rank, condition in enumerate(tiers):
+        if after is not None and rank < after[0]:
+            continue
+        statement = select(Person.id, Person.sort_key).where(Person.active.is_(True), condition)
+        if after is not None and rank == after[0]:
+            statement = statement.where(Person.sort_key > after[1])
+        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted - len(found)))).all()
+        found += [(int(row[0]), str(row[1]), rank) for row in rows]
+        if len(found) >= wanted:
+            break
+    return found
+
+
+async def _general(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[tuple[int, str, int]]:
+    rank = _rank(words(query.q))
+    statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(*_conditions(query, sqlite))
+    if after is not None:
+        statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
+    rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
+    return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+
 async def search(session: AsyncSession, query: SearchQuery) -> Page:
-    """One page of active practitioners matching ``query``, best first."""
+    """One page of active practitioners matching ``query``, best first.
+
+    Only ids and sort keys are ranked and sorted; the page's rows are then read by id."""
     query = _check(query)
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
@@ -231,19 +274,21 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
         found = await lookup(session, stripped)
         return Page([found] if found is not None and query.cursor is None else [], None, limit)
     terms = words(query.q)
-    rank = _rank(terms)
-    statement: Any = select(Person, rank.label("rank")).where(*_conditions(query, sqlite))
     fingerprint = _fingerprint(query)
-    if query.cursor:
-        after_rank, after_key = decode_cursor(query.cursor, fingerprint)
-        statement = statement.where(or_(rank > after_rank, and_(rank == after_rank, Person.sort_key > after_key)))
-    statement = statement.order_by(rank, Person.sort_key).limit(limit + 1)
-    rows = (await session.execute(statement)).all()
-    persons = [row[0] for row in rows[:limit]]
+    after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
+    filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
+                                                   query.department, query.mailbox, query.has_mailbox))
+    if len(terms) == 1 and not filtered:
+        hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
+    else:
+        hits = await _general(session, query, sqlite, after, limit + 1)
+    ids = [hit[0] for hit in hits[:limit]]
+    rows = {person.id: person for person in await session.scalars(select(Person).where(Person.id.in_(ids)))}
+    persons = [rows[identifier] for identifier in ids]
     next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(int(last[1]), last[0].sort_key, fingerprint)
+    if len(hits) > limit:
+        _, last_key, last_rank = hits[limit - 1]
+        next_cursor = encode_cursor(last_rank, last_key, fingerprint)
     return Page(await _complete(session, persons), next_cursor, limit)
 
 

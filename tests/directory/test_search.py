@@ -6,9 +6,9 @@ import pytest
 
 from directory.errors import InvalidQuery
 from directory.importer import import_file
-from directory.search import SearchQuery, lookup, search
+from directory.search import SearchQuery, _general, _single_term, lookup, search
 from storage.engine import Database
-from tests.directory.helpers import FILLERS, known_directory, person_line
+from tests.directory.helpers import FILLERS, known_directory, person_line, small
 
 
 @pytest.fixture
@@ -119,3 +119,18 @@ async def test_bad_and_hostile_input(known: Database) -> None:
             await search(session, SearchQuery(profession="60", cursor=page.next_cursor))
         capped = await search(session, SearchQuery(limit=100_000))
     assert capped.limit == 100
+
+
+async def test_one_word_tiers_rank_like_the_general_query(database: Database, tmp_path: Path) -> None:
+    """The fast one-word path must return exactly what the general ranked query returns."""
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    sqlite = database.sqlite
+    async with database.read() as session:
+        for term in ("martin", "ma", "le", "d", "jean", "paris", "infirmier", "b", "zz", "marie"):
+            general = await _general(session, SearchQuery(q=term), sqlite, None, 1000)
+            tiered = await _single_term(session, term, sqlite, None, 1000)
+            assert tiered == general, term
+            if len(general) > 5:
+                _, key, rank = general[4]
+                assert await _single_term(session, term, sqlite, (rank, key), 1000) == general[5:]

@@ -105,6 +105,7 @@ def upgrade() -> None:
         for name, _, how in columns:
             if how is True:
                 op.create_index(f"ix_{table}_{name}", table, [name])
+    op.create_index("ix_directory_persons_family_sort", "directory_persons", ["family_norm", "sort_key"])
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE directory_person_fts USING fts5(doc, facets, content='directory_persons', "
