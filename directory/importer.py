@@ -266,6 +266,7 @@ async def _import(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
         )
         await merger.drop("stg_activity", "stg_person", "stg_structure")
+        await merger.finish("directory_persons", "directory_structures", "directory_activities")
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")
@@ -274,7 +275,7 @@ async def _import(
             "directory_mailboxes", "stg_mailbox", "address", MAILBOX_COLUMNS
         )
         await merger.drop("stg_mailbox")
-    await merger.finish()
+        await merger.finish("directory_mailboxes")
     await connection.execute(
         insert(ImportRun).values(
             kind=header.kind.value, extraction_date=seen, file_name=source.name[:500], read=report.read,

@@ -23,17 +23,38 @@ from directory.staging import PERSON_COLUMNS as STAGED_PERSON
 from directory.staging import merge_person_rows
 from storage.base import UTCDateTime
 
-# The PostgreSQL full-text indexes of migration 0003, rebuilt in one pass after a first load (much faster
-# than maintaining them row by row); DDL is transactional, so a failed import still leaves them in place.
-BULK_INDEXES = {
+# Secondary indexes of migration 0003 that a first load into an empty table drops and builds once at the end:
+# building an index from sorted data is much faster than maintaining it row by row. DDL is transactional on
+# both engines, so a failed import still leaves them in place. On SQLite the full-text index is rebuilt too.
+_BTREE = {
     "directory_persons": {
-        "ix_directory_persons_doc_tsv": "CREATE INDEX ix_directory_persons_doc_tsv ON directory_persons "
-        "USING gin (to_tsvector('simple'::regconfig, doc))",
-        "ix_directory_persons_facets_tsv": "CREATE INDEX ix_directory_persons_facets_tsv ON directory_persons "
-        "USING gin (to_tsvector('simple'::regconfig, facets))",
+        "ix_directory_persons_sort_key": "CREATE INDEX ix_directory_persons_sort_key ON directory_persons (sort_key)",
+        "ix_directory_persons_family_sort": "CREATE INDEX ix_directory_persons_family_sort "
+        "ON directory_persons (family_norm, sort_key)",
+    },
+    "directory_activities": {
+        "ix_directory_activities_structure_key": "CREATE INDEX ix_directory_activities_structure_key "
+        "ON directory_activities (structure_key)",
     },
 }
-IMPORT_CACHE_KIB = 128 * 1024  # within the 500 MiB the whole import may use
+BULK_INDEXES: dict[str, dict[str, dict[str, str]]] = {
+    "sqlite": _BTREE,
+    "postgresql": {
+        **_BTREE,
+        "directory_persons": {
+            **_BTREE["directory_persons"],
+            "ix_directory_persons_doc_tsv": "CREATE INDEX ix_directory_persons_doc_tsv ON directory_persons "
+            "USING gin (to_tsvector('simple'::regconfig, doc))",
+            "ix_directory_persons_facets_tsv": "CREATE INDEX ix_directory_persons_facets_tsv ON directory_persons "
+            "USING gin (to_tsvector('simple'::regconfig, facets))",
+        },
+    },
+}
+_FTS_TRIGGER = (
+    "CREATE TRIGGER directory_persons_fts_insert AFTER INSERT ON directory_persons BEGIN "
+    "INSERT INTO directory_person_fts(rowid, doc, facets) VALUES (new.id, new.doc, new.facets); END"
+)
+IMPORT_CACHE_KIB = 64 * 1024  # within the 500 MiB the whole import may use
 PERSON_COLUMNS = (
     "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm", "sort_key",
     "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
@@ -79,7 +100,12 @@ class Merger:
             await self.run("SET LOCAL work_mem = '64MB'")
             await self.run("SET LOCAL maintenance_work_mem = '256MB'")
 
-    async def finish(self) -> None:
+    async def finish(self, *tables: str) -> None:
+        """Fresh planner statistics for the tables just loaded (PostgreSQL's autovacuum would come too late for
+        the first searches), and SQLite's default page cache back on the pooled connection."""
+        if not self.sqlite:
+            for table in tables:
+                await self.run(f"ANALYZE {table}")
         if self.sqlite:
             await self.run("PRAGMA cache_size = -2000")  # SQLite's default, for the pooled connection
             await self.run("PRAGMA temp.cache_size = -2000")
@@ -162,12 +188,18 @@ class Merger:
         counts = Counts()
         empty = (await self.connection.execute(text(f"SELECT 1 FROM {target} LIMIT 1"))).first() is None  # noqa: S608
         if empty:  # the first import: a plain ordered load, and PostgreSQL builds its GIN indexes once at the end
-            bulk_indexes = BULK_INDEXES.get(target, {}) if not self.sqlite else {}
+            bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
+            fts = self.sqlite and target == "directory_persons"
             for name in bulk_indexes:
                 await self.run(f"DROP INDEX {name}")
+            if fts:
+                await self.run("DROP TRIGGER directory_persons_fts_insert")
             counts.inserted = await self.run(f"{insert} ORDER BY s.{key}")
             for definition in bulk_indexes.values():
                 await self.run(definition)
+            if fts:
+                await self.run("INSERT INTO directory_person_fts(directory_person_fts) VALUES ('rebuild')")
+                await self.run(_FTS_TRIGGER)
             return counts
         changed = " OR ".join(f"{target}.{column} <> s.{column}" for column in columns)
         assignments = ", ".join(f"{column} = s.{column}" for column in columns)

@@ -10,6 +10,7 @@ from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import Kind
 from directory.importer import import_file
 from directory.models import Activity, Mailbox, Person, Structure
+from directory.search import SearchQuery, search
 from storage.engine import Database
 from tests.directory.helpers import field, read_lines, small, with_field, write_lines
 
@@ -72,6 +73,10 @@ async def test_newer_extraction_updates_and_deactivates(database: Database, tmp_
     persons = await _persons(database)
     assert not persons[gone].active
     assert persons[renamed].family == "DE LA FONTAINE-VÉRAN" and "fontaine veran" in persons[renamed].doc
+    async with database.read() as session:  # the full-text index followed the update (triggers after a bulk load)
+        page = await search(session, SearchQuery(q="fontaine-veran"))
+        assert [item.id_nat for item in page.items] == [renamed]
+        assert (await search(session, SearchQuery(q="nouvelle"))).items[0].id_nat == "899999999999"
     assert persons["899999999999"].active and persons["899999999999"].last_seen.isoformat() == "2026-12-01"
     assert persons[field(lines[2], ID_NAT)].last_seen.isoformat() == "2026-12-01"
     # the mailbox extraction: one mailbox vanished

@@ -36,11 +36,12 @@ async def test_first_import_keeps_the_search_indexes(database: Database, tmp_pat
         if database.sqlite:
             names = {row[0] for row in await connection.execute(text("SELECT name FROM sqlite_master"))}
             assert {"directory_person_fts", "directory_persons_fts_insert"} <= names
+            assert set(BULK_INDEXES["sqlite"]["directory_persons"]) <= names
             hits = await connection.execute(text(
                 "SELECT count(*) FROM directory_person_fts WHERE directory_person_fts MATCH 'doc:a*'"))
         else:
             names = {row[0] for row in await connection.execute(text("SELECT indexname FROM pg_indexes"))}
-            assert set(BULK_INDEXES["directory_persons"]) <= names
+            assert set(BULK_INDEXES["postgresql"]["directory_persons"]) <= names
             hits = await connection.execute(text(
                 "SELECT count(*) FROM directory_persons WHERE to_tsvector('simple'::regconfig, doc) @@ "
                 "to_tsquery('simple', 'a:*')"))
