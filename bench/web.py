@@ -28,6 +28,9 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
+# bench/ holds directory.py, which would shadow the ``directory`` package: the repository root goes first.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import httpx
 import uvicorn
 from sqlalchemy import insert
