@@ -142,9 +142,8 @@ class _Batches:
             if isinstance(record, Rejected):
                 self.rejects.add(record.line_no, record.reason, record.raw)
             elif isinstance(record, Activity):
-                row = activity_row(record)
-                rows.append(row)
-                person = accumulator.add(record, row)
+                rows.append(activity_row(record))
+                person = accumulator.add(record)
                 if person is not None:
                     persons.append(person)
             elif isinstance(record, MailboxEntry):

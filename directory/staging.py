@@ -22,11 +22,10 @@ from directory.extraction import Activity, MailboxEntry
 from directory.text import fold, squash
 
 ACTIVITY_COLUMNS = (
-    "line_no", "id_nat", "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm",
-    "profession_code", "profession_label", "category_code", "specialty_code", "specialty_label", "spec_pair",
-    "mode_code", "structure_key", "siret", "siren", "finess_site", "finess_legal", "technical_id",
-    "structure_name", "structure_norm", "address", "address_complement", "postal_code", "commune_code", "city",
-    "department", "phone", "email", "sector_code", "function_code", "genre_code", "key", "words", "facets",
+    "line_no", "id_nat", "specialty_code", "specialty_label", "mode_code", "structure_key", "siret", "siren",
+    "finess_site", "finess_legal", "technical_id", "structure_name", "structure_norm", "address",
+    "address_complement", "postal_code", "commune_code", "city", "department", "phone", "email", "sector_code",
+    "function_code", "genre_code", "key",
 )
 MAILBOX_COLUMNS = ("line_no", *MailboxEntry._fields[1:])
 PERSON_COLUMNS = (
@@ -65,25 +64,23 @@ def _line_facets(profession: str, specialty: str, postal_code: str, department: 
 
 
 def activity_row(activity: Activity) -> tuple[Any, ...]:
-    key_structure = structure_key(activity)
-    identity = "|".join((
-        activity.id_nat, key_structure, activity.mode_code, activity.sector_code, activity.function_code,
-        activity.genre_code, activity.specialty_code,
-    ))
-    key = activity.id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
-    words = _line_words(activity.profession_label, activity.specialty_label, activity.city)
-    facets = _line_facets(activity.profession_code, activity.specialty_code, activity.postal_code,
-                          activity.department, activity.city)
-    pair = f"{activity.specialty_code}={activity.specialty_label}" if activity.specialty_code else ""
+    """The staging row of one activity line (the person's own columns are staged by PersonAccumulator)."""
     a = activity
+    key_structure = structure_key(a)
+    identity = "|".join((a.id_nat, key_structure, a.mode_code, a.sector_code, a.function_code, a.genre_code,
+                         a.specialty_code))
+    key = a.id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
     return (
-        a.line_no, a.id_nat, a.id_type, a.id_pp, a.civility, a.title, a.family, a.given, fold(a.family)[:200],
-        fold(a.given)[:200], a.profession_code, a.profession_label, a.category_code, a.specialty_code,
-        a.specialty_label, pair, a.mode_code, key_structure, a.siret, a.siren, a.finess_site, a.finess_legal,
-        a.technical_id, a.structure_name, fold(a.structure_name)[:300], a.address, a.address_complement,
-        a.postal_code, a.commune_code, a.city, a.department, a.phone, a.email, a.sector_code, a.function_code,
-        a.genre_code, key, words, facets,
+        a.line_no, a.id_nat, a.specialty_code, a.specialty_label, a.mode_code, key_structure, a.siret, a.siren,
+        a.finess_site, a.finess_legal, a.technical_id, a.structure_name, _fold_name(a.structure_name), a.address,
+        a.address_complement, a.postal_code, a.commune_code, a.city, a.department, a.phone, a.email,
+        a.sector_code, a.function_code, a.genre_code, key,
     )
+
+
+@functools.lru_cache(maxsize=65_536)
+def _fold_name(name: str) -> str:
+    return fold(name)[:300]
 
 
 def person_row(first: Activity, words: set[str], facets: set[str], specialties: set[str]) -> tuple[Any, ...]:
@@ -107,13 +104,16 @@ class PersonAccumulator:
         self.facets: set[str] = set()
         self.specialties: set[str] = set()
 
-    def add(self, activity: Activity, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        done = self.flush() if self.first is not None and self.first.id_nat != activity.id_nat else None
+    def add(self, activity: Activity) -> tuple[Any, ...] | None:
+        a = activity
+        done = self.flush() if self.first is not None and self.first.id_nat != a.id_nat else None
         if self.first is None:
-            self.first = activity
-        self.words.update(row[-2].split(" "))
-        self.facets.update(row[-1].split(" "))
-        self.specialties.add(row[15])
+            self.first = a
+        self.words.update(_line_words(a.profession_label, a.specialty_label, a.city).split(" "))
+        self.facets.update(_line_facets(a.profession_code, a.specialty_code, a.postal_code, a.department,
+                                        a.city).split(" "))
+        if a.specialty_code:
+            self.specialties.add(f"{a.specialty_code}={a.specialty_label}")
         return done
 
     def flush(self) -> tuple[Any, ...] | None:

@@ -24,7 +24,7 @@ from directory.extraction import (
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56, MAILBOX_HEADER
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
-from directory.staging import activity_row, person_row
+from directory.staging import PersonAccumulator, activity_row
 from tests.directory.helpers import small
 
 HEADER_56 = ("|".join(ACTIVITY_HEADER_56) + "|").encode()
@@ -180,8 +180,12 @@ def test_accepted_values_fit_the_columns(values: list[str], id_nat: str) -> None
     for record in iter_records([HEADER_56 + b"\n", ("|".join(values) + "|\n").encode()]):
         if isinstance(record, Activity):
             row = activity_row(record)
-            _assert_fits(row, STAGED_ACTIVITY, _widths(models.Activity.__table__) | _widths(models.Person.__table__))
-            person = person_row(record, set(row[-2].split()), set(row[-1].split()), {row[15]})
+            _assert_fits(row, STAGED_ACTIVITY, _widths(models.Activity.__table__)
+                         | {"structure_norm": _widths(models.Structure.__table__)["name_norm"]})
+            accumulator = PersonAccumulator()
+            assert accumulator.add(record) is None
+            person = accumulator.flush()
+            assert person is not None
             _assert_fits(person, STAGED_PERSON, _widths(models.Person.__table__))
     mailbox = dict(zip(MAILBOX_HEADER, values, strict=False))
     mailbox.update({"Type de BAL": "PER", "Adresse BAL": "a.b@c.fr", "Identification nationale PP": id_nat})
