@@ -14,8 +14,8 @@ Measured, for each server:
    50, FETCH one body, STORE a flag, IDLE then DONE, LOGOUT. Prints operations/s and p50/p99 latency per
    operation, and the ratio to Dovecot (target: >= 0.5);
 2. SELECT + ``UID FETCH 1:* (FLAGS)`` on a ``--big`` INBOX (after one warm-up run);
-3. memory per idle connection: RSS of the server process(es) before and after ``--idle`` connections that
-   LOGIN, SELECT and IDLE.
+3. memory per idle connection: PSS of the server process(es) before and after ``--idle`` (Dovecot) or
+   ``--idle-gateway`` (ours) connections that LOGIN, SELECT and IDLE.
 
 The load generator is one asyncio process with a minimal client, so the client costs little next to the
 servers; both servers see the same generator.
@@ -196,18 +196,20 @@ async def big_folder(port: int) -> tuple[float, float, int]:
     return results[-1]
 
 
-def rss_kib(pids: list[int]) -> int:
+def memory_kib(pids: list[int]) -> int:
+    """Proportional set size (shared pages split between the processes sharing them), summed: fair between
+    one process (ours) and one process per connection (Dovecot's imap)."""
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1])
     return total
 
 
 async def idle_memory(port: int, count: int, pids: Callable[[], list[int]]) -> tuple[float, int]:
-    before = rss_kib(pids())
+    before = memory_kib(pids())
     wires: list[Wire] = []
     opened = 0
     try:
@@ -221,7 +223,7 @@ async def idle_memory(port: int, count: int, pids: Callable[[], list[int]]) -> t
             await asyncio.gather(*(_park(w) for w in wires[opened:]), return_exceptions=True)
             opened = len(wires)
         await asyncio.sleep(1.0)
-        after = rss_kib(pids())
+        after = memory_kib(pids())
     finally:
         for wire in wires:
             wire.close()
@@ -425,13 +427,13 @@ class Result:
     idle: tuple[float, int] = (0.0, 0)
 
 
-async def measure(port: int, pids: Callable[[], list[int]], args: argparse.Namespace) -> Result:
+async def measure(port: int, pids: Callable[[], list[int]], args: argparse.Namespace, idle: int) -> Result:
     result = Result()
     await mix(port, 5, 2.0)  # warm-up
     for clients in args.clients:
         result.mix[clients] = await mix(port, clients, args.duration)
     result.big = await big_folder(port)
-    result.idle = await idle_memory(port, args.idle, pids)
+    result.idle = await idle_memory(port, idle, pids)
     return result
 
 
@@ -451,7 +453,7 @@ def report(name: str, result: Result, baseline: Result | None, args: argparse.Na
     )
     per_conn, opened = result.idle
     print(
-        f"  {name:<10} idle: {opened} connections in IDLE, {per_conn:.1f} KiB RSS each "
+        f"  {name:<10} idle: {opened} connections in IDLE, {per_conn:.1f} KiB each (PSS) "
         f"(10,000 would take {per_conn * 10_000 / 1024 / 1024:.2f} GiB)"
     )
 
@@ -462,11 +464,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--big", type=int, default=100_000)
-    parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--idle", type=int, default=1000, help="idle connections held on Dovecot")
+    parser.add_argument(
+        "--idle-gateway", type=int, default=10_000, help="idle connections held on ours (issue target: 10,000)"
+    )
     args = parser.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.idle + 1000)), hard))
+    wanted = 2 * max(args.idle, args.idle_gateway) + 1000  # both ends of each connection live on this machine
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, wanted)), hard))
     if shutil.which("dovecot") is None:
         sys.exit("dovecot is needed: apt-get install -y dovecot-imapd")
     print(
@@ -476,7 +482,7 @@ def main() -> None:
 
     dovecot, port, root = start_dovecot(args.messages, args.big, args.idle)
     try:
-        baseline = asyncio.run(measure(port, lambda: _children(dovecot.pid), args))
+        baseline = asyncio.run(measure(port, lambda: _children(dovecot.pid), args, args.idle))
     finally:
         stop(dovecot)
         shutil.rmtree(root, ignore_errors=True)
@@ -484,7 +490,7 @@ def main() -> None:
 
     gateway, port, data_dir = start_gateway(args.messages, args.big)
     try:
-        ours = asyncio.run(measure(port, lambda: [gateway.pid], args))
+        ours = asyncio.run(measure(port, lambda: [gateway.pid], args, args.idle_gateway))
     finally:
         stop(gateway)
         shutil.rmtree(data_dir, ignore_errors=True)

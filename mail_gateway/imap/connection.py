@@ -7,6 +7,8 @@ this same class, so they exercise everything but the socket.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 
 from mail_gateway.imap.errors import ImapError
@@ -20,15 +22,20 @@ from mail_gateway.imap.protocol.framer import (
     LineReceived,
     LiteralRequested,
 )
-from mail_gateway.imap.protocol.response import Continuation, Status
+from mail_gateway.imap.protocol.response import Continuation, Response, Status
 from mail_gateway.imap.session import Session
 
 log = structlog.get_logger(__name__)
 
 
 class Connection:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, sink: Callable[[bytes], Awaitable[None]] | None = None) -> None:
+        """``sink`` writes bytes to the client at once (the server); without it, output is returned by
+        :meth:`receive` (transcript tests)."""
         self.session = session
+        self.sink = sink
+        self._out = bytearray()
+        session.flush = self._flush
         self.reader = CommandReader(session.config.limits)
         self.mode = Action.NONE  # NONE, IDLE or SASL while a line is expected
         self.closed = False
@@ -39,7 +46,7 @@ class Connection:
     async def receive(self, data: bytes) -> tuple[bytes, Action]:
         """Feed bytes; return what to send and the action to take once it is sent."""
         self.reader.receive_data(data)
-        out = bytearray()
+        out = self._out
         while not self.closed:
             event = self.reader.next_event()
             if event is NEED_DATA:
@@ -53,12 +60,24 @@ class Connection:
             elif reply.action == Action.STARTTLS:
                 # RFC 3501 §6.2.1 and RFC 2595 §3.1: plaintext pipelined after STARTTLS is discarded.
                 self.reader = CommandReader(self.session.config.limits)
-                return bytes(out), Action.STARTTLS
+                return self._take(), Action.STARTTLS
             elif reply.action == Action.LOGOUT:
                 self.closed = True
                 self.session.close()
-                return bytes(out), Action.LOGOUT
-        return bytes(out), self.mode if self.mode == Action.IDLE else Action.NONE
+                return self._take(), Action.LOGOUT
+        return self._take(), self.mode if self.mode == Action.IDLE else Action.NONE
+
+    def _take(self) -> bytes:
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    async def _flush(self, responses: list[Response]) -> None:
+        """Send responses before the command ends (a large FETCH), so they are not all held in memory."""
+        for response in responses:
+            self._out += response.to_bytes()
+        if self.sink is not None:
+            await self.sink(self._take())
 
     async def _event(self, event: object) -> Reply:
         try:

@@ -140,7 +140,11 @@ async def _serve(
         starttls_available=not implicit_tls,
         remote_ip=remote_ip,
     )
-    connection = Connection(session)
+    async def sink(data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    connection = Connection(session, sink)
     read_task: asyncio.Task[bytes] | None = None
     watch_task: asyncio.Task[object | None] | None = None
     try:

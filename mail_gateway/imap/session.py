@@ -123,6 +123,7 @@ class Session:
         self.bad_commands = 0
         self.pending_sasl: bytes | None = None  # tag of an AUTHENTICATE waiting for its response
         self.idling: bytes | None = None  # tag of a running IDLE
+        self.flush: Callable[[list[Response]], Awaitable[None]] | None = None  # set by the connection
 
     # Capabilities -------------------------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from mail_gateway.imap.connection import Connection
+from mail_gateway.imap.handlers import fetching
 from tests.imap import messages
 from tests.imap.conftest import BOB
-from tests.imap.harness import PASSWORD, Accounts, Client, client
+from tests.imap.harness import PASSWORD, Accounts, Client, client, make_session
 from tests.imap.memory_store import MemoryStore
 
 
@@ -188,3 +190,24 @@ async def test_search_charset_utf8_decodes_bodies_and_headers(bob: Client) -> No
     ]
     assert await bob.send("q6 UID SEARCH RETURN () FLAGGED") == ['* ESEARCH (TAG "q6") UID', "q6 OK SEARCH completed"]
     assert await bob.send("q7 SEARCH FROG") == ["q7 BAD unknown search key 'FROG'"]
+
+
+async def test_large_fetch_is_sent_in_pieces_not_held_whole(
+    store: MemoryStore, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetching, "BATCH", 2)
+    monkeypatch.setattr(fetching, "FLUSH_BYTES", 100)
+    for n in range(1, 8):
+        store.deliver(BOB, messages.numbered(n))
+    chunks: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        chunks.append(data)
+
+    connection = Connection(make_session(store, accounts), sink)
+    await connection.receive(f"a LOGIN bob@mssante.test {PASSWORD}\r\ns SELECT INBOX\r\n".encode())
+    rest, _ = await connection.receive(b"f FETCH 1:* BODY.PEEK[]\r\n")
+    assert len(chunks) == 4  # 7 messages in batches of 2, each over the threshold
+    assert chunks[0].startswith(b"* 1 FETCH (BODY[] {")
+    whole = b"".join(chunks) + rest
+    assert whole.count(b" FETCH (BODY[] {") == 7 and rest.endswith(b"f OK FETCH completed\r\n")

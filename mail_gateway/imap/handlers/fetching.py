@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 BATCH = 200  # messages loaded at once with their cached parse
 STATE_BATCH = 10_000  # flags only: one range query per 10,000 messages
+FLUSH_BYTES = 1024 * 1024  # responses beyond this are sent before the next batch is loaded
 _STATE = frozenset({"UID", "FLAGS", "MODSEQ"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STRUCTURED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"})
@@ -50,6 +51,7 @@ async def fetch(session: Session, command: c.Fetch) -> Reply:
     want_structure = any(isinstance(a, items.Section) or a in _STRUCTURED for a in attrs)
     mark_seen = items.sets_seen(attrs) and not view.readonly
     state_only = set(attrs) <= _STATE
+    pending_bytes = 0
     step = STATE_BATCH if state_only else BATCH
     for start in range(0, len(uids), step):
         chunk = uids[start : start + step]
@@ -82,7 +84,13 @@ async def fetch(session: Session, command: c.Fetch) -> Reply:
             wanted = attrs
             if "FLAGS" not in attrs and message.uid in newly_seen:
                 wanted = [*attrs, "FLAGS"]  # RFC 3501 §6.4.5: the implicit \Seen is reported
-            responses.append(Untagged(b"%d FETCH " % number + items.render(wanted, data, content)))
+            rendered = Untagged(b"%d FETCH " % number + items.render(wanted, data, content))
+            responses.append(rendered)
+            pending_bytes += len(rendered.data)
+        if pending_bytes > FLUSH_BYTES and session.flush is not None:
+            await session.flush(responses)  # a FETCH 1:* BODY[] must not be held whole in memory
+            responses = []
+            pending_bytes = 0
     responses.append(ok(command.tag, "FETCH completed"))
     return Reply(responses)
 

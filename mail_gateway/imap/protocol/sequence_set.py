@@ -1,4 +1,4 @@
-"""Sequence sets (RFC 3501 §9 ``sequence-set``): ``1,3:5,7:*``, reversed ranges, ``*`` and ``$`` (RFC 5182).
+"""Sequence sets (RFC 3501 §9 ``sequence-set``): ``1,3:5,7:*``, reversed ranges and ``*``.
 
 A set is parsed once into ranges with ``None`` standing for ``*``; it is resolved against the session's view
 (the largest message number or UID) only when used, because ``*`` means "the largest at that moment".
@@ -20,13 +20,12 @@ Bound = int | None  # None is "*"
 @dataclass(frozen=True)
 class SequenceSet:
     ranges: tuple[tuple[Bound, Bound], ...]
-    saved: bool = False  # "$": the result of the last SEARCH (RFC 5182)
 
     @classmethod
     def parse(cls, text: bytes | str, *, max_ranges: int = 10_000) -> SequenceSet:
         raw = text.decode("ascii", "replace") if isinstance(text, bytes) else text
-        if raw == "$":
-            return cls((), saved=True)
+        if "$" in raw:
+            raise ProtocolError("SEARCHRES ($, RFC 5182) is not supported by this server")
         if not raw:
             raise ProtocolError("empty sequence set")
         parts = raw.split(",")
@@ -51,8 +50,6 @@ class SequenceSet:
         return cls(tuple(ranges))
 
     def __str__(self) -> str:
-        if self.saved:
-            return "$"
         return ",".join(_fmt(a) if a == b else f"{_fmt(a)}:{_fmt(b)}" for a, b in self.ranges)
 
     def spans(self, largest: int) -> Iterator[tuple[int, int]]:
