@@ -32,7 +32,15 @@ from directory.extraction import (
     parse_header,
     parse_line,
 )
-from directory.merge import ACTIVITY_COLUMNS, MAILBOX_COLUMNS, PERSON_COLUMNS, STRUCTURE_COLUMNS, Counts, Merger
+from directory.merge import (
+    ACTIVITY_COLUMNS,
+    MAILBOX_COLUMNS,
+    PERSON_COLUMNS,
+    STRUCTURE_COLUMNS,
+    Counts,
+    Merger,
+    restore,
+)
 from directory.models import ImportRun
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
@@ -192,6 +200,8 @@ async def import_file(
             except BaseException:
                 await transaction.rollback()
                 raise
+            finally:
+                await restore(connection)
     finally:
         rejects.close()
     report.rejects_path = rejects_path if rejects.count else None

@@ -102,13 +102,11 @@ class Merger:
 
     async def finish(self, *tables: str) -> None:
         """Fresh planner statistics for the tables just loaded (PostgreSQL's autovacuum would come too late for
-        the first searches), and SQLite's default page cache back on the pooled connection."""
+        the first searches)."""
         if not self.sqlite:
             for table in tables:
                 await self.run(f"ANALYZE {table}")
-        if self.sqlite:
-            await self.run("PRAGMA cache_size = -2000")  # SQLite's default, for the pooled connection
-            await self.run("PRAGMA temp.cache_size = -2000")
+
 
     async def run(self, sql: str) -> int:
         types: dict[str, Any] = {"seen": Date(), "now": UTCDateTime()}
@@ -224,3 +222,10 @@ class Merger:
         if self.sqlite:
             for name in staging:
                 await self.run(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+async def restore(connection: AsyncConnection) -> None:
+    """SQLite's default page cache back on the pooled connection, whether the import succeeded or not."""
+    if connection.dialect.name == "sqlite":
+        await connection.execute(text("PRAGMA cache_size = -2000"))
+        await connection.execute(text("PRAGMA temp.cache_size = -2000"))
