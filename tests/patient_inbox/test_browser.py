@@ -169,10 +169,21 @@ def test_patient_journey_in_chromium(served: tuple[RunningGateway, RelayHandler]
         # log out, then log in with password + TOTP (the next time step: the current one is spent)
         page.get_by_role("button", name="Se déconnecter").click()
         page.wait_for_url("**/connexion?motif=deconnecte")
-        page.get_by_label("Matricule INS").fill(ins)
-        page.get_by_label("Mot de passe").fill(PATIENT_PASSWORD)
-        page.get_by_label("Code à usage unique").fill(totp_now(secret, time.time() + 30))
-        page.get_by_role("button", name="Se connecter").click()
+        assert "Vous êtes déconnecté" in page.inner_text("main")
+        # keyboard only: the skip link comes first, then the fields in order, typed and submitted with Enter
+        focus_order = []
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            focus_order.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
+        assert focus_order[0] == "skip"
+        assert [f for f in focus_order if f in ("ins", "password", "code")] == ["ins", "password", "code"]
+        page.focus("#ins")
+        page.keyboard.type(ins)
+        page.keyboard.press("Tab")
+        page.keyboard.type(PATIENT_PASSWORD)
+        page.keyboard.press("Tab")
+        page.keyboard.type(totp_now(secret, time.time() + 30))
+        page.keyboard.press("Enter")
         page.wait_for_url("**/patient/messages")
         check_page(page, "05-messages", axe)
         assert "Dr Claire Martin" in page.inner_text("main")
