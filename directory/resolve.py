@@ -121,7 +121,10 @@ class Resolver:
         self._pending[key] = future
         try:
             owner = await lookup_owner(self.database, key)
-        except BaseException as error:
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as error:
             future.set_exception(error)
             future.exception()  # marks it retrieved when nobody else waits
             raise

@@ -61,3 +61,14 @@ async def test_concurrent_lookups_share_one_query(database: Database, tmp_path: 
     assert resolver.misses == 1
     await resolver.resolve("other@chu-lyon.mssante.fr")
     assert len(resolver._cache) == 1  # bounded
+
+
+async def test_a_failed_lookup_is_not_cached(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")  # no schema: every lookup fails
+    try:
+        resolver = Resolver(database)
+        results = await asyncio.gather(*(resolver.resolve("a@b.fr") for _ in range(3)), return_exceptions=True)
+        assert all(isinstance(result, Exception) for result in results)
+        assert resolver.misses == 1 and not resolver._cache and not resolver._pending
+    finally:
+        await database.dispose()
