@@ -7,6 +7,9 @@
   suspension takes effect at once.
 - Failures are counted per address and per IP within a sliding window; past the limit, attempts are refused
   without checking the password until the window frees a slot.
+- Certificate login (SASL EXTERNAL, RFC 4422 Appendix A): the client certificate of the TLS handshake, checked
+  against the health PKI by :mod:`certs`, is mapped to the mailbox its owner holds (idNat for a person,
+  structure id for an organisation); an authorisation identity picks one mailbox when the owner has several.
 - An unknown address costs the same argon2 work as a wrong password, so timing does not reveal which
   addresses exist.
 """
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import select
 
+from certs import CertificateLogin
 from mail_gateway.passwords import hash_password, verify_password
 from mail_gateway.store.mailboxes import MailboxInfo
 from mail_gateway.store.models import Mailbox
@@ -123,3 +127,39 @@ class Authenticator:
             return AuthOutcome(None, "suspended", "this mailbox is suspended; contact your operator")
         self.failures.clear(f"addr:{address}")
         return AuthOutcome(mailbox, "ok", "authenticated")
+
+
+_KINDS_FOR_CERTIFICATE = {"PER": ("PER",), "ORG": ("ORG", "APP")}
+
+
+async def certificate_outcome(
+    database: Database, login: CertificateLogin | None, authzid: str | None
+) -> AuthOutcome:
+    """The mailbox a validated client certificate may act as, or the reason it may not."""
+    if login is None:
+        return AuthOutcome(None, "invalid", "no client certificate was presented during the TLS handshake")
+    if not login.accepted or login.owner_id is None or login.kind is None:
+        reason = "revoked" if login.revoked else "invalid"
+        return AuthOutcome(None, reason, f"the client certificate is refused: {login.reason}")
+    async with database.read() as session:
+        rows = await session.scalars(
+            select(Mailbox).where(
+                Mailbox.owner_id == login.owner_id, Mailbox.kind.in_(_KINDS_FOR_CERTIFICATE.get(login.kind, ()))
+            )
+        )
+        candidates = [MailboxInfo.of(row) for row in rows]
+    if authzid:
+        candidates = [m for m in candidates if m.address == normalise(authzid)]
+    elif len(candidates) > 1:
+        by_email = [m for m in candidates if m.address in {e.lower() for e in login.emails}]
+        candidates = by_email or candidates
+    if not candidates:
+        return AuthOutcome(None, "invalid", f"no mailbox here belongs to {login.kind} {login.owner_id}")
+    if len(candidates) > 1:
+        return AuthOutcome(
+            None, "invalid", "this certificate's owner has several mailboxes: name one as the authorization identity"
+        )
+    mailbox = candidates[0]
+    if mailbox.state != "active":
+        return AuthOutcome(None, "suspended", "this mailbox is suspended; contact your operator")
+    return AuthOutcome(mailbox, "ok", "authenticated by certificate")

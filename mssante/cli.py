@@ -13,6 +13,7 @@ from mssante.cli_patient import patient
 from mssante.cli_pki import pki, smime
 from mssante.demo import create_demo_data
 from mssante.logs import configure
+from mssante.pki_store import ensure_demo_pki
 from mssante.runtime import tls_context
 from mssante.serve import NotInitialised
 from mssante.serve import serve as run
@@ -37,7 +38,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--demo", is_flag=True, help="Also create demo mailboxes (development).")
+@click.option("--demo", is_flag=True, help="Also create demo mailboxes and a development health PKI.")
 def init(demo: bool) -> None:
     """Create the data directory and bring the database schema up to date (idempotent)."""
 
@@ -47,7 +48,11 @@ def init(demo: bool) -> None:
 
     async def action(database: Database) -> dict[str, str]:
         await upgrade(database)
-        return await create_demo_data(settings, database) if demo else {}
+        if not demo:
+            return {}
+        credentials = await create_demo_data(settings, database)
+        await ensure_demo_pki(settings, database)  # the health PKI and the demo mailboxes' certificates
+        return credentials
 
     try:
         credentials = run_db(action)
@@ -58,6 +63,7 @@ def init(demo: bool) -> None:
         click.echo("demo mailboxes (address: password):")
         for address, password in credentials.items():
             click.echo(f"  {address}: {password}")
+        click.echo(f"demo certificates (PKCS#12) in {settings.data_dir / 'pki' / 'demo'}")
 
 
 @main.command()

@@ -65,6 +65,7 @@ async def create_demo_data(settings: Settings, database: Database) -> dict[str, 
                 continue  # made by hand earlier: its password is not ours to print
         credentials[address] = password
     path = credentials_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

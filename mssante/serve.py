@@ -24,7 +24,7 @@ from mail_gateway.imap.protocol.limits import Limits
 from mail_gateway.imap.server import ImapConfig, start_imap
 from mail_gateway.imap.sql_store import SqlImapStore
 from mail_gateway.smtp.server import SmtpConfig, start_smtp
-from mssante.runtime import Runtime, build_runtime
+from mssante.runtime import Runtime, attach_health_pki, build_runtime, refresh_trust_forever
 from mssante.settings import Settings
 from mssante.web import create_app
 from patient_inbox.handler import PatientDomainHandler
@@ -70,6 +70,8 @@ async def serve(
     if removed:
         log.warning("blobs.temporaries_removed", count=removed)
     runtime.store.start()
+    trust = await attach_health_pki(runtime)
+    refresher = asyncio.create_task(refresh_trust_forever(runtime)) if trust is not None else None
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -90,6 +92,7 @@ async def serve(
         runtime.pipeline,
         runtime.authenticator,
         runtime.tls,
+        trust=trust,
     )
     ports = smtp.ports()
     extra_servers: list[asyncio.Server] = []
@@ -130,6 +133,8 @@ async def serve(
     try:
         await stop.wait()
     finally:
+        if refresher is not None:
+            refresher.cancel()
         await _shutdown(runtime, smtp_stop=smtp.stop_accepting, in_flight=smtp.in_flight, others=extra_servers,
                         http=http, http_task=http_task)
 

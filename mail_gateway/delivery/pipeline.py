@@ -8,6 +8,8 @@ It returns only once everything is committed, so the caller may then say ``250``
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from mail_gateway.delivery.events import DeliveryEvent, EventBus
@@ -20,6 +22,7 @@ from mail_gateway.delivery.headers import (
     received_field,
 )
 from mail_gateway.delivery.routing import DomainHandler, Message, Refusal, Sender
+from mail_gateway.delivery.smime import SmimeAnnotator
 from mail_gateway.errors import DeliveryRefused
 from mail_gateway.smtp import replies
 from mail_gateway.store.cache import MailboxCache
@@ -53,6 +56,7 @@ class DeliveryPipeline:
         self.events = events or EventBus()
         self.handlers: dict[str, DomainHandler] = {}
         self.mailboxes = MailboxCache(self.database)
+        self.smime = SmimeAnnotator(hostname)
 
     def register_domain(self, domain: str, handler: DomainHandler) -> None:
         self.handlers[domain.lower()] = handler
@@ -115,6 +119,8 @@ class DeliveryPipeline:
             if not senders or any(address != sender.mailbox.address for address in senders):
                 raise replies.from_not_owned(sender.mailbox.address)
             raw = add_missing_fields(raw, fields, self.hostname, now)
+        if self.smime.needs_work(fields):
+            raw = await asyncio.to_thread(self.smime.annotate, raw, fields)
         queue_id = new_queue_id()
         unique = list(dict.fromkeys(normalise(r) for r in recipients))
         for recipient in unique:

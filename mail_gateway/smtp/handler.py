@@ -9,7 +9,8 @@ from typing import Any
 import structlog
 from aiosmtpd.smtp import MISSING, AuthResult, Envelope, Session
 
-from mail_gateway.auth import Authenticator
+from certs import TrustStore, tls_login
+from mail_gateway.auth import Authenticator, certificate_outcome
 from mail_gateway.delivery.pipeline import DeliveryPipeline
 from mail_gateway.delivery.routing import Sender
 from mail_gateway.errors import DeliveryRefused
@@ -33,6 +34,7 @@ class GatewayHandler:
         self.pipeline = pipeline
         self.authenticator = authenticator
         self.channel = channel
+        self.trust: TrustStore | None = None  # set when the health PKI is available: enables AUTH EXTERNAL
         self.in_flight = 0  # open SMTP transactions (MAIL accepted, DATA not finished); see GatewaySMTP
         self.draining = False
 
@@ -133,3 +135,25 @@ class GatewayHandler:
         if password is MISSING:
             return AuthResult(success=False, handled=True)
         return await self._login(server, login, password)
+
+    async def auth_EXTERNAL(self, server: GatewaySMTP, args: list[str]) -> AuthResult:
+        """RFC 4422 Appendix A over the TLS client certificate; the optional argument is the authzid."""
+        if self.trust is None:
+            await server.push("504 5.5.4 Certificate login is not enabled on this server")
+            return AuthResult(success=False, handled=True)
+        authzid = ""
+        if len(args) > 1 and args[1] != "=":
+            try:
+                authzid = base64.b64decode(args[1].encode(), validate=True).decode("utf-8")
+            except (binascii.Error, ValueError):
+                await server.push("501 5.5.2 The AUTH EXTERNAL argument is not valid base64")
+                return AuthResult(success=False, handled=True)
+        session = server.session
+        assert session is not None
+        ssl_info = session.ssl if isinstance(session.ssl, dict) else {}
+        login = tls_login(ssl_info.get("ssl_object"), self.trust)
+        outcome = await certificate_outcome(self.pipeline.database, login, authzid or None)
+        if outcome.ok:
+            return AuthResult(success=True, auth_data=outcome.mailbox)
+        log.info("smtp.certificate_refused", reason=outcome.reason)
+        return AuthResult(success=False, handled=False, message=f"535 5.7.8 Authentication failed: {outcome.message}")

@@ -9,6 +9,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
+from certs import TrustStore
 from mail_gateway.auth import Authenticator
 from mail_gateway.delivery.pipeline import DeliveryPipeline
 from mail_gateway.smtp.handler import GatewayHandler
@@ -53,6 +54,8 @@ async def start_smtp(
     pipeline: DeliveryPipeline,
     authenticator: Authenticator,
     tls: ssl.SSLContext,
+    *,
+    trust: TrustStore | None = None,
 ) -> SmtpListeners:
     loop = asyncio.get_running_loop()
     handlers = {
@@ -60,6 +63,8 @@ async def start_smtp(
         "submission": GatewayHandler(pipeline, authenticator, "submission"),
         "smtps": GatewayHandler(pipeline, authenticator, "submission"),
     }
+    for handler in handlers.values():
+        handler.trust = trust
 
     def factory(name: str) -> GatewaySMTP:
         common: dict[str, Any] = {
@@ -72,6 +77,8 @@ async def start_smtp(
             "command_call_limit": MAX_COMMANDS_PER_CONNECTION,
             "max_bad_commands": config.max_bad_commands,
             "loop": loop,
+            # SASL EXTERNAL (certificate login) only when the health PKI is there to check certificates.
+            "auth_exclude_mechanism": [] if trust is not None else ["EXTERNAL"],
         }
         if name == "mx":
             return GatewaySMTP(handlers["mx"], channel="mx", implicit_tls=False, tls_context=tls, **common)
