@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from mssante.cli import main
+from mssante.cli_directory import _Bar
 
 
 def test_generate_import_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,3 +33,16 @@ def test_generate_import_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert refused.exit_code == 1 and "department" in refused.output and "Traceback" not in refused.output
     missing = runner.invoke(main, ["directory", "import", str(tmp_path / "missing.zip")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_progress_bar_shows_rate(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = _Bar(True)
+    for done in (10, 500, 1000):
+        bar(done, 1000, done // 10)
+    assert bar.rate.startswith("100 lines,") and bar.rate.endswith("lines/s") and bar.bar is not None
+    bar.close()  # click draws only on a terminal; here it must simply not fail
+    capsys.readouterr()
+    silent = _Bar(False)
+    silent(1, 2, 3)
+    silent.close()
+    assert capsys.readouterr().err == ""
