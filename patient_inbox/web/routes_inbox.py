@@ -8,6 +8,7 @@ professional's address never appears, only their name, profession and structure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -84,8 +86,11 @@ def _shown(
     )
 
 
-async def _conversation_context(v: Visit, conversation_id: int, patient_id: int) -> dict[str, Any]:
-    async with v.services.database.read() as session:
+async def _conversation_context(
+    v: Visit, conversation_id: int, patient_id: int, reader: AsyncSession | None = None
+) -> dict[str, Any]:
+    async with contextlib.AsyncExitStack() as stack:
+        session = reader if reader is not None else await stack.enter_async_context(v.services.database.read())
         try:
             conversation = await service.get_conversation(session, patient_id, conversation_id)
         except NotFound:
@@ -113,9 +118,10 @@ async def _conversation_context(v: Visit, conversation_id: int, patient_id: int)
 @router.get("/conversations/{conversation_id}")
 @guarded
 async def conversation(request: Request, conversation_id: int) -> Response:
-    v = await visit(request)
-    current = signed_in(v)
-    context = await _conversation_context(v, conversation_id, current.account.id)
+    async with get_services(request).database.read() as session:
+        v = await visit(request, session)
+        current = signed_in(v)
+        context = await _conversation_context(v, conversation_id, current.account.id, session)
     if context["conversation"].unread:
         async with v.services.database.write() as session:
             await service.mark_read(session, conversation_id, v.now)
