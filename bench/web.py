@@ -1,10 +1,12 @@
 """Patient web inbox benchmark: inbox and conversation pages versus a bare route rendering the same template.
 
     .venv/bin/python bench/web.py [--sessions 20] [--requests 1500] [--conversations 1000] [--messages 10000]
+                                  [--engines sqlite,postgresql]
 
-Seeds one patient with ``--conversations`` conversations holding ``--messages`` messages in total (SQLite in a
-fresh data directory), starts the real app (``mssante.web.create_app``) under uvicorn in a child process, and
-drives it over HTTP from ``--sessions`` concurrent logged-in sessions. The bare route, served by the same
+For each engine, seeds one patient with ``--conversations`` conversations holding ``--messages`` messages in
+total (a fresh data directory; PostgreSQL started here with fsync on, as tests/pg.py does), starts the real
+app (``mssante.web.create_app``) under uvicorn in a child process, and drives it over HTTP from ``--sessions``
+concurrent logged-in sessions. The bare route, served by the same
 process, renders ``inbox.html`` with static data and no database or session work. Prints p50/p99 latency and
 throughput for each, and the ratio of the inbox's throughput to the bare route's. Targets (issue 6): inbox
 p99 <= 50 ms, ratio >= 0.5.
@@ -50,6 +52,7 @@ from patient_inbox.web.security import token_id
 from storage.blobs import BlobStore
 from storage.engine import Database
 from storage.migrate import upgrade
+from tests.pg import PostgresServer
 
 PATIENT = "185077512345664@patient.mssante.localhost"
 DISTINCT_BODIES = 2000  # distinct stored messages (the rest repeat them): enough to exercise the view cache
@@ -67,8 +70,8 @@ def _message(n: int) -> bytes:
     return message.as_bytes(policy=SMTP)
 
 
-async def seed(data_dir: Path, conversations: int, messages: int, sessions: int) -> list[str]:
-    database = Database(f"sqlite+aiosqlite:///{data_dir / 'mssante.db'}")
+async def seed(data_dir: Path, url: str, conversations: int, messages: int, sessions: int) -> list[str]:
+    database = Database(url)
     await upgrade(database)
     blobs = BlobStore(data_dir / "blobs")
     bodies = [_message(n) for n in range(DISTINCT_BODIES)]
@@ -113,7 +116,7 @@ async def seed(data_dir: Path, conversations: int, messages: int, sessions: int)
 
 def serve(data_dir: Path, port_file: Path) -> None:
     """Child process: the real app plus the bare route, under uvicorn."""
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir)  # MSSANTE_DATABASE_URL from the parent chooses the engine
     database = Database(settings.effective_database_url)
     blobs = BlobStore(settings.blob_dir)
     pipeline = DeliveryPipeline(MailStore(database, blobs, InProcessNotifier()), local_domains=settings.domains,
@@ -170,43 +173,58 @@ def report(name: str, latencies: list[float], elapsed: float) -> float:
     return rate
 
 
+async def run_engine(args: argparse.Namespace, engine: str, data_dir: Path, url: str) -> None:
+    tokens = await seed(data_dir, url, args.conversations, args.messages, args.sessions)
+    port_file = data_dir / "port"
+    env = {**os.environ, "MSSANTE_DATA_DIR": str(data_dir), "MSSANTE_DATABASE_URL": url}
+    child = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port_file)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text()):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port_file.read_text()}"
+        pages = max(1, args.conversations // 20)
+        print(f"\n{engine}: patient with {args.conversations} conversations, {args.messages} messages; "
+              f"{args.sessions} concurrent sessions")
+        scenarios: list[tuple[str, Callable[[random.Random], str]]] = [
+            ("bare route (static)", lambda rng: "/bench/bare-inbox"),
+            ("inbox page", lambda rng: f"/patient/messages?page={rng.randint(1, pages)}"),
+            ("conversation page", lambda rng: f"/patient/conversations/{rng.randint(1, args.conversations)}"),
+        ]
+        rates: dict[str, float] = {}
+        inbox_p99 = 0.0
+        for name, path_for in scenarios:
+            await load(base, tokens, min(200, args.requests), path_for)  # warm-up
+            latencies, elapsed = await load(base, tokens, args.requests, path_for)
+            rates[name] = report(name, latencies, elapsed)
+            if name == "inbox page":
+                inbox_p99 = sorted(latencies)[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+        ratio = rates["inbox page"] / rates["bare route (static)"]
+        conv_ratio = rates["conversation page"] / rates["bare route (static)"]
+        print(f"ratio inbox / bare: {ratio:.2f} (target >= 0.5); conversation / bare: {conv_ratio:.2f}")
+        print(f"inbox p99 {inbox_p99:.1f} ms (target <= 50 ms): {'met' if inbox_p99 <= 50 else 'NOT met'}; "
+              f"ratio {'met' if ratio >= 0.5 else 'NOT met'}")
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
 async def main(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
-        data_dir = Path(tmp)
-        tokens = await seed(data_dir, args.conversations, args.messages, args.sessions)
-        port_file = data_dir / "port"
-        env = {**os.environ, "MSSANTE_DATA_DIR": str(data_dir)}
-        child = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port_file)], env=env)
-        try:
-            deadline = time.monotonic() + 60
-            while not (port_file.exists() and port_file.read_text()):
-                if child.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start")
-                await asyncio.sleep(0.05)
-            base = f"http://127.0.0.1:{port_file.read_text()}"
-            pages = max(1, args.conversations // 20)
-            print(f"patient with {args.conversations} conversations, {args.messages} messages; "
-                  f"{args.sessions} concurrent sessions; SQLite")
-            scenarios = [
-                ("bare route (static)", lambda rng: "/bench/bare-inbox"),
-                ("inbox page", lambda rng: f"/patient/messages?page={rng.randint(1, pages)}"),
-                ("conversation page", lambda rng: f"/patient/conversations/{rng.randint(1, args.conversations)}"),
-            ]
-            rates: dict[str, float] = {}
-            for name, path_for in scenarios:
-                await load(base, tokens, min(200, args.requests), path_for)  # warm-up
-                latencies, elapsed = await load(base, tokens, args.requests, path_for)
-                rates[name] = report(name, latencies, elapsed)
-                if name == "inbox page":
-                    inbox_p99 = sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000
-            ratio = rates["inbox page"] / rates["bare route (static)"]
-            conv_ratio = rates["conversation page"] / rates["bare route (static)"]
-            print(f"ratio inbox / bare: {ratio:.2f} (target >= 0.5); conversation / bare: {conv_ratio:.2f}")
-            print(f"inbox p99 {inbox_p99:.1f} ms (target <= 50 ms): {'met' if inbox_p99 <= 50 else 'NOT met'}; "
-                  f"ratio {'met' if ratio >= 0.5 else 'NOT met'}")
-        finally:
-            child.terminate()
-            child.wait(10)
+    for engine in args.engines.split(","):
+        with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
+            data_dir = Path(tmp)
+            if engine == "sqlite":
+                await run_engine(args, engine, data_dir, f"sqlite+aiosqlite:///{data_dir / 'mssante.db'}")
+                continue
+            server = PostgresServer(durable=True)
+            server.start()
+            try:
+                server.psql("CREATE DATABASE bench")
+                await run_engine(args, engine, data_dir, server.url("bench"))
+            finally:
+                server.stop()
 
 
 if __name__ == "__main__":
@@ -218,4 +236,5 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     asyncio.run(main(parser.parse_args()))
