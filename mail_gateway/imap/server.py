@@ -140,6 +140,7 @@ async def _serve(
         starttls_available=not implicit_tls,
         remote_ip=remote_ip,
     )
+
     async def sink(data: bytes) -> None:
         writer.write(data)
         await writer.drain()

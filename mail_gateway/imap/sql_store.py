@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -28,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mail_gateway.imap.errors import FolderExists, NoSuchFolder
+from mail_gateway.imap.flag_writer import FlagWriter
 from mail_gateway.imap.sqlite_reads import SqliteReader
 from mail_gateway.imap.store import (
     DELIMITER,
@@ -40,7 +40,7 @@ from mail_gateway.imap.store import (
     StoredMessage,
 )
 from mail_gateway.imap.watch import Watch
-from mail_gateway.store.mailstore import MailStore, normalise_flags
+from mail_gateway.store.mailstore import MailStore
 from mail_gateway.store.models import ExpungedUid, Folder, FolderMessage, Mailbox, MessageContent
 from mail_gateway.store.notify import ChangeNotifier, FolderChanged
 from storage.blobs import BlobStore
@@ -102,6 +102,7 @@ class SqlImapStore:
             path = make_url(database.url).database
             if path and path != ":memory:":
                 self.fast = SqliteReader(path)
+        self.flag_writer = FlagWriter(database, self._bump, self._uid_filter, self._publish, self.fast)
 
     # Helpers ------------------------------------------------------------------------------------------------
 
@@ -370,49 +371,7 @@ class SqlImapStore:
     async def store_flags(
         self, folder_id: int, uids: Sequence[int], mode: str, flags: Sequence[str], unchangedsince: int | None
     ) -> tuple[list[MessageState], list[int]]:
-        wanted = set(uids)
-        states: list[MessageState] = []
-        refused: list[int] = []
-        modseq = 0
-        async with self.database.write() as session:
-            current: list[tuple[int, str, int]] = []
-            for condition in self._uid_filter(uids):
-                rows = await session.execute(
-                    select(FolderMessage.uid, FolderMessage.flags, FolderMessage.modseq).where(
-                        FolderMessage.folder_id == folder_id, condition
-                    )
-                )
-                current += [(int(u), f, int(m)) for u, f, m in rows if u in wanted]
-            by_flags: dict[str, list[int]] = defaultdict(list)
-            unchanged: list[MessageState] = []
-            for uid, text, old_modseq in sorted(current):
-                if unchangedsince is not None and old_modseq > unchangedsince:
-                    refused.append(uid)  # RFC 7162 §3.1.3
-                    continue
-                old = _flags(text)
-                if mode == "+":
-                    new = normalise_flags([*old, *flags])
-                elif mode == "-":
-                    new = normalise_flags(f for f in old if f not in flags)
-                else:
-                    new = normalise_flags(flags)
-                if new == text:
-                    unchanged.append(MessageState(uid, old, old_modseq))
-                else:
-                    by_flags[new].append(uid)
-            if by_flags:
-                modseq, _, _ = await self._bump(session, folder_id)
-                for text, group in by_flags.items():
-                    for i in range(0, len(group), CHUNK):
-                        await session.execute(
-                            update(FolderMessage)
-                            .where(FolderMessage.folder_id == folder_id, FolderMessage.uid.in_(group[i : i + CHUNK]))
-                            .values(flags=text, modseq=modseq)
-                        )
-                    states += [MessageState(uid, _flags(text), modseq) for uid in group]
-        if modseq:
-            self._publish(folder_id, modseq)
-        return sorted(states + unchanged, key=lambda s: s.uid), refused
+        return await self.flag_writer.change(folder_id, uids, mode, flags, unchangedsince)
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None) -> list[int]:
         async with self.database.write() as session:

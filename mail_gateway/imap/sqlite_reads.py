@@ -1,10 +1,11 @@
-"""The IMAP hot read paths on SQLite, in one worker-thread hop each, on per-thread read-only connections.
+"""The IMAP hot paths on SQLite, in one worker-thread hop each, on per-thread plain ``sqlite3`` connections.
 
 Through SQLAlchemy and aiosqlite, every statement costs several thread hand-offs (about 0.6 ms on the bench
 machine), which dominated SELECT, FETCH and the per-command change check. Here a whole operation (its one to
 three statements) runs in one hop on a plain ``sqlite3`` connection kept by the worker thread, in one read
 transaction, so it sees one committed state. WAL mode (set by :mod:`storage.engine`) lets these readers run
-beside the single writer. Writes still go through SQLAlchemy and ``database.write()``.
+beside the single writer. Writes go through SQLAlchemy and ``database.write()``, except batches of flag
+changes (:mod:`mail_gateway.imap.flag_writer`), which run here under the same writer lock.
 
 The SQL mirrors :class:`mail_gateway.imap.sql_store.SqlImapStore`'s SQLAlchemy queries, which PostgreSQL uses;
 the store contract tests run both.
@@ -41,7 +42,7 @@ def _info(row: Sequence[Any]) -> FolderInfo:
     return FolderInfo(int(row[0]), row[1], row[2], bool(row[3]), int(row[4]), int(row[5]), int(row[6]))
 
 
-def _uid_clauses(uids: Sequence[int]) -> list[tuple[str, list[int]]]:
+def uid_clauses(uids: Sequence[int]) -> list[tuple[str, list[int]]]:
     """Like the SQLAlchemy store: BETWEEN for a dense run, IN lists of at most CHUNK otherwise."""
     if not uids:
         return []
@@ -67,6 +68,33 @@ class SqliteReader:
             connection.execute("PRAGMA busy_timeout=30000")
             self._local.connection = connection
         return connection
+
+    def _writer(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "writer", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None)
+            # The same durability as storage.engine: a commit survives a crash or a power loss.
+            for pragma in ("busy_timeout=30000", "synchronous=FULL", "foreign_keys=ON"):
+                connection.execute(f"PRAGMA {pragma}")
+            self._local.writer = connection
+        return connection
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one write transaction, in one thread hop. The caller holds ``database.write()``
+        (the process's SQLite writer lock), so this never competes with the SQLAlchemy writers."""
+
+        def job() -> T:
+            connection = self._writer()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return result
+
+        return await asyncio.to_thread(job)
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def job() -> T:
@@ -136,7 +164,7 @@ class SqliteReader:
 
         def work(db: sqlite3.Connection) -> list[MessageState]:
             out: list[MessageState] = []
-            for clause, params in _uid_clauses(uids):
+            for clause, params in uid_clauses(uids):
                 rows = db.execute(
                     f"SELECT uid, flags, modseq FROM folder_messages WHERE folder_id = ? AND {clause}",  # noqa: S608
                     (folder_id, *params),
@@ -152,7 +180,7 @@ class SqliteReader:
 
         def work(db: sqlite3.Connection) -> list[StoredMessage]:
             out: list[StoredMessage] = []
-            for clause, params in _uid_clauses(uids):
+            for clause, params in uid_clauses(uids):
                 rows = db.execute(
                     "SELECT m.uid, m.flags, m.modseq, m.internal_date, c.size, c.sha256"  # noqa: S608
                     f"{extra} FROM folder_messages m JOIN message_contents c ON c.id = m.content_id "

@@ -6,7 +6,6 @@ of each blob as the requested sections need (none for FLAGS, ENVELOPE or BODYSTR
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mail_gateway.imap.handlers.common import Reply
@@ -14,7 +13,8 @@ from mail_gateway.imap.protocol import commands as c
 from mail_gateway.imap.protocol import fetch as items
 from mail_gateway.imap.protocol.response import Response, Untagged, ok
 from mail_gateway.imap.protocol.sequence_set import SequenceSet
-from mail_gateway.imap.store import StoredMessage
+from mail_gateway.imap.store import MessageState, StoredMessage
+from mail_gateway.imap.view import FolderView
 
 if TYPE_CHECKING:
     from mail_gateway.imap.session import Session
@@ -23,7 +23,6 @@ BATCH = 200  # messages loaded at once with their cached parse
 STATE_BATCH = 10_000  # flags only: one range query per 10,000 messages
 FLUSH_BYTES = 1024 * 1024  # responses beyond this are sent before the next batch is loaded
 _STATE = frozenset({"UID", "FLAGS", "MODSEQ"})
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STRUCTURED = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"})
 
 
@@ -55,11 +54,10 @@ async def fetch(session: Session, command: c.Fetch) -> Reply:
     step = STATE_BATCH if state_only else BATCH
     for start in range(0, len(uids), step):
         chunk = uids[start : start + step]
-        if state_only:  # FLAGS/UID/MODSEQ: no join with the contents (the big-folder resync path)
-            batch = [
-                StoredMessage(s.uid, s.flags, s.modseq, _EPOCH, 0, "", None)
-                for s in await session.store.states(view.folder.id, chunk)
-            ]
+        if state_only:  # FLAGS/UID/MODSEQ: no join with the contents, no per-item rendering (resync path)
+            states = await session.store.states(view.folder.id, chunk)
+            responses += _render_states(attrs, states, view)
+            continue
         else:
             batch = await session.store.messages(view.folder.id, chunk, structure=want_structure)
         newly_seen: set[int] = set()
@@ -93,6 +91,29 @@ async def fetch(session: Session, command: c.Fetch) -> Reply:
             pending_bytes = 0
     responses.append(ok(command.tag, "FETCH completed"))
     return Reply(responses)
+
+
+def _render_states(attrs: list[items.FetchAttr], states: list[MessageState], view: FolderView) -> list[Response]:
+    """``n FETCH (UID u FLAGS (...) MODSEQ (m))`` straight to bytes: a 100,000-message resync stays cheap."""
+    out: list[Response] = []
+    uids = view.uids
+    index = 0
+    for state in states:
+        # States come in UID order, as the view: walk both instead of a binary search per message.
+        while index < len(uids) and uids[index] < state.uid:
+            index += 1
+        if index >= len(uids) or uids[index] != state.uid:
+            continue
+        parts: list[bytes] = []
+        for attr in attrs:
+            if attr == "UID":
+                parts.append(b"UID %d" % state.uid)
+            elif attr == "FLAGS":
+                parts.append(b"FLAGS (" + " ".join(state.flags).encode() + b")")
+            else:
+                parts.append(b"MODSEQ (%d)" % state.modseq)
+        out.append(Untagged(b"%d FETCH (" % (index + 1) + b" ".join(parts) + b")"))
+    return out
 
 
 async def _mark_seen(session: Session, batch: list[StoredMessage]) -> tuple[list[StoredMessage], set[int]]:
