@@ -22,12 +22,13 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, literal, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mail_gateway.imap.errors import FolderExists, NoSuchFolder
 from mail_gateway.imap.flag_writer import FlagWriter
+from mail_gateway.imap.sql_writes import bump, has_flag, remove, transfer, transfer_pairs, uid_filter
 from mail_gateway.imap.sqlite_reads import SqliteReader
 from mail_gateway.imap.store import (
     DELIMITER,
@@ -45,8 +46,6 @@ from mail_gateway.store.models import ExpungedUid, Folder, FolderMessage, Mailbo
 from mail_gateway.store.notify import ChangeNotifier, FolderChanged
 from storage.blobs import BlobStore
 from storage.engine import Database
-
-CHUNK = 500  # bound parameters per IN (...) list
 
 
 def _info(row: Any) -> FolderInfo:
@@ -70,11 +69,6 @@ _FOLDER_COLUMNS = (
     Folder.uidnext,
     Folder.highestmodseq,
 )
-
-
-def _has_flag(flag: str) -> ColumnElement[bool]:
-    padded = literal(" ") + FolderMessage.flags + literal(" ")
-    return padded.contains(f" {flag} ", autoescape=True)
 
 
 def _flags(text: str) -> tuple[str, ...]:
@@ -102,7 +96,7 @@ class SqlImapStore:
             path = make_url(database.url).database
             if path and path != ":memory:":
                 self.fast = SqliteReader(path)
-        self.flag_writer = FlagWriter(database, self._bump, self._uid_filter, self._publish, self.fast)
+        self.flag_writer = FlagWriter(database, bump, uid_filter, self._publish, self.fast)
 
     # Helpers ------------------------------------------------------------------------------------------------
 
@@ -112,32 +106,6 @@ class SqlImapStore:
 
     def _publish(self, folder_id: int, modseq: int) -> None:
         self.notifier.publish(FolderChanged(folder_id, modseq))
-
-    async def _bump(self, session: AsyncSession, folder_id: int, uids: int = 0) -> tuple[int, int, int]:
-        """Allocate one MODSEQ (and ``uids`` UIDs) in a folder: (modseq, first uid, uidvalidity)."""
-        row = (
-            await session.execute(
-                update(Folder)
-                .where(Folder.id == folder_id)
-                .values(highestmodseq=Folder.highestmodseq + 1, uidnext=Folder.uidnext + uids)
-                .returning(Folder.highestmodseq, Folder.uidnext, Folder.uidvalidity)
-            )
-        ).first()
-        if row is None:
-            raise NoSuchFolder("the folder no longer exists")
-        modseq, uidnext, validity = row
-        return int(modseq), int(uidnext) - uids, int(validity)
-
-    @staticmethod
-    def _uid_filter(uids: Sequence[int]) -> list[ColumnElement[bool]]:
-        """Conditions selecting ``uids``: a BETWEEN for a dense run (``1:*`` on a large folder), IN lists else."""
-        if not uids:
-            return [FolderMessage.uid.in_([])]
-        low, high = min(uids), max(uids)
-        if len(uids) > CHUNK and high - low < 4 * len(uids):
-            return [FolderMessage.uid.between(low, high)]
-        ordered = sorted(uids)
-        return [FolderMessage.uid.in_(ordered[i : i + CHUNK]) for i in range(0, len(ordered), CHUNK)]
 
     # Folders ----------------------------------------------------------------------------------------------
 
@@ -217,7 +185,7 @@ class SqlImapStore:
                 target = await self._create(session, mailbox_id, new, None)
                 uids = list(await session.scalars(select(FolderMessage.uid).where(FolderMessage.folder_id == inbox.id)))
                 if uids:
-                    moved = (inbox.id, await self._transfer(session, inbox.id, uids, target.id, move=True))
+                    moved = (inbox.id, await transfer(session, inbox.id, uids, target.id, move=True))
             else:
                 for row in rows:
                     if row.name == old or row.name.startswith(old + DELIMITER):
@@ -245,8 +213,8 @@ class SqlImapStore:
                 await conn.execute(
                     select(
                         func.count(),
-                        func.coalesce(func.sum(case((_has_flag("\\Seen"), 0), else_=1)), 0),
-                        func.coalesce(func.sum(case((_has_flag("\\Deleted"), 1), else_=0)), 0),
+                        func.coalesce(func.sum(case((has_flag("\\Seen"), 0), else_=1)), 0),
+                        func.coalesce(func.sum(case((has_flag("\\Deleted"), 1), else_=0)), 0),
                         func.coalesce(func.sum(MessageContent.size), 0),
                     )
                     .select_from(FolderMessage)
@@ -314,7 +282,7 @@ class SqlImapStore:
         wanted = set(uids)
         out: list[MessageState] = []
         async with self._read() as session:
-            for condition in self._uid_filter(uids):
+            for condition in uid_filter(uids):
                 rows = await session.execute(
                     select(FolderMessage.uid, FolderMessage.flags, FolderMessage.modseq).where(
                         FolderMessage.folder_id == folder_id, condition
@@ -339,7 +307,7 @@ class SqlImapStore:
             columns.append(MessageContent.structure)
         out: list[StoredMessage] = []
         async with self._read() as session:
-            for condition in self._uid_filter(uids):
+            for condition in uid_filter(uids):
                 rows = await session.execute(
                     select(*columns)
                     .join(MessageContent, MessageContent.id == FolderMessage.content_id)
@@ -375,110 +343,26 @@ class SqlImapStore:
 
     async def expunge(self, folder_id: int, uids: Sequence[int] | None) -> list[int]:
         async with self.database.write() as session:
-            query = select(FolderMessage.uid).where(FolderMessage.folder_id == folder_id, _has_flag("\\Deleted"))
+            query = select(FolderMessage.uid).where(FolderMessage.folder_id == folder_id, has_flag("\\Deleted"))
             found = [int(u) for u in await session.scalars(query)]
             gone = sorted(set(found) & set(uids)) if uids is not None else sorted(found)
             if not gone:
                 return []
-            modseq = await self._remove(session, folder_id, gone)
+            modseq = await remove(session, folder_id, gone)
         self._publish(folder_id, modseq)
         return gone
-
-    async def _remove(self, session: AsyncSession, folder_id: int, uids: list[int]) -> int:
-        """Delete messages from a folder, remember their UIDs, release their bytes; return the MODSEQ used."""
-        modseq, _, _ = await self._bump(session, folder_id)
-        mailbox_id = await session.scalar(select(Folder.mailbox_id).where(Folder.id == folder_id))
-        size = 0
-        for i in range(0, len(uids), CHUNK):
-            chunk = uids[i : i + CHUNK]
-            size += int(
-                await session.scalar(
-                    select(func.coalesce(func.sum(MessageContent.size), 0))
-                    .join(FolderMessage, FolderMessage.content_id == MessageContent.id)
-                    .where(FolderMessage.folder_id == folder_id, FolderMessage.uid.in_(chunk))
-                )
-                or 0
-            )
-            await session.execute(
-                delete(FolderMessage).where(FolderMessage.folder_id == folder_id, FolderMessage.uid.in_(chunk))
-            )
-        await session.execute(
-            insert(ExpungedUid), [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids]
-        )
-        await session.execute(
-            update(Mailbox).where(Mailbox.id == mailbox_id).values(used_bytes=Mailbox.used_bytes - size)
-        )
-        return modseq
 
     async def copy(
         self, folder_id: int, uids: Sequence[int], target_id: int, *, move: bool
     ) -> tuple[int, list[tuple[int, int]]]:
         async with self.database.write() as session:
-            result = await self._transfer_pairs(session, folder_id, uids, target_id, move=move)
+            result = await transfer_pairs(session, folder_id, uids, target_id, move=move)
         validity, pairs, source_modseq, target_modseq = result
         if pairs:
             self._publish(target_id, target_modseq)
             if move:
                 self._publish(folder_id, source_modseq)
         return validity, pairs
-
-    async def _transfer(
-        self, session: AsyncSession, folder_id: int, uids: Sequence[int], target_id: int, *, move: bool
-    ) -> int:
-        _, _, source_modseq, _ = await self._transfer_pairs(session, folder_id, uids, target_id, move=move)
-        return source_modseq
-
-    async def _transfer_pairs(
-        self, session: AsyncSession, folder_id: int, uids: Sequence[int], target_id: int, *, move: bool
-    ) -> tuple[int, list[tuple[int, int]], int, int]:
-        wanted = set(uids)
-        rows: list[tuple[int, int, str, datetime, int]] = []
-        for condition in self._uid_filter(uids):
-            result = await session.execute(
-                select(
-                    FolderMessage.uid,
-                    FolderMessage.content_id,
-                    FolderMessage.flags,
-                    FolderMessage.internal_date,
-                    MessageContent.size,
-                )
-                .join(MessageContent, MessageContent.id == FolderMessage.content_id)
-                .where(FolderMessage.folder_id == folder_id, condition)
-            )
-            rows += [(int(r[0]), int(r[1]), r[2], r[3], int(r[4])) for r in result if r[0] in wanted]
-        rows.sort()
-        # Lock folders in id order: two COPY in opposite directions cannot deadlock.
-        locked: dict[int, tuple[int, int, int]] = {}
-        for fid in sorted({folder_id, target_id}):
-            locked[fid] = await self._bump(session, fid, len(rows) if fid == target_id else 0)
-        target_modseq, first_uid, validity = locked[target_id]
-        pairs = [(row[0], first_uid + i) for i, row in enumerate(rows)]
-        if rows:
-            await session.execute(
-                insert(FolderMessage),
-                [
-                    {
-                        "folder_id": target_id,
-                        "uid": new,
-                        "content_id": row[1],
-                        "flags": row[2],
-                        "modseq": target_modseq,
-                        "internal_date": row[3],
-                    }
-                    for row, (_, new) in zip(rows, pairs, strict=True)
-                ],
-            )
-        source_modseq = locked[folder_id][0]
-        if rows:
-            mailbox_id = await session.scalar(select(Folder.mailbox_id).where(Folder.id == target_id))
-            await session.execute(
-                update(Mailbox)
-                .where(Mailbox.id == mailbox_id)
-                .values(used_bytes=Mailbox.used_bytes + sum(row[4] for row in rows))
-            )
-        if rows and move:
-            source_modseq = await self._remove(session, folder_id, [row[0] for row in rows])
-        return validity, pairs, source_modseq, target_modseq
 
     async def append(
         self, mailbox_id: int, folder_id: int, raw: bytes, flags: Sequence[str], internal_date: datetime | None

@@ -135,3 +135,21 @@ async def test_concurrent_stores_get_distinct_increasing_modseqs(backend: Backen
     modseqs = [states[0].modseq for states, _ in results]
     assert len(set(modseqs)) == 10
     assert (await store.changes(inbox.id, 0)).highestmodseq == max(modseqs)
+
+
+async def test_a_failing_flag_change_does_not_fail_its_batch(backend: Backend) -> None:
+    if backend.memory is not None:
+        pytest.skip("group commit is a property of the SQL store")
+    store = backend.store
+    box = await backend.mailbox()
+    await backend.deliver(box, messages.SIMPLE)
+    inbox = await store.folder(box, "INBOX")
+    assert inbox is not None
+    good, bad = await asyncio.gather(
+        store.store_flags(inbox.id, [1], "+", ["\\Seen"], None),
+        store.store_flags(inbox.id, [2**70], "+", ["\\Seen"], None),  # out of range for the column: it fails
+        return_exceptions=True,
+    )
+    assert isinstance(bad, Exception)
+    assert not isinstance(good, BaseException) and good[0][0].flags == ("\\Seen",)
+    assert (await store.states(inbox.id, [1]))[0].flags == ("\\Seen",)
