@@ -24,10 +24,10 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,47 @@ from storage.blobs import BlobStore
 from storage.engine import Database
 
 log = structlog.get_logger(__name__)
+
+# Core statements on the tables, built once: SQLAlchemy then compiles each a single time (its compiled cache),
+# and the ORM bulk paths, costly per call, are skipped on this hot path.
+_FOLDERS = cast(Table, Folder.__table__)
+_MAILBOXES = cast(Table, Mailbox.__table__)
+_INSTANCES = cast(Table, FolderMessage.__table__)
+_CONTENTS = cast(Table, MessageContent.__table__)
+_INSERT_INSTANCES = _INSTANCES.insert()
+_ADD_USAGE = (
+    _MAILBOXES.update()
+    .where(_MAILBOXES.c.id == bindparam("mailbox"))
+    .values(used_bytes=_MAILBOXES.c.used_bytes + bindparam("grow"))
+)
+
+
+def _allocate_statement(by_id: bool) -> Any:
+    folder = _FOLDERS.c.id if by_id else _FOLDERS.c.name
+    return (
+        _FOLDERS.update()
+        .where(_FOLDERS.c.mailbox_id == bindparam("mailbox"), folder == bindparam("folder"))
+        .values(
+            uidnext=_FOLDERS.c.uidnext + bindparam("count"),
+            highestmodseq=_FOLDERS.c.highestmodseq + bindparam("count"),
+        )
+        .returning(_FOLDERS.c.id, _FOLDERS.c.uidnext, _FOLDERS.c.uidvalidity, _FOLDERS.c.highestmodseq)
+    )
+
+
+_ALLOCATE_BY_ID = _allocate_statement(True)
+_ALLOCATE_BY_NAME = _allocate_statement(False)
+
+
+def _insert_contents(dialect: Any) -> Any:
+    return (
+        dialect.insert(_CONTENTS)
+        .on_conflict_do_nothing(index_elements=["sha256"])
+        .returning(_CONTENTS.c.sha256, _CONTENTS.c.id)
+    )
+
+
+_INSERT_CONTENTS = {"sqlite": _insert_contents(sqlite), "postgresql": _insert_contents(postgresql)}
 
 FolderRef = str | int  # a folder name within the mailbox, or a folder id
 
@@ -207,13 +248,10 @@ class MailStore:
                     usage[mailbox_id] = usage.get(mailbox_id, 0) + len(job.raw)
                     copies.append(StoredCopy(mailbox_id, folder_id, uid, validity, modseq, job.sha256, len(job.raw)))
                 results.append(copies)
-            await session.execute(insert(FolderMessage), rows)
+            connection = await session.connection()
+            await connection.execute(_INSERT_INSTANCES, rows)
             for mailbox_id in sorted(usage):
-                await session.execute(
-                    update(Mailbox)
-                    .where(Mailbox.id == mailbox_id)
-                    .values(used_bytes=Mailbox.used_bytes + usage[mailbox_id])
-                )
+                await connection.execute(_ADD_USAGE, {"mailbox": mailbox_id, "grow": usage[mailbox_id]})
         return results
 
     async def _content_ids(self, session: AsyncSession, batch: list[_Job]) -> dict[str, int]:
@@ -229,14 +267,13 @@ class MailStore:
             }
             for job in wanted.values()
         ]
-        dialect = postgresql if not self.database.sqlite else sqlite
-        statement = (
-            dialect.insert(MessageContent)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["sha256"])
-            .returning(MessageContent.sha256, MessageContent.id)
-        )
-        found = {sha: content_id for sha, content_id in (await session.execute(statement)).all()}
+        connection = await session.connection()
+        statement = _INSERT_CONTENTS["sqlite" if self.database.sqlite else "postgresql"]
+        if len(values) == 1:  # RETURNING needs a single-row execute or the insertmanyvalues path
+            result = (await connection.execute(statement, values[0])).all()
+        else:
+            result = (await connection.execute(statement.values(values))).all()
+        found = {sha: content_id for sha, content_id in result}
         existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
         if existing:
             found.update(await _ids_by_sha(session, existing))
@@ -257,14 +294,10 @@ class MailStore:
         allocations: dict[tuple[int, int], tuple[int, int, int, int, int]] = {}
         for (mailbox_id, folder), keys in sorted(by_folder.items(), key=lambda item: (item[0][0], str(item[0][1]))):
             count = len(keys)
-            condition = Folder.id == folder if isinstance(folder, int) else Folder.name == folder
+            statement = _ALLOCATE_BY_ID if isinstance(folder, int) else _ALLOCATE_BY_NAME
+            connection = await session.connection()
             row = (
-                await session.execute(
-                    update(Folder)
-                    .where(Folder.mailbox_id == mailbox_id, condition)
-                    .values(uidnext=Folder.uidnext + count, highestmodseq=Folder.highestmodseq + count)
-                    .returning(Folder.id, Folder.uidnext, Folder.uidvalidity, Folder.highestmodseq)
-                )
+                await connection.execute(statement, {"mailbox": mailbox_id, "folder": folder, "count": count})
             ).first()
             if row is None:
                 raise FolderNotFound(f"folder {folder!r} does not exist in mailbox {mailbox_id}")
