@@ -10,9 +10,19 @@ from collections.abc import Callable
 
 from mail_gateway.imap.errors import ProtocolError
 from mail_gateway.imap.protocol import commands as c
-from mail_gateway.imap.protocol import fetch, search, utf7
+from mail_gateway.imap.protocol import utf7
+from mail_gateway.imap.protocol.grammar_selected import (
+    mailbox_arg,
+    parse_copy,
+    parse_fetch,
+    parse_search,
+    parse_store,
+    parse_uid_expunge,
+    sequence,
+    words,
+)
 from mail_gateway.imap.protocol.limits import DEFAULT_LIMITS, Limits
-from mail_gateway.imap.protocol.reader import Reader, normalise_mailbox
+from mail_gateway.imap.protocol.reader import Reader
 from mail_gateway.imap.protocol.sequence_set import SequenceSet
 
 STATUS_ITEMS = frozenset({"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE", "DELETED"})
@@ -49,15 +59,6 @@ def parse_command(data: bytes, limits: Limits = DEFAULT_LIMITS) -> c.Command:
             command = parser(reader, tag, limits)
     reader.end()
     return command
-
-
-def _sequence(reader: Reader, limits: Limits) -> SequenceSet:
-    return SequenceSet.parse(reader.sequence_set_text(), max_ranges=limits.max_ranges)
-
-
-def _mailbox_arg(reader: Reader) -> str:
-    reader.sp()
-    return reader.mailbox()
 
 
 def _authenticate(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
@@ -107,7 +108,7 @@ def _id(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
 
 def _select(readonly: bool) -> Callable[[Reader, bytes, Limits], c.Command]:
     def parse(reader: Reader, tag: bytes, limits: Limits) -> c.Command:
-        mailbox = _mailbox_arg(reader)
+        mailbox = mailbox_arg(reader)
         condstore = False
         qresync = None
         if reader.maybe(b" "):
@@ -139,13 +140,13 @@ def _qresync(
     match = None
     if reader.maybe(b" "):
         if reader.peek() != b"(":
-            known = _sequence(reader, limits)
+            known = sequence(reader, limits)
             reader.maybe(b" ")
         if reader.peek() == b"(":
             reader.open_paren()
-            seqs = _sequence(reader, limits)
+            seqs = sequence(reader, limits)
             reader.sp()
-            uids = _sequence(reader, limits)
+            uids = sequence(reader, limits)
             reader.close_paren()
             match = (seqs, uids)
     reader.close_paren()
@@ -153,7 +154,7 @@ def _qresync(
 
 
 def _create(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
-    mailbox = _mailbox_arg(reader)
+    mailbox = mailbox_arg(reader)
     uses: list[str] = []
     if reader.maybe(b" "):
         reader.open_paren()
@@ -166,25 +167,14 @@ def _create(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
 
 def _one_mailbox(kind: Callable[[bytes, str], c.Command]) -> Callable[[Reader, bytes, Limits], c.Command]:
     def parse(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
-        return kind(tag, _mailbox_arg(reader))
+        return kind(tag, mailbox_arg(reader))
 
     return parse
 
 
 def _rename(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
-    old = _mailbox_arg(reader)
-    return c.Rename(tag, old, _mailbox_arg(reader))
-
-
-def _words(reader: Reader) -> list[str]:
-    reader.open_paren()
-    words: list[str] = []
-    while not reader.maybe(b")"):
-        if words:
-            reader.sp()
-        words.append(reader.keyword())
-    reader.depth -= 1
-    return words
+    old = mailbox_arg(reader)
+    return c.Rename(tag, old, mailbox_arg(reader))
 
 
 def _list(lsub: bool) -> Callable[[Reader, bytes, Limits], c.Command]:
@@ -193,7 +183,7 @@ def _list(lsub: bool) -> Callable[[Reader, bytes, Limits], c.Command]:
         selection: list[str] = []
         extended = False
         if not lsub and reader.peek() == b"(":
-            selection = _words(reader)
+            selection = words(reader)
             extended = True
             reader.sp()
         reference = _utf7(reader.astring())
@@ -234,7 +224,7 @@ def _utf7(raw: bytes) -> str:
 
 
 def _status_items(reader: Reader) -> list[str]:
-    items = _words(reader)
+    items = words(reader)
     for item in items:
         if item not in STATUS_ITEMS:
             raise ProtocolError(f"unknown STATUS item {item[:20]}")
@@ -244,13 +234,13 @@ def _status_items(reader: Reader) -> list[str]:
 
 
 def _status(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
-    mailbox = _mailbox_arg(reader)
+    mailbox = mailbox_arg(reader)
     reader.sp()
     return c.Status(tag, mailbox, tuple(_status_items(reader)))
 
 
 def _append(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
-    mailbox = _mailbox_arg(reader)
+    mailbox = mailbox_arg(reader)
     reader.sp()
     flags: list[str] = []
     date = None
@@ -266,96 +256,12 @@ def _append(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
 
 
 def _getquotaroot(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
-    return c.GetQuotaRoot(tag, _mailbox_arg(reader))
+    return c.GetQuotaRoot(tag, mailbox_arg(reader))
 
 
 def _getquota(reader: Reader, tag: bytes, _limits: Limits) -> c.Command:
     reader.sp()
     return c.GetQuota(tag, reader.astring().decode("utf-8", "replace"))
-
-
-def _search(reader: Reader, tag: bytes, limits: Limits, uid: bool = False) -> c.Command:
-    reader.sp()
-    returns: tuple[str, ...] | None = None
-    if reader.maybe(b"RETURN "):  # RFC 4731 §3
-        returns = tuple(_words(reader)) or ("ALL",)
-        for item in returns:
-            if item not in ("MIN", "MAX", "COUNT", "ALL"):
-                raise ProtocolError(f"unknown SEARCH RETURN option {item[:20]}")
-        reader.sp()
-    charset = "US-ASCII"
-    if reader.maybe(b"CHARSET "):
-        charset = search.parse_charset(reader)
-        reader.sp()
-    key = search.parse_program(reader, charset, max_keys=limits.max_search_keys, max_ranges=limits.max_ranges)
-    return c.Search(tag, key, charset, uid, returns)
-
-
-def _fetch(reader: Reader, tag: bytes, limits: Limits, uid: bool = False) -> c.Command:
-    reader.sp()
-    messages = _sequence(reader, limits)
-    reader.sp()
-    attrs = fetch.parse_attrs(reader)
-    changedsince = None
-    vanished = False
-    if reader.maybe(b" "):
-        reader.open_paren()
-        while not reader.maybe(b")"):
-            if changedsince is not None or vanished:
-                reader.sp()
-            word = reader.keyword()
-            if word == "CHANGEDSINCE":
-                reader.sp()
-                changedsince = reader.number()
-            elif word == "VANISHED" and uid:
-                vanished = True
-            else:
-                raise ProtocolError(f"unknown FETCH modifier {word[:20]}")
-        if vanished and changedsince is None:
-            raise ProtocolError("VANISHED needs CHANGEDSINCE (RFC 7162 §3.2.6)")
-    if uid and "UID" not in attrs:
-        attrs.insert(0, "UID")  # RFC 3501 §6.4.8: UID FETCH always returns the UID
-    return c.Fetch(tag, messages, tuple(attrs), uid, changedsince, vanished)
-
-
-def _store(reader: Reader, tag: bytes, limits: Limits, uid: bool = False) -> c.Command:
-    reader.sp()
-    messages = _sequence(reader, limits)
-    reader.sp()
-    unchangedsince = None
-    if reader.maybe(b"(UNCHANGEDSINCE "):
-        unchangedsince = reader.number()
-        reader.expect(b")")
-        reader.sp()
-    word = reader.keyword()
-    mode = word[0] if word[0] in "+-" else ""
-    base = word[1:] if mode else word
-    if base not in ("FLAGS", "FLAGS.SILENT"):
-        raise ProtocolError("STORE takes FLAGS, +FLAGS or -FLAGS")
-    reader.sp()
-    if reader.peek() == b"(":
-        flags = reader.flag_list()
-    else:
-        flags = [reader.flag()]
-        while reader.maybe(b" "):
-            flags.append(reader.flag())
-    if "\\Recent" in flags or "\\*" in flags:
-        raise ProtocolError("\\Recent and \\* cannot be stored (RFC 3501 §2.3.2)")
-    return c.Store(tag, messages, mode, base.endswith(".SILENT"), tuple(flags), uid, unchangedsince)
-
-
-def _copy(move: bool) -> Callable[..., c.Command]:
-    def parse(reader: Reader, tag: bytes, limits: Limits, uid: bool = False) -> c.Command:
-        reader.sp()
-        messages = _sequence(reader, limits)
-        return c.Copy(tag, messages, _mailbox_arg(reader), uid, move)
-
-    return parse
-
-
-def _uid_expunge(reader: Reader, tag: bytes, limits: Limits, _uid: bool = True) -> c.Command:
-    reader.sp()
-    return c.Expunge(tag, _sequence(reader, limits))
 
 
 _SIMPLE: dict[str, Callable[[bytes], c.Command]] = {
@@ -388,18 +294,17 @@ _COMMANDS: dict[str, Callable[[Reader, bytes, Limits], c.Command]] = {
     "APPEND": _append,
     "GETQUOTAROOT": _getquotaroot,
     "GETQUOTA": _getquota,
-    "SEARCH": _search,
-    "FETCH": _fetch,
-    "STORE": _store,
-    "COPY": _copy(False),
-    "MOVE": _copy(True),
+    "SEARCH": parse_search,
+    "FETCH": parse_fetch,
+    "STORE": parse_store,
+    "COPY": parse_copy(False),
+    "MOVE": parse_copy(True),
 }
 _UID_COMMANDS: dict[str, Callable[..., c.Command]] = {
-    "SEARCH": _search,
-    "FETCH": _fetch,
-    "STORE": _store,
-    "COPY": _copy(False),
-    "MOVE": _copy(True),
-    "EXPUNGE": _uid_expunge,
+    "SEARCH": parse_search,
+    "FETCH": parse_fetch,
+    "STORE": parse_store,
+    "COPY": parse_copy(False),
+    "MOVE": parse_copy(True),
+    "EXPUNGE": parse_uid_expunge,
 }
-__all__ = ["normalise_mailbox", "parse_command", "parse_tag"]
