@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -137,8 +136,12 @@ class Visit:
         return self.request.client.host if self.request.client is not None else "unknown"
 
 
-async def visit(request: Request, reader: AsyncSession | None = None) -> Visit:
-    """The visitor of this request; pages that read the database pass their ``reader`` session to share it."""
+async def visit(request: Request) -> Visit:
+    """The visitor of this request.
+
+    Call it before opening any database session of your own: it may write (touch or end the web session), and
+    a request holding one pooled connection while waiting for another deadlocks the pool under load.
+    """
     services = get_services(request)
     limits = services.settings
     now = utcnow()
@@ -148,7 +151,6 @@ async def visit(request: Request, reader: AsyncSession | None = None) -> Visit:
         now=now,
         idle=timedelta(seconds=limits.patient_session_idle),
         max_age=timedelta(seconds=limits.patient_session_max_age),
-        reader=reader,
     )
     return Visit(request, services, get_key(request, services), now, current, expired, request.cookies.get(PRE_COOKIE))
 

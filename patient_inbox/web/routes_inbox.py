@@ -8,7 +8,6 @@ professional's address never appears, only their name, profession and structure.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,6 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -29,7 +27,6 @@ from patient_inbox.views import BodyView
 from patient_inbox.web.context import (
     PageError,
     Visit,
-    get_services,
     guarded,
     not_found,
     redirect,
@@ -49,9 +46,9 @@ FORM_OVERHEAD = 256 * 1024  # multipart boundaries and the text fields, beyond t
 @router.get("/messages")
 @guarded
 async def inbox(request: Request, page: int = 1) -> Response:
-    async with get_services(request).database.read() as session:
-        v = await visit(request, session)
-        current = signed_in(v)
+    v = await visit(request)  # its own short read: never hold a connection while the session is touched
+    current = signed_in(v)
+    async with v.services.database.read() as session:
         listing = await service.inbox_page(session, current.account.id, page, PER_PAGE)
     info = "Votre espace est activé. Bienvenue !" if request.query_params.get("bienvenue") else None
     return v.page("inbox.html", {"title": "Mes messages", "page": listing, "info": info})
@@ -86,11 +83,8 @@ def _shown(
     )
 
 
-async def _conversation_context(
-    v: Visit, conversation_id: int, patient_id: int, reader: AsyncSession | None = None
-) -> dict[str, Any]:
-    async with contextlib.AsyncExitStack() as stack:
-        session = reader if reader is not None else await stack.enter_async_context(v.services.database.read())
+async def _conversation_context(v: Visit, conversation_id: int, patient_id: int) -> dict[str, Any]:
+    async with v.services.database.read() as session:
         try:
             conversation = await service.get_conversation(session, patient_id, conversation_id)
         except NotFound:
@@ -118,10 +112,9 @@ async def _conversation_context(
 @router.get("/conversations/{conversation_id}")
 @guarded
 async def conversation(request: Request, conversation_id: int) -> Response:
-    async with get_services(request).database.read() as session:
-        v = await visit(request, session)
-        current = signed_in(v)
-        context = await _conversation_context(v, conversation_id, current.account.id, session)
+    v = await visit(request)
+    current = signed_in(v)
+    context = await _conversation_context(v, conversation_id, current.account.id)
     if context["conversation"].unread:
         async with v.services.database.write() as session:
             await service.mark_read(session, conversation_id, v.now)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_inbox.models import PatientAccount, WebSession
 from patient_inbox.web.security import new_token, token_id
@@ -56,11 +55,10 @@ async def load(
     now: datetime,
     idle: timedelta,
     max_age: timedelta,
-    reader: AsyncSession | None = None,
 ) -> tuple[Current | None, bool]:
     """The live session behind ``token`` and whether an expired one was found (to tell the person why).
 
-    ``reader`` lets a page reuse its own read session, saving a connection round trip per request.
+    It reads, then may write (touch or delete the row) once the read connection is back in the pool.
     """
     if not token:
         return None, False
@@ -70,11 +68,8 @@ async def load(
         .join(PatientAccount, PatientAccount.id == WebSession.patient_id)
         .where(WebSession.id == key)
     )
-    if reader is not None:
-        found = (await reader.execute(query)).first()
-    else:
-        async with database.read() as session:
-            found = (await session.execute(query)).first()
+    async with database.read() as session:
+        found = (await session.execute(query)).first()
     if found is None:
         return None, False
     row, account = found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from mail_gateway.delivery.routing import Sender
 from mail_gateway.errors import DeliveryRefused
 from patient_inbox.models import WebSession
+from patient_inbox.web import sessions
 from tests.patient_inbox.factories import (
     PATIENT_PASSWORD,
     PDF,
@@ -271,3 +273,32 @@ async def test_opposition_refuses_mail_afterwards(world: World, tmp_path: Path) 
         assert refusal.enhanced == "5.2.1" and "oppose" in refusal.text
     else:
         raise AssertionError("mail to an opposed space was accepted")
+
+
+async def test_many_stale_sessions_at_once_do_not_exhaust_the_connection_pool(world: World, tmp_path: Path) -> None:
+    """Each request touches its session (a write); it must not hold a read connection meanwhile, or twenty
+    concurrent requests wait on each other for the pool until they time out."""
+    doctor = await make_professional(world.database)
+    patient = await make_patient(world.database)
+    await submit(world, doctor, [patient.address], professional_message(doctor, [patient.address]))
+    app = make_app(world, tmp_path)
+    async with client(app) as http:
+        await activate(http, patient)
+        [conversation_id] = conversation_ids((await http.get("/patient/messages")).text)
+    now = datetime.now(UTC)
+    tokens = [
+        await sessions.start(world.database, account_id=patient.id, stage=sessions.FULL, now=now) for _ in range(20)
+    ]
+    async with world.database.write() as session:
+        await session.execute(update(WebSession).values(last_seen_at=now - timedelta(minutes=5)))
+
+    async def one(token: str, url: str) -> int:
+        async with client(app) as browser:
+            browser.cookies.set(SESSION, token)
+            return (await browser.get(url)).status_code
+
+    for url in ("/patient/messages", f"/patient/conversations/{conversation_id}"):
+        codes = await asyncio.wait_for(asyncio.gather(*(one(token, url) for token in tokens)), timeout=25)
+        assert codes == [200] * 20
+        async with world.database.write() as session:
+            await session.execute(update(WebSession).values(last_seen_at=now - timedelta(minutes=5)))
