@@ -28,7 +28,8 @@ from storage.base import UTCDateTime
 # both engines, so a failed import still leaves them in place. On SQLite the full-text index is rebuilt too.
 _BTREE = {
     "directory_persons": {
-        "ix_directory_persons_sort_key": "CREATE INDEX ix_directory_persons_sort_key ON directory_persons (sort_key)",
+        "ix_directory_persons_sort_key": "CREATE INDEX ix_directory_persons_sort_key "
+        "ON directory_persons (sort_key, family_norm, active)",
         "ix_directory_persons_family_sort": "CREATE INDEX ix_directory_persons_family_sort "
         "ON directory_persons (family_norm, sort_key)",
     },

@@ -23,8 +23,12 @@ SortKey = String(450).with_variant(String(450, collation="C"), "postgresql")
 
 class Person(Base):
     __tablename__ = "directory_persons"
-    # a one-word search reads "family equals the word" in display order from this index
-    __table_args__ = (Index("ix_directory_persons_family_sort", "family_norm", "sort_key"),)
+    # One-word searches read their tiers in display order from these indexes; the sort key one also covers the
+    # family and the active flag, so that skipping rows of another tier never reads the table.
+    __table_args__ = (
+        Index("ix_directory_persons_family_sort", "family_norm", "sort_key"),
+        Index("ix_directory_persons_sort_key", "sort_key", "family_norm", "active"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     id_nat: Mapped[str] = mapped_column(String(12), unique=True)
@@ -36,7 +40,7 @@ class Person(Base):
     given: Mapped[str] = mapped_column(String(200))
     family_norm: Mapped[str] = mapped_column(String(200))
     given_norm: Mapped[str] = mapped_column(String(200))
-    sort_key: Mapped[str] = mapped_column(SortKey, index=True)
+    sort_key: Mapped[str] = mapped_column(SortKey)
     profession_code: Mapped[str] = mapped_column(String(4))
     profession_label: Mapped[str] = mapped_column(String(100))
     category_code: Mapped[str] = mapped_column(String(4))

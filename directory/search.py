@@ -160,16 +160,15 @@ def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | 
     if terms:
         conditions.append(match_words(sqlite, "doc", terms, [True] * len(terms)))
     facets: list[tuple[str, bool]] = []
-    if query.profession:
-        facets.append((facet("p", query.profession), False))
+    job = facet("p", query.profession) if query.profession else ""
+    places = [("c", query.postal_code, True), ("d", query.department, False), ("v", query.city, True)]
+    for prefix, value, starts in places:
+        if value:
+            facets.append((job + facet(prefix, value), starts))  # paired with the profession when there is one
+    if job and not any(value for _, value, _ in places):
+        facets.append((job, False))
     if query.specialty:
         facets.append((facet("s", query.specialty), False))
-    if query.department:
-        facets.append((facet("d", query.department), False))
-    if query.postal_code:
-        facets.append((facet("c", query.postal_code), True))
-    if query.city:
-        facets.append((facet("v", query.city), True))
     if facets:
         conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))
     owned = exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))

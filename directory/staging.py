@@ -58,8 +58,12 @@ def _line_words(profession_label: str, specialty_label: str, city: str) -> str:
 
 @functools.lru_cache(maxsize=65_536)
 def _line_facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
-    tokens = (facet("p", profession), facet("s", specialty), facet("c", postal_code), facet("d", department),
-              facet("v", city))
+    """Filter tokens of one activity; a profession is also paired with the place (``p10c69003``), so that the
+    common "doctors in 69003" is one short posting list instead of the intersection of a huge one."""
+    job = facet("p", profession)
+    places = (facet("c", postal_code), facet("d", department), facet("v", city))
+    paired = tuple(job + place for place in places if job and place)
+    tokens = (job, facet("s", specialty), *places, *paired)
     return " ".join(token for token in tokens if token)
 
 

@@ -64,6 +64,10 @@ async def test_filters(known: Database) -> None:
     assert await _names(known, has_mailbox=True) == ["MARTIN Jean-Pierre"]
     assert await _names(known, mailbox="Jean-Pierre.Martin@medecin.mssante.fr") == ["MARTIN Jean-Pierre"]
     assert len(await _names(known, profession="10", postal_code="69003", limit=100)) == FILLERS + 2
+    assert len(await _names(known, profession="10", city="lyon", limit=100)) == FILLERS + 3
+    assert await _names(known, profession="10", department="29") == ["LE GOFF Jean"]
+    assert await _names(known, profession="60", department="69") == []
+    assert await _names(known, profession="10", specialty="SM04", postal_code="69") == ["LE GOFF Jean", "VÉRAN Olivier"]
 
 
 async def test_exact_lookups(known: Database) -> None:

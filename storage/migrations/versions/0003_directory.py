@@ -37,7 +37,7 @@ TABLES: dict[str, list[tuple[str, Any, bool | str]]] = {
     "directory_persons": [
         ("id_nat", S(12), "unique"), ("id_type", S(2), False), ("id_pp", S(12), True), ("civility", S(8), False),
         ("title", S(8), False), ("family", S(200), False), ("given", S(200), False), ("family_norm", S(200), False),
-        ("given_norm", S(200), False), ("sort_key", _sort_key(), True), ("profession_code", S(4), False),
+        ("given_norm", S(200), False), ("sort_key", _sort_key(), False), ("profession_code", S(4), False),
         ("profession_label", S(100), False), ("category_code", S(4), False), ("specialties", sa.Text(), False),
         ("doc", sa.Text(), False), ("facets", sa.Text(), False), *_IMPORTED,
     ],
@@ -106,6 +106,7 @@ def upgrade() -> None:
             if how is True:
                 op.create_index(f"ix_{table}_{name}", table, [name])
     op.create_index("ix_directory_persons_family_sort", "directory_persons", ["family_norm", "sort_key"])
+    op.create_index("ix_directory_persons_sort_key", "directory_persons", ["sort_key", "family_norm", "active"])
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE directory_person_fts USING fts5(doc, facets, content='directory_persons', "
