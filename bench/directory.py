@@ -205,17 +205,27 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database (else one is started)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--files", type=Path, default=None,
+                        help="use the extractions already generated in this directory instead of generating")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-directory-"))
     started = time.perf_counter()
-    generated = generate(workdir / "files", persons=int(args.lines / LINES_PER_PERSON * 1.1) + 10, seed=args.seed,
-                         max_lines=args.lines)
-    print(f"generated {generated.activity_lines:,} activity lines ({generated.persons:,} persons) and "
-          f"{generated.mailbox_lines:,} mailboxes in {time.perf_counter() - started:.0f} s under {workdir}")
-    paths = [generated.activity_path, generated.mailbox_path]
+    if args.files is not None:
+        paths = [next(args.files.glob("PS_LibreAcces_Personne_activite_*.txt")),
+                 next(args.files.glob("Extraction_Correspondance_MSSante_*.txt"))]
+        print(f"using the extractions in {args.files}")
+    else:
+        generated = generate(workdir / "files", persons=int(args.lines / LINES_PER_PERSON * 1.1) + 10,
+                             seed=args.seed, max_lines=args.lines)
+        print(f"generated {generated.activity_lines:,} activity lines ({generated.persons:,} persons) and "
+              f"{generated.mailbox_lines:,} mailboxes in {time.perf_counter() - started:.0f} s under {workdir}")
+        paths = [generated.activity_path, generated.mailbox_path]
     engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]
     if "sqlite" in engines:
-        bench_engine("SQLite", f"sqlite+aiosqlite:///{workdir / 'bench.db'}", paths, args)
+        database_file = workdir / "bench.db"
+        for leftover in (database_file, workdir / "bench.db-wal", workdir / "bench.db-shm"):
+            leftover.unlink(missing_ok=True)
+        bench_engine("SQLite", f"sqlite+aiosqlite:///{database_file}", paths, args)
     if "postgresql" in engines:
         if args.postgres_url:
             bench_engine("PostgreSQL", args.postgres_url, paths, args)
