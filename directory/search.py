@@ -154,11 +154,8 @@ def match_words(sqlite: bool, column: str, terms: list[str], prefix: list[bool],
     ).bindparams(**{parameter: expression})
 
 
-def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | TextClause]:
-    conditions: list[ColumnElement[bool] | TextClause] = [Person.active.is_(True)]
-    terms = words(query.q)
-    if terms:
-        conditions.append(match_words(sqlite, "doc", terms, [True] * len(terms)))
+def _facets(query: SearchQuery) -> list[tuple[str, bool]]:
+    """The filter tokens of ``query`` and whether each is matched as a prefix."""
     facets: list[tuple[str, bool]] = []
     job = facet("p", query.profession) if query.profession else ""
     places = [("c", query.postal_code, True), ("d", query.department, False), ("v", query.city, True)]
@@ -169,14 +166,39 @@ def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | 
         facets.append((job, False))
     if query.specialty:
         facets.append((facet("s", query.specialty), False))
-    if facets:
-        conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))
+    return facets
+
+
+def _mailbox_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
     owned = exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))
+    conditions: list[ColumnElement[bool]] = []
     if query.mailbox:
         conditions.append(owned.where(Mailbox.address == query.mailbox.strip().lower()))
     if query.has_mailbox is not None:
         conditions.append(owned if query.has_mailbox else ~owned)
     return conditions
+
+
+def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | TextClause]:
+    conditions: list[ColumnElement[bool] | TextClause] = [Person.active.is_(True)]
+    terms = words(query.q)
+    if terms:
+        conditions.append(match_words(sqlite, "doc", terms, [True] * len(terms)))
+    facets = _facets(query)
+    if facets:
+        conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))
+    return conditions + list(_mailbox_conditions(query))
+
+
+def _scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """The same match as :func:`_conditions` without the full-text index, as word tests on a row's own text:
+    for candidates an index on the family name already narrowed down to a few thousand rows."""
+    doc = literal(" ") + Person.doc
+    conditions = [Person.active.is_(True), *(doc.like(f"% {term}%") for term in words(query.q))]
+    for token, starts in _facets(query):
+        conditions.append((literal(" ") + Person.facets + ("" if starts else " ")).like(
+            f"% {token}%" if starts else f"% {token} %"))
+    return conditions + _mailbox_conditions(query)
 
 
 def _rank(terms: list[str]) -> ColumnElement[int]:
@@ -251,14 +273,40 @@ async def _single_term(
 
 
 async def _general(
-    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int,
+    *, skip_exact: bool = False,
 ) -> list[tuple[int, str, int]]:
-    rank = _rank(words(query.q))
+    terms = words(query.q)
+    rank = _rank(terms)
     statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(*_conditions(query, sqlite))
+    if skip_exact:
+        statement = statement.where(Person.family_norm.not_in([" ".join(terms), *terms]))
     if after is not None:
         statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
     rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+
+async def _exact_first(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[tuple[int, str, int]]:
+    """Rank 0 (family equal to the text or one of its words) read from the family index and checked row by
+    row, then the general ranked query for the rest: "martin lyon" or "martin" + a postal code never has to
+    intersect two long full-text posting lists when the family name alone fills the page."""
+    found: list[tuple[int, str, int]] = []
+    if after is None or after[0] == 0:
+        terms = words(query.q)
+        statement = select(Person.id, Person.sort_key).where(
+            Person.family_norm.in_([" ".join(terms), *terms]), *_scan_conditions(query)
+        )
+        if after is not None:
+            statement = statement.where(Person.sort_key > after[1])
+        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+        found = [(int(row[0]), str(row[1]), 0) for row in rows]
+        if len(found) >= wanted:
+            return found
+        after = None
+    return found + await _general(session, query, sqlite, after, wanted - len(found), skip_exact=True)
 
 
 async def search(session: AsyncSession, query: SearchQuery) -> Page:
@@ -279,6 +327,8 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
                                                    query.department, query.mailbox, query.has_mailbox))
     if len(terms) == 1 and not filtered:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
+    elif terms:
+        hits = await _exact_first(session, query, sqlite, after, limit + 1)
     else:
         hits = await _general(session, query, sqlite, after, limit + 1)
     ids = [hit[0] for hit in hits[:limit]]

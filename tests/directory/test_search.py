@@ -6,7 +6,7 @@ import pytest
 
 from directory.errors import InvalidQuery
 from directory.importer import import_file
-from directory.search import SearchQuery, _general, _single_term, lookup, search
+from directory.search import SearchQuery, _exact_first, _general, _single_term, lookup, search
 from storage.engine import Database
 from tests.directory.helpers import FILLERS, known_directory, person_line, small
 
@@ -138,3 +138,22 @@ async def test_one_word_tiers_rank_like_the_general_query(database: Database, tm
             if len(general) > 5:
                 _, key, rank = general[4]
                 assert await _single_term(session, term, sqlite, (rank, key), 1000) == general[5:]
+
+
+async def test_exact_family_first_ranks_like_the_general_query(database: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(q="martin lyon"), SearchQuery(q="martin", profession="10"),
+               SearchQuery(q="jean ma"), SearchQuery(q="marie", postal_code="75"), SearchQuery(q="le paris"),
+               SearchQuery(q="bernard", has_mailbox=True), SearchQuery(q="de la"), SearchQuery(q="b", city="saint"),
+               SearchQuery(q="robert infirmier", department="13")]
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            assert await _exact_first(session, query, sqlite, None, 1000) == general, query
+            for cut in (0, 2, len(general) // 2):
+                if cut < len(general):
+                    _, key, rank = general[cut]
+                    assert await _exact_first(session, query, sqlite, (rank, key), 1000) == general[cut + 1:], query
