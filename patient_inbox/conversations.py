@@ -8,7 +8,6 @@ the transaction that refers to them commits.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,13 +76,13 @@ async def facts(session: AsyncSession, conversation: Conversation, patient_addre
     )
 
 
-def _store_blobs(blobs: BlobStore, raw: bytes, parsed: ParsedMessage) -> None:
+def store_blobs(blobs: BlobStore, raw: bytes, parsed: ParsedMessage) -> None:
+    """Write the message and its attachments durably; call it before the transaction that refers to them."""
     blobs.put_many([raw, *(a.data for a in parsed.attachments)])
 
 
 async def file_professional_message(
     session: AsyncSession,
-    blobs: BlobStore,
     *,
     patient: PatientAccount,
     sender: str,
@@ -94,8 +93,7 @@ async def file_professional_message(
     sha256: str,
     now: datetime,
 ) -> Filed:
-    """File one professional's message for one patient, in the caller's transaction."""
-    await asyncio.to_thread(_store_blobs, blobs, raw, parsed)
+    """File one professional's message for one patient, in the caller's transaction (blobs already stored)."""
     existing = await find_thread(
         session, patient.id, parsed.conversation_token, parsed.in_reply_to, parsed.references
     )

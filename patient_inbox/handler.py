@@ -8,11 +8,13 @@ pipeline answers ``250``) and schedules the content-free notification once commi
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from mail_gateway.delivery.routing import Message, Refusal, Sender
 from patient_inbox.accounts import find_by_address
-from patient_inbox.conversations import Filed, facts, file_professional_message, find_thread
+from patient_inbox.conversations import Filed, facts, file_professional_message, find_thread, store_blobs
 from patient_inbox.mime import ParsedMessage, parse_message
 from patient_inbox.senders import SenderIdentity, identify
 from patient_inbox.services import PatientServices
@@ -109,6 +111,8 @@ class PatientDomainHandler:
         now = utcnow()
         sha256 = blob_name(message.raw)
         filed: list[Filed] = []
+        # blobs first (fsync'ed), outside the transaction: the writer is not held during disk flushes
+        await asyncio.to_thread(store_blobs, self.services.blobs, message.raw, parsed)
         async with self.services.database.write() as session:
             for recipient in recipients:
                 account = await find_by_address(session, recipient)
@@ -117,7 +121,6 @@ class PatientDomainHandler:
                 filed.append(
                     await file_professional_message(
                         session,
-                        self.services.blobs,
                         patient=account,
                         sender=author,
                         identities=identities,
