@@ -182,6 +182,11 @@ async def _serve(
                 writer.write(out)
                 await writer.drain()
             if action == Action.STARTTLS:
+                # RFC 3501 §6.2.1 / RFC 2595 §3.1: plaintext the client sent after STARTTLS and before the
+                # handshake must not be taken as protected input (command injection). The connection layer
+                # dropped what it had; bytes still in the stream buffer mean a misbehaving client: close.
+                if getattr(reader, "_buffer", b""):
+                    break
                 await writer.start_tls(tls, ssl_handshake_timeout=30)
                 session.tls_active = True
                 session.secure = True

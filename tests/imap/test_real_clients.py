@@ -183,3 +183,30 @@ def test_limit_abuse_is_bounded_and_others_are_served(gateway: RunningGateway) -
     silent.close()
     with socket.create_connection(("127.0.0.1", gateway.ports["imap"]), timeout=10) as probe:
         assert probe.recv(100).startswith(b"* OK [CAPABILITY")
+
+
+def test_plaintext_pipelined_after_starttls_is_not_executed(db_url: str, tmp_path: Path) -> None:
+    running = RunningGateway(gateway_settings(tmp_path / "var", db_url, loopback_is_secure=False))
+    running.start()
+    try:
+        mailboxes(running)
+        sock = socket.create_connection(("127.0.0.1", running.ports["imap"]), timeout=30)
+        assert sock.recv(4096).startswith(b"* OK")
+        # The injected command rides in the same packet as STARTTLS (RFC 3501 §6.2.1, CVE-2011-0411 style).
+        sock.sendall(b"a STARTTLS\r\nb LOGIN " + BOB.encode() + b" " + PASSWORD.encode() + b"\r\n")
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            reply += sock.recv(4096)
+        assert reply == b"a OK Begin TLS negotiation now\r\n"
+        tls = running.client_tls().wrap_socket(sock, server_hostname="127.0.0.1")
+        tls.sendall(b"c CAPABILITY\r\n")
+        answer = b""
+        while b"c OK" not in answer:
+            chunk = tls.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        assert b"b OK" not in answer and b"b NO" not in answer  # "b LOGIN" was discarded, never run
+        assert b"AUTH=PLAIN" in answer  # still not authenticated: the pre-auth capabilities
+        tls.close()
+    finally:
+        running.close()
