@@ -104,6 +104,10 @@ class Visit:
     new_pre: bool = False
 
     @property
+    def max_age(self) -> timedelta:
+        return timedelta(seconds=self.services.settings.patient_session_max_age)
+
+    @property
     def cookie_value(self) -> str | None:
         return self.current.token if self.current is not None else self.pre_token
 

@@ -110,7 +110,8 @@ async def login(request: Request) -> Response:
     except LifecycleRefused as error:
         return again(error.sentence)
     token = await sessions.start(
-        v.services.database, account_id=account.id, stage=sessions.FULL, now=v.now, replaces=v.cookie_value
+        v.services.database, account_id=account.id, stage=sessions.FULL, now=v.now, replaces=v.cookie_value,
+        max_age=v.max_age,
     )
     log.info("patient.login", account_id=account.id)
     return _enter(v, redirect("/patient/messages"), token)
@@ -207,7 +208,8 @@ async def activation(request: Request) -> Response:
         return v.page("activation.html", {**ACTIVATION, "code": "", "ins": row.ins, "birth_date": "",
                                           "errors": [error.sentence]})
     token = await sessions.start(
-        v.services.database, account_id=row.id, stage=sessions.ENROL, now=v.now, replaces=v.cookie_value
+        v.services.database, account_id=row.id, stage=sessions.ENROL, now=v.now, replaces=v.cookie_value,
+        max_age=v.max_age,
     )
     return _enter(v, redirect("/patient/activation/mot-de-passe"), token)
 
@@ -310,7 +312,8 @@ async def totp(request: Request) -> Response:
     except (AuthenticationFailed, LifecycleRefused) as error:
         return _totp(v, current, secret, [str(error)])
     token = await sessions.start(
-        v.services.database, account_id=account.id, stage=sessions.FULL, now=v.now, replaces=current.token
+        v.services.database, account_id=account.id, stage=sessions.FULL, now=v.now, replaces=current.token,
+        max_age=v.max_age,
     )
     log.info("patient.activated", account_id=account.id)
     return _enter(v, redirect("/patient/messages?bienvenue=1"), token)

@@ -29,13 +29,23 @@ class Current:
 
 
 async def start(
-    database: Database, *, account_id: int, stage: str, now: datetime, replaces: str | None = None
+    database: Database,
+    *,
+    account_id: int,
+    stage: str,
+    now: datetime,
+    replaces: str | None = None,
+    max_age: timedelta = timedelta(hours=12),
 ) -> str:
-    """A new session for ``account_id``; the session behind ``replaces`` (a cookie value) is deleted."""
+    """A new session for ``account_id``; the session behind ``replaces`` (a cookie value) is deleted, and so
+    are this account's sessions older than ``max_age`` (dead anyway: the table does not grow without bound)."""
     token = new_token()
     async with database.write() as session:
         if replaces:
             await session.execute(delete(WebSession).where(WebSession.id == token_id(replaces)))
+        await session.execute(
+            delete(WebSession).where(WebSession.patient_id == account_id, WebSession.created_at < now - max_age)
+        )
         session.add(
             WebSession(id=token_id(token), patient_id=account_id, stage=stage, created_at=now, last_seen_at=now)
         )

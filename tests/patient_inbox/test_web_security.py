@@ -7,12 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from mail_gateway.delivery.routing import Sender
 from mail_gateway.errors import DeliveryRefused
 from patient_inbox.models import WebSession
 from patient_inbox.web import sessions
+from patient_inbox.web.security import token_id
 from tests.patient_inbox.factories import (
     PATIENT_PASSWORD,
     PDF,
@@ -302,3 +303,18 @@ async def test_many_stale_sessions_at_once_do_not_exhaust_the_connection_pool(wo
         assert codes == [200] * 20
         async with world.database.write() as session:
             await session.execute(update(WebSession).values(last_seen_at=now - timedelta(minutes=5)))
+
+
+async def test_dead_sessions_are_removed_at_the_next_login(world: World, tmp_path: Path) -> None:
+    patient = await make_patient(world.database)
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    old = [
+        await sessions.start(world.database, account_id=patient.id, stage=sessions.FULL, now=long_ago)
+        for _ in range(3)
+    ]
+    async with client(make_app(world, tmp_path)) as http:
+        await activate(http, patient)
+    async with world.database.read() as session:
+        ids = set((await session.scalars(select(WebSession.id))).all())
+    assert not {token_id(token) for token in old} & ids
+    assert len(ids) == 1  # the session of the activation that just happened
