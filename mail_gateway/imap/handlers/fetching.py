@@ -97,22 +97,24 @@ def _render_states(attrs: list[items.FetchAttr], states: list[MessageState], vie
     """``n FETCH (UID u FLAGS (...) MODSEQ (m))`` straight to bytes: a 100,000-message resync stays cheap."""
     out: list[Response] = []
     uids = view.uids
+    count = len(uids)
     index = 0
+    flag_lists: dict[tuple[str, ...], bytes] = {}  # a folder has few distinct flag sets
     for state in states:
+        uid = state.uid
         # States come in UID order, as the view: walk both instead of a binary search per message.
-        while index < len(uids) and uids[index] < state.uid:
+        while index < count and uids[index] < uid:
             index += 1
-        if index >= len(uids) or uids[index] != state.uid:
+        if index >= count or uids[index] != uid:
             continue
-        parts: list[bytes] = []
-        for attr in attrs:
-            if attr == "UID":
-                parts.append(b"UID %d" % state.uid)
-            elif attr == "FLAGS":
-                parts.append(b"FLAGS (" + " ".join(state.flags).encode() + b")")
-            else:
-                parts.append(b"MODSEQ (%d)" % state.modseq)
-        out.append(Untagged(b"%d FETCH (" % (index + 1) + b" ".join(parts) + b")"))
+        flags = flag_lists.get(state.flags)
+        if flags is None:
+            flags = flag_lists[state.flags] = b"FLAGS (" + " ".join(state.flags).encode() + b")"
+        parts = [
+            b"UID %d" % uid if attr == "UID" else flags if attr == "FLAGS" else b"MODSEQ (%d)" % state.modseq
+            for attr in attrs
+        ]
+        out.append(Untagged(b"%d FETCH (%b)" % (index + 1, b" ".join(parts))))
     return out
 
 
