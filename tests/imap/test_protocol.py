@@ -126,6 +126,7 @@ def test_oversized_non_synchronising_literal_closes_the_connection() -> None:
 def test_line_length_limit() -> None:
     got = events(b"a1 NOOP " + b"x" * 2000, bytewise=True, limits=Limits(max_line=1000))
     assert len(got) == 1 and isinstance(got[0], CommandRejected) and got[0].error.disconnect
+    assert got[0].tag == b"a1" and got[0].error.code == "TOOBIG"
 
 
 def test_nesting_depth_and_range_count_limits() -> None:

@@ -167,7 +167,7 @@ def test_limit_abuse_is_bounded_and_others_are_served(gateway: RunningGateway) -
     abuser.send(b"c SEARCH " + b"(" * 10_000 + b"ALL" + b")" * 10_000 + b"\r\n")
     assert abuser.until_tagged(b"c") == [b"c BAD [LIMIT] parentheses nest deeper than 64"]
     abuser.send(b"d FETCH " + b",".join(b"%d" % (2 * i + 1) for i in range(100_000)) + b" FLAGS\r\n")
-    assert abuser.line().startswith(b"* BAD [TOOBIG] line longer than")
+    assert abuser.line() == b"d BAD [TOOBIG] line longer than 65536 octets"
     assert abuser.line() == b"* BYE [TOOBIG] line longer than 65536 octets" and abuser.closed()
     # Another client is served meanwhile, and a flood of bad commands ends in BYE.
     flooder = RawClient(gateway)

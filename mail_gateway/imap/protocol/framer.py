@@ -151,10 +151,12 @@ class CommandReader:
         self._line_bytes = 0
 
     def _fatal(self, error: ImapError, tag: bytes | None = None) -> CommandRejected:
+        if tag is None:
+            tag = parse_tag(bytes(self._buffer[: min(200, len(self._buffer))]).split(b"\r\n", 1)[0])
         error.disconnect = True
         self.closed = True
         self._buffer.clear()
-        return CommandRejected(tag if tag is not None else parse_tag(bytes(self._buffer[:200])), error)
+        return CommandRejected(tag, error)
 
 
 __all__ = [
