@@ -20,7 +20,9 @@ from patient_inbox.credentials import (
     hash_secret,
     new_activation_code,
     normalise_code,
+    open_totp,
     password_problem,
+    seal_totp,
     totp_step,
     verify_secret,
 )
@@ -234,7 +236,7 @@ async def set_password(database: Database, *, account_id: int, password: str, no
 
 
 async def confirm_totp(
-    database: Database, *, account_id: int, totp_secret: str, totp_code: str, now: datetime
+    database: Database, *, account_id: int, totp_secret: str, totp_code: str, now: datetime, sealing_key: bytes
 ) -> AccountView:
     """Last step of activation: the first code proves the phone has the secret; the space becomes active and
     the activation code is spent."""
@@ -256,7 +258,7 @@ async def confirm_totp(
         else:
             row.state = State.ACTIVE.value
             row.state_changed_at = now
-        row.totp_secret = totp_secret
+        row.totp_secret = seal_totp(sealing_key, row.id, totp_secret)
         row.totp_last_step = step
         row.activation_code_hash = None
         row.failed_logins, row.locked_until = 0, None
@@ -264,7 +266,7 @@ async def confirm_totp(
 
 
 async def verify_login(
-    database: Database, *, ins: str, password: str, totp_code: str, now: datetime
+    database: Database, *, ins: str, password: str, totp_code: str, now: datetime, sealing_key: bytes
 ) -> AccountView:
     """Password and one-time code, with lockout; every failure gives the same generic sentence."""
     async with database.read() as session:
@@ -275,8 +277,9 @@ async def verify_login(
             raise AccountLocked(locked)
     ok = await asyncio.to_thread(verify_secret, row.password_hash if row is not None else None, password)
     step: int | None = None
-    if ok and row is not None and row.totp_secret is not None:
-        step = totp_step(row.totp_secret, totp_code, now.timestamp(), last_step=row.totp_last_step)
+    secret = open_totp(sealing_key, row.id, row.totp_secret) if row is not None and row.totp_secret else None
+    if ok and secret is not None:
+        step = totp_step(secret, totp_code, now.timestamp(), last_step=row.totp_last_step if row else None)
     if row is None or step is None:
         if row is not None:
             await _record_failure(database, row.id, now)

@@ -5,10 +5,13 @@ argon2 work is slow by design; async callers run :func:`verify_secret` in a work
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 import pyotp
 import segno
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mail_gateway.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password
 
@@ -60,7 +63,7 @@ def password_problem(password: str) -> str | None:
 
 
 def new_totp_secret() -> str:
-    return pyotp.random_base32(length=32)  # 160 bits, RFC 4226 §4 R6 recommends at least 128
+    return pyotp.random_base32(length=32)  # 160 bits (RFC 4226 §4 R6: at least 128); sealed, 64 characters
 
 
 def provisioning_uri(secret: str, account_label: str) -> str:
@@ -71,6 +74,27 @@ def qr_svg(uri: str) -> str:
     """The provisioning URI as an inline SVG QR code (no external request, no script)."""
     svg: str = segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff", border=4)
     return svg
+
+
+def seal_totp(key: bytes, account_id: int, secret: str) -> str:
+    """The TOTP secret encrypted for storage (AES-256-GCM, bound to the account): 64 URL-safe characters."""
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, base64.b32decode(secret), _aad(account_id))
+    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def open_totp(key: bytes, account_id: int, sealed: str) -> str | None:
+    """The TOTP secret, or None when the stored value was not sealed for this account with this key."""
+    try:
+        data = base64.urlsafe_b64decode(sealed.encode("ascii"))
+        raw = AESGCM(key).decrypt(data[:12], data[12:], _aad(account_id))
+    except (InvalidTag, ValueError):
+        return None
+    return base64.b32encode(raw).decode("ascii")
+
+
+def _aad(account_id: int) -> bytes:
+    return f"patient-totp:{account_id}".encode()
 
 
 def totp_step(secret: str, code: str, at: float, *, last_step: int | None) -> int | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from directory.resolve import Resolver
 from mail_gateway.delivery.pipeline import DeliveryPipeline
 from patient_inbox.config import PatientSettings
+from patient_inbox.keys import SEALING_KEY, load_key
 from patient_inbox.notify import Notifier
 from patient_inbox.senders import Directory, MailboxDirectory, ProfessionalDirectory
 from patient_inbox.views import BodyViews
@@ -32,6 +33,7 @@ class PatientServices:
     notifier: Notifier
     ip_failures: FailureWindow  # anonymous attempts (login, activation, opposition) per client IP
     bodies: BodyViews
+    sealing_key: bytes  # seals TOTP secrets at rest (patient_inbox.keys)
 
     @classmethod
     def build(
@@ -58,4 +60,5 @@ class PatientServices:
             notifier=Notifier(settings.notify_smarthost, sender, settings.public_url),
             ip_failures=FailureWindow(settings.patient_ip_failures, settings.patient_ip_window),
             bodies=BodyViews(blobs),
+            sealing_key=load_key(data_dir, SEALING_KEY),
         )

@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from patient_inbox.keys import WEB_KEY, load_key
 from patient_inbox.services import PatientServices
 from patient_inbox.web import sessions
 from patient_inbox.web.render import render
@@ -25,7 +26,6 @@ from patient_inbox.web.security import (
     SESSION_COOKIE,
     csrf_ok,
     csrf_token,
-    load_key,
     new_token,
     set_cookie,
 )
@@ -57,7 +57,7 @@ def get_services(request: Request) -> PatientServices:
 def get_key(request: Request, services: PatientServices) -> bytes:
     key: bytes | None = getattr(request.app.state, "patient_web_key", None)
     if key is None:
-        key = load_key(services.data_dir)
+        key = load_key(services.data_dir, WEB_KEY)
         request.app.state.patient_web_key = key
     return key
 

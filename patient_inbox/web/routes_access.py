@@ -99,7 +99,8 @@ async def login(request: Request) -> Response:
         return again("Saisissez votre matricule INS, votre mot de passe et le code à usage unique.")
     try:
         account = await accounts.verify_login(
-            v.services.database, ins=ins, password=password, totp_code=code, now=v.now
+            v.services.database, ins=ins, password=password, totp_code=code, now=v.now,
+            sealing_key=v.services.sealing_key,
         )
     except AccountLocked as error:
         return again(str(error), 429)
@@ -307,7 +308,7 @@ async def totp(request: Request) -> Response:
     try:
         account = await accounts.confirm_totp(
             v.services.database, account_id=current.account.id, totp_secret=secret,
-            totp_code=_text(form, "code", 20), now=v.now,
+            totp_code=_text(form, "code", 20), now=v.now, sealing_key=v.services.sealing_key,
         )
     except (AuthenticationFailed, LifecycleRefused) as error:
         return _totp(v, current, secret, [str(error)])

@@ -1,7 +1,7 @@
 """Web security primitives: the signing key, CSRF tokens, cookies and response headers.
 
-- The key lives in ``<data_dir>/patient-web.key`` (32 random bytes, mode 0600, created once), so every process
-  and node sharing the data directory agrees, and a restart does not log everyone out.
+- The key is ``<data_dir>/patient-web.key`` (:mod:`patient_inbox.keys`), shared by every process and node of
+  the data directory, so a restart does not log everyone out.
 - CSRF tokens are ``HMAC(key, cookie)``: bound to the session cookie once logged in, to a random pre-session
   cookie before. A form without the right token gets 403. Both cookies are ``__Host-`` prefixed (Secure, path
   ``/``, no Domain), HttpOnly and SameSite=Strict.
@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from pathlib import Path
 
 from starlette.responses import Response
 
 SESSION_COOKIE = "__Host-mss-patient"
 PRE_COOKIE = "__Host-mss-pre"
-KEY_FILE = "patient-web.key"
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -38,29 +35,6 @@ DOWNLOAD_HEADERS = {
     **PAGE_HEADERS,
     "Content-Security-Policy": "sandbox; default-src 'none'",
 }
-
-
-def load_key(data_dir: Path) -> bytes:
-    path = data_dir / KEY_FILE
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_dir / f".{KEY_FILE}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, secrets.token_bytes(32))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # another process may have won the race: keep its key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_bytes()
 
 
 def new_token() -> str:

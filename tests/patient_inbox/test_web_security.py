@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 
 from mail_gateway.delivery.routing import Sender
 from mail_gateway.errors import DeliveryRefused
-from patient_inbox.models import WebSession
+from patient_inbox.credentials import open_totp
+from patient_inbox.models import PatientAccount, WebSession
 from patient_inbox.web import sessions
 from patient_inbox.web.security import token_id
 from tests.patient_inbox.factories import (
@@ -318,3 +319,14 @@ async def test_dead_sessions_are_removed_at_the_next_login(world: World, tmp_pat
         ids = set((await session.scalars(select(WebSession.id))).all())
     assert not {token_id(token) for token in old} & ids
     assert len(ids) == 1  # the session of the activation that just happened
+
+
+async def test_the_totp_secret_is_sealed_in_the_database(world: World, tmp_path: Path) -> None:
+    patient = await make_patient(world.database)
+    async with client(make_app(world, tmp_path)) as http:
+        secret = await activate(http, patient)
+    async with world.database.read() as session:
+        stored = await session.scalar(select(PatientAccount.totp_secret).where(PatientAccount.id == patient.id))
+    assert stored is not None and secret not in stored
+    assert open_totp(world.services.sealing_key, patient.id, stored) == secret
+    assert oct((tmp_path / "patient-secrets.key").stat().st_mode & 0o777) == "0o600"
