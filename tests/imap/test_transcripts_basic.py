@@ -74,7 +74,14 @@ async def test_list_create_rename_delete(store: MemoryStore, accounts: Accounts,
     ]
     assert await c.send("a6 CREATE Patients") == ["a6 NO [ALREADYEXISTS] Patients already exists"]
     assert await c.send("a7 CREATE inbox") == ["a7 NO [ALREADYEXISTS] INBOX always exists"]
-    assert await c.send("a8 DELETE Patients") == ["a8 NO [INUSE] Patients has subfolders: delete them first"]
+    assert await c.send("a8 DELETE Patients") == ["a8 OK DELETE completed"]
+    assert await c.send('a8 LIST "" "Patients*"') == [
+        '* LIST (\\Noselect \\HasChildren) "/" "Patients"',
+        '* LIST (\\HasNoChildren) "/" "Patients/Dupont"',
+        "a8 OK LIST completed",
+    ]
+    assert await c.send("a8 DELETE Patients") == ["a8 NO [NONEXISTENT] Patients does not exist"]
+    assert await c.send("a8 CREATE Patients") == ["a8 OK CREATE completed"]
     assert await c.send("a9 RENAME Patients Dossiers/2026") == ["a9 OK RENAME completed"]
     assert await c.send('b1 LIST "" "Dossiers/*"') == [
         '* LIST (\\HasChildren) "/" "Dossiers/2026"',

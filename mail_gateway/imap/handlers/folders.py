@@ -46,8 +46,7 @@ async def delete(session: Session, command: c.Delete) -> Reply:
     names = {f.name for f in await session.store.folders(session.mailbox_id)}
     if name not in names:
         raise NoSuchFolder(f"{name} does not exist")
-    if any(other.startswith(name + DELIMITER) for other in names):
-        raise NotPermitted(f"{name} has subfolders: delete them first", "INUSE")
+    # RFC 3501 §6.3.4: subfolders stay; the name lives on as a \Noselect level of the hierarchy in LIST.
     if session.view is not None and session.view.folder.name == name:
         session.deselect()
     await session.store.delete_folder(session.mailbox_id, name)
