@@ -20,7 +20,7 @@ from patient_inbox.senders import SenderIdentity, identify
 from patient_inbox.services import PatientServices
 from patient_inbox.smtp_replies import rule_refusal, space_unavailable, unknown_patient
 from policies import conversations as rules
-from policies.conversations import Role
+from policies.conversations import Code, Role
 from policies.patient_lifecycle import State, mail_refusal
 from storage.base import utcnow
 from storage.blobs import blob_name
@@ -73,11 +73,28 @@ class PatientDomainHandler:
         parsed = parse_message(message.raw)
         claimed = [a.lower() for a in (message.mail_from, parsed.from_address) if a]
         patients = [a for a in claimed if rules.is_patient_address(a, self.domain)]
-        if not patients or (sender.channel == "web" and sender.principal in patients):
+        if not patients:
+            return await self._mx_sender_refusal(sender, parsed.from_address or message.mail_from, recipients)
+        if sender.channel == "web" and sender.principal in patients:
             return None
         refusal = await self._patient_mail_refusal(patients[0], parsed, [r.lower() for r in recipients])
         log.info("patient.refused", code=refusal.code.value, channel=sender.channel)
         return rule_refusal(refusal)
+
+    async def _mx_sender_refusal(self, sender: Sender, author: str, recipients: list[str]) -> Refusal | None:
+        """Another operator's sender whose mailbox the directory knows to be neither PER, ORG nor APP (a CAB
+        mailbox, say) may not write to a patient. Unknown senders of the trust space are taken as professionals."""
+        if sender.mailbox is not None or sender.principal is not None or not author:
+            return None
+        if not any(rules.is_patient_address(r, self.domain) for r in recipients):
+            return None
+        identity = await self.services.directory.identify(author.lower())
+        if identity is None or identity.mailbox_type is None:
+            return None
+        if rules.role_of_kind(identity.mailbox_type) is Role.PROFESSIONAL:
+            return None
+        log.info("patient.refused", code=Code.NOT_A_PROFESSIONAL.value, channel=sender.channel)
+        return rule_refusal(rules.Refusal(Code.NOT_A_PROFESSIONAL))
 
     async def _patient_mail_refusal(
         self, patient_address: str, parsed: ParsedMessage, recipients: list[str]

@@ -23,6 +23,7 @@ class SenderIdentity:
     name: str
     profession: str | None = None
     structure: str | None = None
+    mailbox_type: str | None = None  # PER, ORG, APP, CAB when the directory or our store knows it
 
 
 class Directory(Protocol):
@@ -43,7 +44,9 @@ class ProfessionalDirectory:
             return await self.fallback.identify(address)
         profession = " – ".join(part for part in (owner.profession_label, owner.specialty_label) if part) or None
         structure = (owner.structure_name or None) if owner.kind == "person" else None
-        return SenderIdentity(owner.display_name[:200], profession and profession[:200], structure and structure[:200])
+        return SenderIdentity(
+            owner.display_name[:200], profession and profession[:200], structure and structure[:200], owner.mailbox_type
+        )
 
 
 class MailboxDirectory:
@@ -54,8 +57,12 @@ class MailboxDirectory:
 
     async def identify(self, address: str) -> SenderIdentity | None:
         async with self.database.read() as session:
-            name = await session.scalar(select(Mailbox.display_name).where(Mailbox.address == address.lower()))
-        return SenderIdentity(name) if name else None
+            row = (
+                await session.execute(
+                    select(Mailbox.display_name, Mailbox.kind).where(Mailbox.address == address.lower())
+                )
+            ).first()
+        return SenderIdentity(row[0], mailbox_type=row[1]) if row is not None else None
 
 
 async def identify(directory: Directory, address: str, header_name: str = "") -> SenderIdentity:

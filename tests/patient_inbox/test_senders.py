@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from directory.generator import MAILBOX_HEADER
 from directory.importer import import_file
 from mail_gateway.delivery.routing import Sender
+from mail_gateway.errors import DeliveryRefused
 from patient_inbox.models import Participant
-from tests.directory.helpers import known_directory
+from tests.directory.helpers import known_directory, mailbox_line, write_lines
 from tests.patient_inbox.factories import World, make_patient, make_professional, professional_message, submit
 
 REMOTE = "jean-pierre.martin@medecin.mssante.fr"
@@ -44,3 +47,30 @@ async def test_fallbacks_without_a_directory_entry(world: World) -> None:
     assert rows[doctor.address].display_name == "Dr Anne Local"  # our own mailbox's display name
     assert rows[unknown].display_name == "Dr Paul Distant"  # the header's display name
     assert rows["x@y.example"].display_name == "Professionnel de santé"  # never the address
+
+
+async def test_a_cabinet_mailbox_of_another_operator_cannot_write_to_a_patient(world: World, tmp_path: Path) -> None:
+    cabinet = "cabinet@cab-exemple.mssante.fr"
+    extraction = write_lines(
+        tmp_path / "cab" / "Extraction_Correspondance_MSSante_202611010000.txt",
+        [
+            "|".join(MAILBOX_HEADER) + "|",
+            mailbox_line("CAB", cabinet, structure_id="1690000009", structure_name="Cabinet Exemple"),
+            mailbox_line("PER", REMOTE, "810000000002", family="MARTIN", given="Jean-Pierre"),
+        ],
+    )
+    await import_file(world.database, extraction)
+    patient = await make_patient(world.database)
+    mx = Sender(channel="mx", peer_ip="192.0.2.7", tls=True)
+
+    def raw(author: str) -> bytes:
+        return (
+            f"From: {author}\r\nTo: {patient.address}\r\nSubject: Bonjour\r\nMessage-ID: <{author}>\r\n\r\nx\r\n"
+        ).encode()
+
+    with pytest.raises(DeliveryRefused) as refused:
+        await world.pipeline.submit(mx, cabinet, [patient.address], raw(cabinet))
+    assert refused.value.enhanced == "5.7.1" and "professionnel de sante" in refused.value.text
+    await world.pipeline.submit(mx, REMOTE, [patient.address], raw(REMOTE))  # a PER mailbox may
+    assert REMOTE in await participant_rows(world)
+    assert cabinet not in await participant_rows(world)
