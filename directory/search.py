@@ -30,6 +30,9 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100  # a larger limit is capped, not refused
 MAX_WORDS = 8
 MAX_TEXT = 200
+# A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
+# posting list costs more than checking it on the rows the other words already selected.
+SHORT_TERM = 3
 _PROFESSION = re.compile(r"\d{1,3}")
 _SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
 _POSTAL = re.compile(r"[0-9][0-9AB]{0,4}")
@@ -182,8 +185,11 @@ def _mailbox_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
 def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | TextClause]:
     conditions: list[ColumnElement[bool] | TextClause] = [Person.active.is_(True)]
     terms = words(query.q)
-    if terms:
-        conditions.append(match_words(sqlite, "doc", terms, [True] * len(terms)))
+    indexed = [term for term in terms if len(term) >= SHORT_TERM] or terms
+    if indexed:
+        conditions.append(match_words(sqlite, "doc", indexed, [True] * len(indexed)))
+    doc = literal(" ") + Person.doc
+    conditions += [doc.like(f"% {term}%") for term in terms if term not in indexed]
     facets = _facets(query)
     if facets:
         conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))

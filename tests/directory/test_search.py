@@ -3,10 +3,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from directory.errors import InvalidQuery
 from directory.importer import import_file
-from directory.search import SearchQuery, _exact_first, _general, _single_term, lookup, search
+from directory.models import Person
+from directory.search import (
+    SearchQuery,
+    _exact_first,
+    _general,
+    _rank,
+    _scan_conditions,
+    _single_term,
+    lookup,
+    search,
+)
+from directory.text import words
 from storage.engine import Database
 from tests.directory.helpers import FILLERS, known_directory, person_line, small
 
@@ -157,3 +169,23 @@ async def test_exact_family_first_ranks_like_the_general_query(database: Databas
                 if cut < len(general):
                     _, key, rank = general[cut]
                     assert await _exact_first(session, query, sqlite, (rank, key), 1000) == general[cut + 1:], query
+
+
+async def test_index_and_row_checks_agree(database: Database, tmp_path: Path) -> None:
+    """The full-text path (with short words checked on rows) selects what plain word tests on every row do."""
+    generated = small(tmp_path, persons=300, seed=5)
+    await import_file(database, generated.activity_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(q="le ma"), SearchQuery(q="jean d"), SearchQuery(q="b", profession="60"),
+               SearchQuery(q="ma lyon"), SearchQuery(q="sophie le"), SearchQuery(q="de la", postal_code="6"),
+               SearchQuery(q="x y z"), SearchQuery(q="infirmier saint")]
+    answered = 0
+    async with database.read() as session:
+        for query in queries:
+            rank = _rank(words(query.q))
+            scan = select(Person.id, Person.sort_key, rank).where(*_scan_conditions(query)).order_by(
+                rank, Person.sort_key)
+            expected = [(int(row[0]), str(row[1]), int(row[2])) for row in (await session.execute(scan)).all()]
+            assert await _general(session, query, sqlite, None, 10_000) == expected, query
+            answered += bool(expected)
+    assert answered >= 5  # not a comparison of empty lists
