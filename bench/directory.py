@@ -178,12 +178,13 @@ async def measure_searches(url: str, count: int, baseline: int, seed: int) -> di
 
 
 def bench_engine(name: str, url: str, paths: list[Path], args: argparse.Namespace) -> None:
-    asyncio.run(prepare(url))
-    results, peak = timed_import(url, paths)
     print(f"\n== {name}")
-    for kind, read, seconds in results:
-        print(f"import {kind:8}: {read:>10,} lines in {seconds:7.1f} s = {read / seconds:>9,.0f} lines/s")
-    print(f"import peak memory (child process RSS): {peak:,.0f} MiB")
+    if not args.search_only:
+        asyncio.run(prepare(url))
+        results, peak = timed_import(url, paths)
+        for kind, read, seconds in results:
+            print(f"import {kind:8}: {read:>10,} lines in {seconds:7.1f} s = {read / seconds:>9,.0f} lines/s")
+        print(f"import peak memory (child process RSS): {peak:,.0f} MiB")
     figures = asyncio.run(measure_searches(url, args.searches, args.baseline_searches, args.seed))
     print(f"search ({args.searches}, {figures['found']:.0%} with results): p50 {figures['p50']:.2f} ms, "
           f"p99 {figures['p99']:.2f} ms, max {figures['max']:.1f} ms")
@@ -205,12 +206,17 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database (else one is started)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--search-only", action="store_true",
+                        help="skip the import: search the database a previous run left in --workdir (SQLite) or "
+                        "at --postgres-url")
     parser.add_argument("--files", type=Path, default=None,
                         help="use the extractions already generated in this directory instead of generating")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-directory-"))
     started = time.perf_counter()
-    if args.files is not None:
+    if args.search_only:
+        paths = []
+    elif args.files is not None:
         paths = [next(args.files.glob("PS_LibreAcces_Personne_activite_*.txt")),
                  next(args.files.glob("Extraction_Correspondance_MSSante_*.txt"))]
         print(f"using the extractions in {args.files}")
@@ -224,11 +230,14 @@ def main() -> None:
     if "sqlite" in engines:
         database_file = workdir / "bench.db"
         for leftover in (database_file, workdir / "bench.db-wal", workdir / "bench.db-shm"):
-            leftover.unlink(missing_ok=True)
+            if not args.search_only:
+                leftover.unlink(missing_ok=True)
         bench_engine("SQLite", f"sqlite+aiosqlite:///{database_file}", paths, args)
     if "postgresql" in engines:
         if args.postgres_url:
             bench_engine("PostgreSQL", args.postgres_url, paths, args)
+        elif args.search_only:
+            parser.error("--search-only on PostgreSQL needs --postgres-url")
         else:
             server = PostgresServer()
             server.start()
