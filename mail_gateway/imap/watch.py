@@ -26,9 +26,7 @@ class Watch:
 
     def collect(self) -> int:
         """The highest MODSEQ announced since the last call (0: nothing), emptying the queue."""
-        queue = self._subscription.queue
-        while not queue.empty():
-            self._seen = max(self._seen, queue.get_nowait().modseq)
+        self._seen = max(self._seen, self._subscription.take_modseq())
         seen, self._seen = self._seen, 0
         return seen
 

@@ -45,9 +45,12 @@ class MailboxInfo:
         )
 
 
-def new_uidvalidity() -> int:
-    """RFC 3501 §2.3.1.1: a folder recreated under the same name must get a larger UIDVALIDITY."""
-    return int(time.time() * 1000) & 0xFFFFFFFF or 1
+def new_uidvalidity(largest_in_mailbox: int = 0) -> int:
+    """RFC 3501 §2.3.1.1: a folder recreated under the same name must get a larger UIDVALIDITY.
+
+    Seconds since the epoch (32 bits until 2106), and never below what the mailbox already used.
+    """
+    return max(int(time.time()), largest_in_mailbox + 1)
 
 
 async def create_mailbox(

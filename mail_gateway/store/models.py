@@ -84,6 +84,7 @@ class ExpungedUid(Base):
     """A UID removed from a folder, kept for QRESYNC VANISHED (RFC 7162 §3.2.10)."""
 
     __tablename__ = "expunged_uids"
+    __table_args__ = (Index("ix_expunged_uids_folder_modseq", "folder_id", "modseq"),)
 
     folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True)
     uid: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -50,6 +50,13 @@ class Subscription:
             event = self.queue.get_nowait()
         return event
 
+    def take_modseq(self) -> int:
+        """The highest MODSEQ announced since the last call (0: nothing), emptying the queue."""
+        highest = 0
+        while not self.queue.empty():
+            highest = max(highest, self.queue.get_nowait().modseq)
+        return highest
+
     def pending(self) -> bool:
         return not self.queue.empty()
 
