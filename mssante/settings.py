@@ -54,6 +54,18 @@ class Settings(BaseSettings):
     loopback_is_secure: bool = True  # Dovecot-style: plaintext login from 127.0.0.0/8 and ::1 (IMAP)
     log_format: str = "console"  # console or json
     shutdown_grace: float = 30.0
+    # Patient inbox (read by patient_inbox.config.PatientSettings from the same sources; declared here so that
+    # mssante.toml may carry them).
+    notify_smarthost: str = ""  # host:port of the relay for content-free notifications; empty: off
+    notify_from: str = ""  # default: ne-pas-repondre@<patient domain>
+    public_url: str = ""  # the web inbox's address, named in notifications
+    patient_session_idle: float = 900.0
+    patient_session_max_age: float = 43200.0
+    patient_ip_failures: int = 30
+    patient_ip_window: float = 900.0
+    reply_max_bytes: int = 10 * MiB
+    reply_max_attachments: int = 5
+    reply_max_text: int = 20000
 
     @field_validator("domains", mode="before")
     @classmethod

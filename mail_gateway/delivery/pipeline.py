@@ -145,12 +145,30 @@ class DeliveryPipeline:
             refusal = await self.handlers[domain].check_message(sender, message, addresses)
             if refusal is not None:
                 raise refusal
+        await self._check_claimed_senders(sender, message, fields, unique)
         await self._store_local(sender, message, local, queue_id)
         for domain, addresses in by_handler.items():
             await self.handlers[domain].deliver(sender, message, addresses)
         log.info("delivery.accepted", queue_id=queue_id, channel=sender.channel, recipients=len(unique),
                  size=len(raw))
         return queue_id
+
+    async def _check_claimed_senders(
+        self, sender: Sender, message: Message, fields: list[tuple[str, str]], recipients: list[str]
+    ) -> None:
+        """Mail that claims a sender in a handler's domain (a patient) is that handler's to judge.
+
+        Such mail may only come from the web (where the handler's own rules run first); on SMTP the handler
+        sees it with every recipient, professionals included, and gives the rule it breaks (a patient never
+        starts a conversation, never adds recipients, never writes into a closed one).
+        """
+        if sender.channel == "web":
+            return
+        claimed = {split(normalise(message.mail_from))[1]} | {split(a)[1] for a in from_addresses(fields)}
+        for domain in sorted(claimed & set(self.handlers)):
+            refusal = await self.handlers[domain].check_message(sender, message, recipients)
+            if refusal is not None:
+                raise refusal
 
     async def _store_local(self, sender: Sender, message: Message, local: list[str], queue_id: str) -> None:
         if not local:

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from mssante.settings import Settings
+from patient_inbox.config import PatientSettings
 
 
 def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,3 +40,13 @@ def test_unknown_and_invalid_settings_are_refused(tmp_path: Path, monkeypatch: p
     (tmp_path / "mssante.toml").write_text("domains = []\n")
     with pytest.raises(ValidationError, match="at least one local domain"):
         Settings()
+
+
+def test_patient_settings_are_declared_in_the_main_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSSANTE_DATA_DIR", str(tmp_path))
+    (tmp_path / "mssante.toml").write_text('notify_smarthost = "127.0.0.1:2526"\nreply_max_attachments = 3\n')
+    main, patient = Settings(), PatientSettings()
+    for name in PatientSettings.model_fields:
+        assert name in Settings.model_fields, name
+        assert getattr(main, name) == getattr(patient, name), name
+    assert patient.notify_smarthost == "127.0.0.1:2526" and patient.reply_max_attachments == 3

@@ -75,11 +75,6 @@ def test_refusals_over_smtp_say_why(gateway: RunningGateway) -> None:
     assert gateway.inbox(DOCTOR) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the delivery pipeline does not yet ask the patient handler about senders in the patient domain "
-    "when every recipient is a professional (see docs/patient_inbox.md, 'Wiring')",
-)
 def test_patient_initiated_mail_through_the_mx_is_refused(gateway: RunningGateway) -> None:
     add_doctor(gateway)
     _, patient, _ = add_patient(gateway)
