@@ -11,7 +11,7 @@ from mssante.cli_directory import directory
 from mssante.cli_mailbox import mailbox, run_db
 from mssante.cli_patient import patient
 from mssante.cli_pki import pki, smime
-from mssante.demo import create_demo_data
+from mssante.demo import create_demo_data, create_demo_patient
 from mssante.logs import configure
 from mssante.pki_store import ensure_demo_pki
 from mssante.runtime import tls_context
@@ -51,6 +51,7 @@ def init(demo: bool) -> None:
         if not demo:
             return {}
         credentials = await create_demo_data(settings, database)
+        await create_demo_patient(settings, database)
         await ensure_demo_pki(settings, database)  # the health PKI and the demo mailboxes' certificates
         return credentials
 

@@ -10,12 +10,16 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from mail_gateway.errors import MailboxExists
 from mail_gateway.passwords import hash_password
 from mail_gateway.store.mailboxes import create_mailbox
 from mssante.settings import Settings
+from patient_inbox.accounts import create_account
+from patient_inbox.errors import AccountExists
+from storage.base import utcnow
 from storage.engine import Database
 
 
@@ -72,3 +76,42 @@ async def create_demo_data(settings: Settings, database: Database) -> dict[str, 
         json.dump(credentials, handle, indent=2)
     os.replace(tmp, path)
     return credentials
+
+
+# A demo patient: INS 2 84 03 75 123 456, key 97 - (2840375123456 mod 97) = 40.
+DEMO_PATIENT = {"ins": "284037512345640", "family": "DUPONT", "given": "Marie", "birth_date": "1984-03-12",
+                "email": "marie.dupont@example.org"}
+
+
+def patient_file(settings: Settings) -> Path:
+    return settings.data_dir / "demo-patient.json"
+
+
+def load_demo_patient(settings: Settings) -> dict[str, str]:
+    path = patient_file(settings)
+    return {str(k): str(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+
+
+async def create_demo_patient(settings: Settings, database: Database) -> dict[str, str]:
+    """Create the demo patient's space once; keep its activation code to print (it is stored hashed)."""
+    known = load_demo_patient(settings)
+    if known:
+        return known
+    try:
+        async with database.write() as session:
+            row, code = await create_account(
+                session, ins=DEMO_PATIENT["ins"], family_name=DEMO_PATIENT["family"],
+                given_names=DEMO_PATIENT["given"], birth_date=date.fromisoformat(DEMO_PATIENT["birth_date"]),
+                email=DEMO_PATIENT["email"], patient_domain=settings.patient_domain, now=utcnow(),
+            )
+            address = row.address
+    except AccountExists:
+        return {}
+    info = {"address": address, "ins": DEMO_PATIENT["ins"], "birth_date": DEMO_PATIENT["birth_date"],
+            "activation_code": code}
+    path = patient_file(settings)
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(info, handle, indent=2)
+    os.replace(path.with_suffix(".tmp"), path)
+    return info

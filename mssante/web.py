@@ -8,6 +8,7 @@ Each package contributes routers; this composition root includes them. Routes re
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from directory.api import router as directory_api_router
 from directory.fhir_api import router as directory_fhir_router
@@ -21,6 +22,10 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     app = FastAPI(title="mssante-gateway", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.settings = settings
     app.state.database = database
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/patient/", status_code=303)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mssante.demo import load_credentials
+from mssante.demo import load_credentials, load_demo_patient
 from mssante.settings import Settings
 
 
@@ -23,7 +23,8 @@ def print_welcome(settings: Settings, ports: dict[str, int]) -> None:
         f"  Certificate     development CA at {settings.tls_dir / 'dev-ca.pem'} (accept or import it)",
         f"  MX (other MTAs) {host}:{ports['smtp_mx']}",
         "",
-        f"Web: http://{host}:{ports['http']}/   (API docs: http://{host}:{ports['http']}/api/docs)",
+        f"Patient web inbox: http://{host}:{ports['http']}/patient/   "
+        f"(API docs: http://{host}:{ports['http']}/api/docs)",
     ]
     if "imap" not in ports:
         lines.append("Note: the IMAP listeners are not part of this build yet.")
@@ -31,5 +32,13 @@ def print_welcome(settings: Settings, ports: dict[str, int]) -> None:
     if credentials:
         lines += ["", "Demo mailboxes (address: password):"]
         lines += [f"  {address}: {password}" for address, password in credentials.items()]
+    patient = load_demo_patient(settings)
+    if patient:
+        lines += [
+            "",
+            f"Demo patient (activate at http://{host}:{ports['http']}/patient/activation): INS {patient['ins']}, "
+            f"born {patient['birth_date']}, activation code {patient['activation_code']}",
+            f"  professionals write to {patient['address']}",
+        ]
     lines += ["", f"Bound ports are also in {settings.ports_file}. Stop with Ctrl-C (SIGTERM).", ""]
     click.echo("\n".join(lines))

@@ -49,3 +49,16 @@ def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
     result = mssante(tmp_path / "empty", "serve")
     assert result.returncode == 1
     assert "run `mssante init` first" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_init_demo_creates_mailboxes_pki_and_a_patient_once(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    first = mssante(data, "init", "--demo")
+    assert first.returncode == 0, first.stderr
+    assert "alice.martin@mssante.localhost:" in first.stdout
+    assert (data / "pki" / "demo" / "alice.martin@mssante.localhost-sign.p12").exists()
+    again = mssante(data, "init", "--demo")
+    assert again.returncode == 0, again.stderr
+    assert first.stdout.splitlines()[2:6] == again.stdout.splitlines()[2:6]  # the same passwords are printed
+    patients = mssante(data, "patient", "list")
+    assert len([line for line in patients.stdout.splitlines() if line.startswith("284037512345640")]) == 1
