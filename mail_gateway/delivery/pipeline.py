@@ -109,6 +109,7 @@ class DeliveryPipeline:
         refusal = self.check_sender(sender, mail_from)
         if refusal is not None:
             raise refusal
+        original = raw
         fields = header_fields(raw)
         if not fields:
             raise replies.bad_headers("no header fields were found")
@@ -121,6 +122,8 @@ class DeliveryPipeline:
             raw = add_missing_fields(raw, fields, self.hostname, now)
         if self.smime.needs_work(fields):
             raw = await asyncio.to_thread(self.smime.annotate, raw, fields)
+        if raw is not original:  # header fields were added or removed: the parse must follow
+            fields = header_fields(raw)
         queue_id = new_queue_id()
         unique = list(dict.fromkeys(normalise(r) for r in recipients))
         for recipient in unique:
@@ -128,11 +131,12 @@ class DeliveryPipeline:
             if refusal is not None:
                 raise refusal
         protocol = {"submission": "ESMTPSA", "mx": "ESMTPS" if sender.tls else "ESMTP", "web": "HTTPS"}[sender.channel]
-        raw = received_field(
+        trace = received_field(
             helo=sender.helo, peer_ip=sender.peer_ip or "127.0.0.1", hostname=self.hostname, protocol=protocol,
             queue_id=queue_id, recipient=unique[0] if len(unique) == 1 else None, now=now,
-        ) + raw
-        message = Message(mail_from, tuple(unique), raw, header_fields(raw))
+        )
+        raw = trace + raw
+        message = Message(mail_from, tuple(unique), raw, [*header_fields(trace), *fields])
         local: list[str] = []
         by_handler: dict[str, list[str]] = {}
         for recipient in unique:
@@ -164,7 +168,10 @@ class DeliveryPipeline:
         """
         if sender.channel == "web":
             return
-        claimed = {split(normalise(message.mail_from))[1]} | {split(a)[1] for a in from_addresses(fields)}
+        claimed = {split(normalise(message.mail_from))[1]}
+        from_text = " ".join(value for name, value in fields if name == "from").lower()
+        if any(domain in from_text for domain in self.handlers):  # parse From: only when it could matter
+            claimed |= {split(a)[1] for a in from_addresses(fields)}
         for domain in sorted(claimed & set(self.handlers)):
             refusal = await self.handlers[domain].check_message(sender, message, recipients)
             if refusal is not None:

@@ -269,10 +269,8 @@ class MailStore:
         ]
         connection = await session.connection()
         statement = _INSERT_CONTENTS["sqlite" if self.database.sqlite else "postgresql"]
-        if len(values) == 1:  # RETURNING needs a single-row execute or the insertmanyvalues path
-            result = (await connection.execute(statement, values[0])).all()
-        else:
-            result = (await connection.execute(statement.values(values))).all()
+        # One compiled statement for any batch size: executemany with RETURNING ("insertmanyvalues").
+        result = (await connection.execute(statement, values)).all()
         found = {sha: content_id for sha, content_id in result}
         existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
         if existing:
