@@ -6,6 +6,7 @@ quoted when they can be (RFC 3501 §4.3: no CR, LF, NUL, 8-bit octets, and short
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -53,9 +54,10 @@ def code_text(code: str | None, text: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class Response:
+class Response(abc.ABC):
+    @abc.abstractmethod
     def to_bytes(self) -> bytes:
-        raise NotImplementedError
+        """The response on the wire, CRLF included."""
 
 
 @dataclass(frozen=True)
