@@ -3,8 +3,9 @@
 - argon2 verification runs in a worker thread: it is slow by design and must not stall the event loop.
 - Like Dovecot's auth cache, a successful verification is remembered for ``cache_ttl`` seconds under a keyed
   hash (HMAC-SHA256 with a per-process random key) of address and password, so reconnecting clients do not pay
-  argon2 each time; the password itself is never kept. The mailbox state is still read on every login, so a
-  suspension takes effect at once.
+  argon2 each time; the password itself is never kept. Such a login reads the mailbox from the short-lived
+  mailbox cache (5 s), so a suspension takes effect within seconds, and a password change once the verification
+  cache entry expires (``cache_ttl``).
 - Failures are counted per address and per IP within a sliding window; past the limit, attempts are refused
   without checking the password until the window frees a slot.
 - Certificate login (SASL EXTERNAL, RFC 4422 Appendix A): the client certificate of the TLS handshake, checked
@@ -30,6 +31,7 @@ from sqlalchemy import select
 
 from certs import CertificateLogin
 from mail_gateway.passwords import hash_password, verify_password
+from mail_gateway.store.cache import MailboxCache
 from mail_gateway.store.mailboxes import MailboxInfo
 from mail_gateway.store.models import Mailbox
 from policies.addresses import normalise, split
@@ -68,6 +70,7 @@ class Authenticator:
         cache_size: int = 10_000,
         patient_domain: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        mailboxes: MailboxCache | None = None,
     ) -> None:
         self.database = database
         self.failures = FailureWindow(max_failures, failure_window)
@@ -77,15 +80,12 @@ class Authenticator:
         self.clock = clock
         self._key = secrets.token_bytes(32)
         self._cache: OrderedDict[bytes, tuple[int, float]] = OrderedDict()
+        # Mailbox rows for logins whose password verification is cached: no database read at all then.
+        self.mailboxes = mailboxes or MailboxCache(database, clock=clock)
 
     def _cache_key(self, address: str, password: str) -> bytes:
         material = address.encode() + b"\0" + password.encode("utf-8", "surrogateescape")
         return hmac.new(self._key, material, hashlib.sha256).digest()
-
-    def forget(self, address: str) -> None:
-        """Drop cached verifications (call after a password change in this process)."""
-        self._cache.clear()
-        self.failures.clear(f"addr:{normalise(address)}")
 
     async def verify_password(self, address: str, password: str, remote_ip: str) -> AuthOutcome:
         address = normalise(address)
@@ -103,15 +103,16 @@ class Authenticator:
             return AuthOutcome(
                 None, "patient", "patient mailboxes have no IMAP or SMTP access; use the web inbox"
             )
-        async with self.database.read() as session:
-            row = await session.scalar(select(Mailbox).where(Mailbox.address == address))
-            mailbox = MailboxInfo.of(row) if row is not None else None
-            password_hash = row.password_hash if row is not None else None
         cache_key = self._cache_key(address, password)
         cached = self._cache.get(cache_key)
-        if mailbox is not None and cached is not None and cached[0] == mailbox.id and cached[1] > now:
+        mailbox = await self.mailboxes.get(address) if cached is not None and cached[1] > now else None
+        if mailbox is not None and cached is not None and cached[0] == mailbox.id:
             verified = True
         else:
+            async with self.database.read() as session:
+                row = await session.scalar(select(Mailbox).where(Mailbox.address == address))
+                mailbox = MailboxInfo.of(row) if row is not None else None
+                password_hash = row.password_hash if row is not None else None
             verified = await asyncio.to_thread(verify_password, password_hash or _DUMMY_HASH, password)
             verified = verified and password_hash is not None and mailbox is not None
         if not verified or mailbox is None:

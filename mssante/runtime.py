@@ -101,5 +101,6 @@ def build_runtime(settings: Settings) -> Runtime:
         max_failures=settings.auth_max_failures,
         failure_window=settings.auth_failure_window,
         patient_domain=settings.patient_domain,
+        mailboxes=pipeline.mailboxes,
     )
     return Runtime(settings, database, blobs, notifier, store, events, pipeline, authenticator, tls_context(settings))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mail_gateway.errors import InvalidMailbox, MailboxExists, MailboxNotFound
-from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageContent
+from mail_gateway.store.models import Folder, Mailbox
 from policies.addresses import address_problem, normalise
 from policies.identifiers import owner_id_problem
 
@@ -141,15 +141,3 @@ async def set_quota(session: AsyncSession, address: str, quota_bytes: int | None
         raise InvalidMailbox("the quota must be a positive number of bytes")
     mailbox = await get_mailbox(session, address)
     mailbox.quota_bytes = quota_bytes
-
-
-async def recompute_usage(session: AsyncSession, mailbox_id: int) -> int:
-    """Recount a mailbox's used bytes from its messages (repairs drift after manual changes)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(MessageContent.size), 0))
-        .join(FolderMessage, FolderMessage.content_id == MessageContent.id)
-        .join(Folder, Folder.id == FolderMessage.folder_id)
-        .where(Folder.mailbox_id == mailbox_id)
-    )
-    await session.execute(update(Mailbox).where(Mailbox.id == mailbox_id).values(used_bytes=int(total or 0)))
-    return int(total or 0)

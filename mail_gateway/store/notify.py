@@ -89,6 +89,3 @@ class InProcessNotifier:
             listeners.discard(subscription)
             if not listeners:
                 del self._subscribers[subscription.folder_id]
-
-    def subscriber_count(self) -> int:
-        return sum(len(listeners) for listeners in self._subscribers.values())
