@@ -4,7 +4,8 @@
 - EHLO also advertises PIPELINING (RFC 2920) and ENHANCEDSTATUSCODES (RFC 2034), and no AUTH on the MX port;
 - a connection that piles up errors is closed with ``421`` (bad-command budget);
 - on implicit TLS (port 465, RFC 8314) the session counts as encrypted;
-- while the server drains for shutdown, new transactions get ``421``.
+- while the server drains for shutdown, new transactions get ``421``;
+- DATA is read in large pieces (:mod:`mail_gateway.smtp.data`) rather than line by line.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import asyncio
 import re
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import MISSING, SMTP
 
 from mail_gateway.smtp import replies
+from mail_gateway.smtp.data import READ_LIMIT, read_data
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 # The common path ``<dot-atom@host>`` (RFC 5321 §4.1.2) parsed by a regular expression; anything else goes to
@@ -23,7 +25,18 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _SIMPLE_PATH = re.compile(rf"\s*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(.*)", re.DOTALL)
 
 
+# aiosmtpd's own bound on a DATA line (1,000 octets and CRLF per RFC 5321 §4.5.3.1.6, plus one of slack).
+MAX_DATA_LINE: int = SMTP.line_length_limit
+# aiosmtpd's wording, which replies.enhance turns into our enhanced replies.
+_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
+_TOO_MUCH = "552 Error: Too much mail data"
+
+
 class GatewaySMTP(SMTP):  # type: ignore[misc]
+    # aiosmtpd sizes its stream reader with this; our DATA reader checks line lengths itself (MAX_DATA_LINE)
+    # and reads large pieces, and command lines keep aiosmtpd's own explicit size checks.
+    line_length_limit = READ_LIMIT
+
     def __init__(self, handler: Any, *, channel: str, max_bad_commands: int, implicit_tls: bool, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         if implicit_tls:
@@ -101,3 +114,36 @@ class GatewaySMTP(SMTP):  # type: ignore[misc]
         await super().smtp_MAIL(arg)
         if self.envelope is not None and self.envelope.mail_from is not None:
             self._set_transaction(True)
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        """aiosmtpd's DATA command with :func:`read_data` for the message itself."""
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, max_size=self.data_size_limit, max_line=MAX_DATA_LINE)
+        except asyncio.IncompleteReadError:  # the client went away in the middle of DATA
+            self._writer.close()
+            return
+        except asyncio.CancelledError:
+            self._writer.close()
+            raise
+        if data.problem is not None:
+            too_long = data.problem == "too_long"
+            await self.push(_TOO_LONG if too_long else _TOO_MUCH)
+            self._set_post_data_state()
+            return
+        self.envelope.content = data.content
+        self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
