@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from certs.tls import client_context
 from mail_gateway.passwords import hash_password
+from mail_gateway.store.contents import read_contents
 from mail_gateway.store.mailboxes import MailboxInfo, create_mailbox
 from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageContent
 from mssante.serve import serve
 from mssante.settings import Settings
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, blob_name
 from storage.engine import Database
 
 T = TypeVar("T")
@@ -119,7 +120,7 @@ class RunningGateway:
     def inbox(self, address: str, folder: str = "INBOX") -> list[bytes]:
         """The stored bytes of every message in ``folder`` of ``address``, by UID."""
 
-        async def action() -> list[str]:
+        async def action() -> list[bytes]:
             assert self.database is not None
             async with self.database.read() as session:
                 rows = await session.execute(
@@ -130,10 +131,13 @@ class RunningGateway:
                     .where(Mailbox.address == address, Folder.name == folder)
                     .order_by(FolderMessage.uid)
                 )
-                return [sha for (sha,) in rows.all()]
+                names = [sha for (sha,) in rows.all()]
+            contents = await read_contents(self.database, BlobStore(self.settings.blob_dir), [(n, None) for n in names])
+            for name, raw in zip(names, contents, strict=True):
+                assert blob_name(raw) == name, "stored bytes no longer match their name"
+            return contents
 
-        blobs = BlobStore(self.settings.blob_dir)
-        return [blobs.get(name, verify=True) for name in self.run(action())]
+        return self.run(action())
 
 
 def strip_trace(raw: bytes) -> bytes:

@@ -15,7 +15,6 @@ Appends go through :class:`mail_gateway.store.mailstore.MailStore`, which writes
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -41,6 +40,7 @@ from mail_gateway.imap.store import (
     StoredMessage,
 )
 from mail_gateway.imap.watch import Watch
+from mail_gateway.store.contents import read_contents
 from mail_gateway.store.mailstore import MailStore
 from mail_gateway.store.models import ExpungedUid, Folder, FolderMessage, Mailbox, MessageContent
 from mail_gateway.store.notify import ChangeNotifier, FolderChanged
@@ -329,12 +329,12 @@ class SqlImapStore:
         return sorted(out, key=lambda m: m.uid)
 
     async def read(self, sha256: str, length: int) -> bytes:
-        return await asyncio.to_thread(self.blobs.read_range, sha256, 0, length)
+        return (await read_contents(self.database, self.blobs, [(sha256, length)]))[0]
 
     async def read_many(self, wanted: Sequence[tuple[str, int]]) -> list[bytes]:
         if not wanted:
             return []
-        return await asyncio.to_thread(lambda: [self.blobs.read_range(sha, 0, length) for sha, length in wanted])
+        return await read_contents(self.database, self.blobs, wanted)
 
     async def store_flags(
         self, folder_id: int, uids: Sequence[int], mode: str, flags: Sequence[str], unchangedsince: int | None

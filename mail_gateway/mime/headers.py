@@ -32,6 +32,10 @@ def split_header_body(raw: bytes, start: int = 0, end: int | None = None) -> tup
     return first_break, match.end()
 
 
+_BAD_NAME_OCTET = re.compile(rb"[^\x21-\x7e]")  # RFC 5322 §2.2: a field name is printable US-ASCII
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+
+
 def parse_fields(block: bytes) -> list[tuple[str, str]]:
     """Unfold and split a header block into ``(lower-case name, value)`` pairs, in order.
 
@@ -40,8 +44,9 @@ def parse_fields(block: bytes) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
     current: list[bytes] | None = None
     name = b""
+    bad_name = _BAD_NAME_OCTET.search
     for line in block.splitlines():
-        if line[:1] in (b" ", b"\t") and current is not None:
+        if current is not None and line[:1] in (b" ", b"\t"):
             current.append(line)
             continue
         if current is not None:
@@ -49,10 +54,13 @@ def parse_fields(block: bytes) -> list[tuple[str, str]]:
             if len(fields) >= MAX_HEADER_FIELDS:
                 return fields
         colon = line.find(b":")
-        if colon <= 0 or any(c <= 32 or c > 126 for c in line[:colon].rstrip(b" \t")):
+        if colon <= 0:
             current = None
             continue
         name = line[:colon].rstrip(b" \t")
+        if bad_name(name) is not None:
+            current = None
+            continue
         current = [line[colon + 1 :]]
     if current is not None:
         fields.append(_field(name, current))
@@ -60,10 +68,9 @@ def parse_fields(block: bytes) -> list[tuple[str, str]]:
 
 
 def _field(name: bytes, lines: list[bytes]) -> tuple[str, str]:
-    value = b"\r\n".join(lines)
     # RFC 5322 §2.2.3: unfolding removes CRLF that precedes white space.
-    unfolded = re.sub(rb"\r?\n(?=[ \t])", b"", value).strip()
-    return name.decode("ascii").lower(), unfolded.decode("utf-8", "surrogateescape")
+    value = lines[0].strip() if len(lines) == 1 else _FOLD.sub(b"", b"\r\n".join(lines)).strip()
+    return name.decode("ascii").lower(), value.decode("utf-8", "surrogateescape")
 
 
 def first(fields: list[tuple[str, str]], name: str) -> str | None:

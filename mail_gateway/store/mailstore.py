@@ -1,12 +1,14 @@
 """Durable storage of messages into folders, with group commit.
 
-Every message goes through :meth:`MailStore.store`. The caller's own worker thread parses the message and writes
-its blob (temporary file, rename). Then one writer task per process (several on PostgreSQL) takes whatever is
-waiting, up to ``max_batch`` messages, and for the whole batch:
+Every message goes through :meth:`MailStore.store`. A small message (up to ``inline_max`` octets, 64 KiB by
+default: nearly all mail) is parsed on the spot and its bytes travel in its database row (``inline_data``):
+creating a file costs more than everything else a delivery does. A larger one is parsed, and written to the blob
+store (temporary file, rename), in a worker thread. Then one writer task per process (several on PostgreSQL)
+takes whatever is waiting, up to ``max_batch`` messages, and for the whole batch:
 
-1. makes every blob of the batch durable with one barrier (``syncfs``, or an fsync per file and directory where
-   the system lacks it), so a row never refers to bytes that could vanish;
-2. in one transaction, inserts each content once, allocates UIDs and MODSEQs with
+1. if the batch has blobs, makes them durable with one barrier (``syncfs``, or an fsync per file and directory
+   where the system lacks it), so a row never refers to bytes that could vanish;
+2. in one transaction, inserts each content once (with its bytes when small), allocates UIDs and MODSEQs with
    ``UPDATE folders … RETURNING`` in a fixed order (no deadlocks between writers), inserts the folder rows and
    updates mailbox usage;
 3. commits, and only then resolves each caller's future and publishes the folder changes.
@@ -33,10 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mail_gateway.errors import FolderNotFound
 from mail_gateway.mime.structure import analyse
+from mail_gateway.store.contents import read_contents
 from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageContent
 from mail_gateway.store.notify import ChangeNotifier, FolderChanged
 from storage.base import utcnow
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, blob_name
 from storage.engine import Database
 
 log = structlog.get_logger(__name__)
@@ -80,6 +83,9 @@ def _insert_contents(dialect: Any) -> Any:
     )
 
 
+INLINE_MAX = 64 * 1024  # default largest message kept in its database row rather than in a file
+_PARSE_ON_LOOP = 16 * 1024  # parsing a message this small costs less than a hop to a worker thread
+
 _INSERT_CONTENTS = {"sqlite": _insert_contents(sqlite), "postgresql": _insert_contents(postgresql)}
 
 FolderRef = str | int  # a folder name within the mailbox, or a folder id
@@ -104,6 +110,7 @@ class _Job:
     targets: list[tuple[int, FolderRef]]
     flags: str
     internal_date: datetime
+    inline: bool
     future: asyncio.Future[list[StoredCopy]] = field(repr=False)
 
 
@@ -120,8 +127,10 @@ class MailStore:
         *,
         max_batch: int = 64,
         writers: int | None = None,
+        inline_max: int = INLINE_MAX,
     ) -> None:
         self.database = database
+        self.inline_max = inline_max
         self.blobs = blobs
         self.notifier = notifier
         self.max_batch = max_batch
@@ -161,15 +170,21 @@ class MailStore:
         if not targets:
             return []
         self.start()
-        structure, sha256 = await asyncio.to_thread(self._prepare, raw)
+        inline = len(raw) <= self.inline_max
+        if inline and len(raw) <= _PARSE_ON_LOOP:
+            structure, sha256 = analyse(raw), blob_name(raw)
+        else:
+            structure, sha256 = await asyncio.to_thread(self._prepare, raw, inline)
         future: asyncio.Future[list[StoredCopy]] = asyncio.get_running_loop().create_future()
-        job = _Job(raw, sha256, structure, list(targets), normalise_flags(flags), internal_date or utcnow(), future)
+        job = _Job(
+            raw, sha256, structure, list(targets), normalise_flags(flags), internal_date or utcnow(), inline, future
+        )
         await self._queue.put(job)
         return await future
 
-    def _prepare(self, raw: bytes) -> tuple[dict[str, Any], str]:
-        """Worker-thread part: parse once, write the blob durably."""
-        name = self.blobs.write_unsynced(raw)
+    def _prepare(self, raw: bytes, inline: bool) -> tuple[dict[str, Any], str]:
+        """Worker-thread part: parse once and, unless the bytes go in the row, write the blob (unsynced)."""
+        name = blob_name(raw) if inline else self.blobs.write_unsynced(raw)
         return analyse(raw), name
 
     async def deliver(self, raw: bytes, mailbox_ids: Sequence[int], folder: str = "INBOX") -> list[StoredCopy]:
@@ -187,7 +202,7 @@ class MailStore:
         return copies[0]
 
     async def read(self, sha256: str) -> bytes:
-        return await asyncio.to_thread(self.blobs.get, sha256)
+        return (await read_contents(self.database, self.blobs, [(sha256, None)]))[0]
 
     # Writer -------------------------------------------------------------------------------------------
 
@@ -224,7 +239,9 @@ class MailStore:
             self.notifier.publish(FolderChanged(folder_id, modseq))
 
     async def _commit(self, batch: list[_Job]) -> list[list[StoredCopy]]:
-        await asyncio.to_thread(self.blobs.barrier, [job.sha256 for job in batch])
+        files = [job.sha256 for job in batch if not job.inline]
+        if files:
+            await asyncio.to_thread(self.blobs.barrier, files)
         async with self.database.write() as session:
             content_ids = await self._content_ids(session, batch)
             allocations = await self._allocate(session, batch)
@@ -264,6 +281,7 @@ class MailStore:
                 "structure": job.structure,
                 "message_id": _message_id(job.structure),
                 "created_at": utcnow(),
+                "inline_data": job.raw if job.inline else None,
             }
             for job in wanted.values()
         ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, UTCDateTime, utcnow
@@ -50,7 +50,10 @@ class Folder(Base):
 
 
 class MessageContent(Base):
-    """One stored message body (an immutable blob) and its cached parse."""
+    """One stored message (immutable, named by its SHA-256) and its cached parse.
+
+    Its bytes are in ``inline_data`` for a small message, else in the blob store under ``sha256``.
+    """
 
     __tablename__ = "message_contents"
 
@@ -60,6 +63,7 @@ class MessageContent(Base):
     structure: Mapped[dict[str, Any]] = mapped_column(JSON)
     message_id: Mapped[str | None] = mapped_column(String(998), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    inline_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
 
 class FolderMessage(Base):

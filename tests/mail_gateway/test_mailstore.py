@@ -14,6 +14,7 @@ from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageCon
 from mail_gateway.store.notify import InProcessNotifier
 from storage.blobs import BlobStore
 from storage.engine import Database
+from storage.errors import BlobNotFound
 from tests.mail_gateway.factories import make_mailbox, make_message
 
 
@@ -55,7 +56,7 @@ async def test_message_to_several_recipients_is_stored_once(database: Database, 
     raw = make_message()
     copies = await store.deliver(raw, [a.id, b.id])
     assert [c.uid for c in copies] == [1, 1]
-    assert store.blobs.get(copies[0].sha256) == raw
+    assert await store.read(copies[0].sha256) == raw
     async with database.read() as session:
         assert await session.scalar(select(func.count()).select_from(MessageContent)) == 1
         assert await session.scalar(select(func.count()).select_from(FolderMessage)) == 2
@@ -63,6 +64,37 @@ async def test_message_to_several_recipients_is_stored_once(database: Database, 
         assert content is not None and content.structure["envelope"]["subject"] == "Compte rendu"
         used = await session.scalar(select(Mailbox.used_bytes).where(Mailbox.id == a.id))
         assert used == len(raw)
+
+
+def blob_files(store: MailStore) -> list[Path]:
+    return [p for p in store.blobs.root.glob("*/*") if not p.name.startswith(".tmp-")]
+
+
+async def test_small_messages_live_in_their_row_and_large_ones_in_the_blob_store(
+    database: Database, store: MailStore
+) -> None:
+    box = await make_mailbox(database)
+    small = make_message(body="court\r\n")
+    large = make_message(body="ligne de compte rendu de consultation\r\n" * (store.inline_max // 30))
+    assert len(small) <= store.inline_max < len(large)
+    copies = await asyncio.gather(store.deliver(small, [box.id]), store.deliver(large, [box.id]))  # one batch
+    small_copy, large_copy = copies[0][0], copies[1][0]
+    assert [p.name for p in blob_files(store)] == [large_copy.sha256]
+    assert store.blobs.get(large_copy.sha256, verify=True) == large
+    async with database.read() as session:
+        rows = dict((await session.execute(select(MessageContent.sha256, MessageContent.inline_data))).all())
+    assert rows == {small_copy.sha256: small, large_copy.sha256: None}
+    assert await store.read(small_copy.sha256) == small
+    assert await store.read(large_copy.sha256) == large
+    # the same bytes again: one content row, no file for the small one
+    again = await store.deliver(small, [box.id])
+    assert again[0].sha256 == small_copy.sha256 and again[0].uid == 3
+    assert len(blob_files(store)) == 1
+
+
+async def test_reading_an_unknown_content_is_a_clear_error(store: MailStore) -> None:
+    with pytest.raises(BlobNotFound):
+        await store.read("0" * 64)
 
 
 async def test_concurrent_deliveries_get_distinct_increasing_uids(database: Database, store: MailStore) -> None:

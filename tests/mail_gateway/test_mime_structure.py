@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,3 +79,40 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 def test_mime_shaped_noise_never_raises(chunks: list[bytes]) -> None:
     raw = b"Content-Type: multipart/mixed; boundary=B\r\n\r\n" + b"".join(chunks)
     analyse(raw)
+
+
+def reference_parse_fields(block: bytes) -> list[tuple[str, str]]:
+    """The first, plain implementation of parse_fields: the optimised one must give the same answer."""
+    fields: list[tuple[str, str]] = []
+    current: list[bytes] | None = None
+    name = b""
+    for line in block.splitlines():
+        if line[:1] in (b" ", b"\t") and current is not None:
+            current.append(line)
+            continue
+        if current is not None:
+            value = re.sub(rb"\r?\n(?=[ \t])", b"", b"\r\n".join(current)).strip()
+            fields.append((name.decode("ascii").lower(), value.decode("utf-8", "surrogateescape")))
+        colon = line.find(b":")
+        if colon <= 0 or any(c <= 32 or c > 126 for c in line[:colon].rstrip(b" \t")):
+            current = None
+            continue
+        name = line[:colon].rstrip(b" \t")
+        current = [line[colon + 1 :]]
+    if current is not None:
+        value = re.sub(rb"\r?\n(?=[ \t])", b"", b"\r\n".join(current)).strip()
+        fields.append((name.decode("ascii").lower(), value.decode("utf-8", "surrogateescape")))
+    return fields
+
+
+_HEADER_PIECES = st.sampled_from(
+    [b"Subject", b"X-Y", b":", b" ", b"\t", b"\r\n", b"\n", b"\r", b"value", b"\xc3\xa9", b"\xff", b"\x00", b"a b",
+     b" :x", b"\x7f", b"~"]
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(_HEADER_PIECES, max_size=40))
+def test_parse_fields_matches_the_reference(pieces: list[bytes]) -> None:
+    block = b"".join(pieces)
+    assert parse_fields(block) == reference_parse_fields(block)
