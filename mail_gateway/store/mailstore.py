@@ -134,7 +134,7 @@ class MailStore:
         self.blobs = blobs
         self.notifier = notifier
         self.max_batch = max_batch
-        self.writers = writers if writers is not None else (1 if database.sqlite else 4)
+        self.writers = writers if writers is not None else (1 if database.sqlite else 2)
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
