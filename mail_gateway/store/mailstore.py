@@ -29,9 +29,8 @@ from datetime import datetime
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mail_gateway.errors import FolderNotFound
 from mail_gateway.mime.structure import analyse
@@ -242,93 +241,87 @@ class MailStore:
         files = [job.sha256 for job in batch if not job.inline]
         if files:
             await asyncio.to_thread(self.blobs.barrier, files)
-        async with self.database.write() as session:
-            content_ids = await self._content_ids(session, batch)
-            allocations = await self._allocate(session, batch)
-            rows: list[dict[str, Any]] = []
-            usage: dict[int, int] = {}
-            results: list[list[StoredCopy]] = []
-            for index, job in enumerate(batch):
-                copies = []
-                for target_index in range(len(job.targets)):
-                    mailbox_id, folder_id, uid, validity, modseq = allocations[(index, target_index)]
-                    rows.append(
-                        {
-                            "folder_id": folder_id,
-                            "uid": uid,
-                            "content_id": content_ids[job.sha256],
-                            "flags": job.flags,
-                            "modseq": modseq,
-                            "internal_date": job.internal_date,
-                        }
-                    )
-                    usage[mailbox_id] = usage.get(mailbox_id, 0) + len(job.raw)
-                    copies.append(StoredCopy(mailbox_id, folder_id, uid, validity, modseq, job.sha256, len(job.raw)))
-                results.append(copies)
-            connection = await session.connection()
-            await connection.execute(_INSERT_INSTANCES, rows)
-            for mailbox_id in sorted(usage):
-                await connection.execute(_ADD_USAGE, {"mailbox": mailbox_id, "grow": usage[mailbox_id]})
-        return results
-
-    async def _content_ids(self, session: AsyncSession, batch: list[_Job]) -> dict[str, int]:
-        """Insert each new content once and return the ids of all; one statement in the common case."""
-        wanted = {job.sha256: job for job in batch}
-        values = [
-            {
-                "sha256": job.sha256,
-                "size": len(job.raw),
-                "structure": job.structure,
-                "message_id": _message_id(job.structure),
-                "created_at": utcnow(),
-                "inline_data": job.raw if job.inline else None,
-            }
-            for job in wanted.values()
-        ]
-        connection = await session.connection()
-        statement = _INSERT_CONTENTS["sqlite" if self.database.sqlite else "postgresql"]
-        # One compiled statement for any batch size: executemany with RETURNING ("insertmanyvalues").
-        result = (await connection.execute(statement, values)).all()
-        found = {sha: content_id for sha, content_id in result}
-        existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
-        if existing:
-            found.update(await _ids_by_sha(session, existing))
-        return found
-
-    async def _allocate(
-        self, session: AsyncSession, batch: list[_Job]
-    ) -> dict[tuple[int, int], tuple[int, int, int, int, int]]:
-        """Allocate one UID and MODSEQ per target: one ``UPDATE … RETURNING`` per folder, folders in a fixed order.
-
-        A folder receiving ``k`` messages gets its UIDNEXT and HIGHESTMODSEQ raised by ``k`` at once; the messages
-        take the ``k`` values below the new ones, in submission order.
-        """
-        by_folder: dict[tuple[int, FolderRef], list[tuple[int, int]]] = {}
-        for j, job in enumerate(batch):
-            for t, target in enumerate(job.targets):
-                by_folder.setdefault(target, []).append((j, t))
-        allocations: dict[tuple[int, int], tuple[int, int, int, int, int]] = {}
-        for (mailbox_id, folder), keys in sorted(by_folder.items(), key=lambda item: (item[0][0], str(item[0][1]))):
-            count = len(keys)
-            statement = _ALLOCATE_BY_ID if isinstance(folder, int) else _ALLOCATE_BY_NAME
-            connection = await session.connection()
-            row = (
-                await connection.execute(statement, {"mailbox": mailbox_id, "folder": folder, "count": count})
-            ).first()
-            if row is None:
-                raise FolderNotFound(f"folder {folder!r} does not exist in mailbox {mailbox_id}")
-            folder_id, uidnext, validity, modseq = row
-            for offset, key in enumerate(keys):
-                first = offset - count
-                allocations[key] = (mailbox_id, folder_id, uidnext + first, validity, modseq + first + 1)
-        return allocations
+        dialect = "sqlite" if self.database.sqlite else "postgresql"
+        return await self.database.run_write(lambda connection: _commit_batch(connection, batch, dialect))
 
 
-async def _ids_by_sha(session: AsyncSession, names: list[str]) -> dict[str, int]:
-    result = await session.execute(
-        select(MessageContent.sha256, MessageContent.id).where(MessageContent.sha256.in_(names))
-    )
-    return {sha: content_id for sha, content_id in result.all()}
+def _commit_batch(connection: Connection, batch: list[_Job], dialect: str) -> list[list[StoredCopy]]:
+    """The batch's transaction (synchronous: one worker-thread hop on SQLite, see ``Database.run_write``)."""
+    content_ids = _content_ids(connection, batch, dialect)
+    allocations = _allocate(connection, batch)
+    rows: list[dict[str, Any]] = []
+    usage: dict[int, int] = {}
+    results: list[list[StoredCopy]] = []
+    for index, job in enumerate(batch):
+        copies = []
+        for target_index in range(len(job.targets)):
+            mailbox_id, folder_id, uid, validity, modseq = allocations[(index, target_index)]
+            rows.append(
+                {
+                    "folder_id": folder_id,
+                    "uid": uid,
+                    "content_id": content_ids[job.sha256],
+                    "flags": job.flags,
+                    "modseq": modseq,
+                    "internal_date": job.internal_date,
+                }
+            )
+            usage[mailbox_id] = usage.get(mailbox_id, 0) + len(job.raw)
+            copies.append(StoredCopy(mailbox_id, folder_id, uid, validity, modseq, job.sha256, len(job.raw)))
+        results.append(copies)
+    connection.execute(_INSERT_INSTANCES, rows)
+    for mailbox_id in sorted(usage):
+        connection.execute(_ADD_USAGE, {"mailbox": mailbox_id, "grow": usage[mailbox_id]})
+    return results
+
+
+def _content_ids(connection: Connection, batch: list[_Job], dialect: str) -> dict[str, int]:
+    """Insert each new content once and return the ids of all; one statement in the common case."""
+    wanted = {job.sha256: job for job in batch}
+    now = utcnow()
+    values = [
+        {
+            "sha256": job.sha256,
+            "size": len(job.raw),
+            "structure": job.structure,
+            "message_id": _message_id(job.structure),
+            "created_at": now,
+            "inline_data": job.raw if job.inline else None,
+        }
+        for job in wanted.values()
+    ]
+    # One compiled statement for any batch size: executemany with RETURNING ("insertmanyvalues").
+    result = connection.execute(_INSERT_CONTENTS[dialect], values).all()
+    found = {sha: content_id for sha, content_id in result}
+    existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
+    if existing:
+        rows = connection.execute(select(_CONTENTS.c.sha256, _CONTENTS.c.id).where(_CONTENTS.c.sha256.in_(existing)))
+        found.update({sha: content_id for sha, content_id in rows.all()})
+    return found
+
+
+def _allocate(connection: Connection, batch: list[_Job]) -> dict[tuple[int, int], tuple[int, int, int, int, int]]:
+    """Allocate one UID and MODSEQ per target: one ``UPDATE … RETURNING`` per folder, folders in a fixed order.
+
+    A folder receiving ``k`` messages gets its UIDNEXT and HIGHESTMODSEQ raised by ``k`` at once; the messages
+    take the ``k`` values below the new ones, in submission order.
+    """
+    by_folder: dict[tuple[int, FolderRef], list[tuple[int, int]]] = {}
+    for j, job in enumerate(batch):
+        for t, target in enumerate(job.targets):
+            by_folder.setdefault(target, []).append((j, t))
+    allocations: dict[tuple[int, int], tuple[int, int, int, int, int]] = {}
+    for (mailbox_id, folder), keys in sorted(by_folder.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        count = len(keys)
+        statement = _ALLOCATE_BY_ID if isinstance(folder, int) else _ALLOCATE_BY_NAME
+        row = connection.execute(statement, {"mailbox": mailbox_id, "folder": folder, "count": count}).first()
+        if row is None:
+            raise FolderNotFound(f"folder {folder!r} does not exist in mailbox {mailbox_id}")
+        folder_id, uidnext, validity, modseq = row
+        for offset, key in enumerate(keys):
+            first = offset - count
+            allocations[key] = (mailbox_id, folder_id, uidnext + first, validity, modseq + first + 1)
+    return allocations
 
 
 def _message_id(structure: dict[str, Any]) -> str | None:
