@@ -56,6 +56,11 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._sync_engine: Engine | None = None
         self._sync_engine_lock = threading.Lock()
+        # PostgreSQL: hot write units (run_write) get their own small pool without the pre-ping round trip; a
+        # connection that broke fails its unit, which the caller retries, and the pool replaces it.
+        self._write_engine = (
+            None if self.sqlite else create_async_engine(url, echo=echo, pool_size=4, max_overflow=4)
+        )
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -80,7 +85,7 @@ class Database:
         async with lock:
             if self.sqlite and self._file_backed():
                 return await asyncio.to_thread(self._sync_write, work)
-            async with self.engine.begin() as connection:
+            async with (self._write_engine or self.engine).begin() as connection:
                 return await connection.run_sync(work)
 
     def _file_backed(self) -> bool:
@@ -104,6 +109,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._write_engine is not None:
+            await self._write_engine.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
             self._sync_engine = None
