@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.policy import compat32
+from functools import lru_cache
+from typing import Any, Protocol
 
 from certs.errors import MessageFormatError
 
@@ -20,9 +22,13 @@ _CONTENT_HEADER = re.compile(rb"(?i)(content-|mime-version:)")
 _WANTED = {b"content-type", b"content-transfer-encoding", b"from", b"sender"}
 
 
+_BARE_LF = re.compile(rb"\n(?<!\r\n)")  # LF first: the regex engine skips to each LF quickly
+_BARE_CR = re.compile(rb"\r(?!\n)")
+
+
 def canonical(raw: bytes) -> bytes:
     """Bare LF line ends become CRLF (RFC 5322 §2.1); CRLF stays as it is."""
-    if raw.count(b"\n") == raw.count(b"\r\n"):
+    if _BARE_LF.search(raw) is None:  # one pass, where comparing the counts of LF and CRLF took two
         return raw
     return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
@@ -69,6 +75,112 @@ def parse_headers(header: bytes) -> Message:
     return message
 
 
+class Headers(Protocol):
+    """What S/MIME reads of a header block: :class:`email.message.Message` and :class:`SimpleHeaders` have it."""
+
+    def get(self, name: str, failobj: Any = None) -> Any: ...
+
+    def get_all(self, name: str, failobj: Any = None) -> Any: ...
+
+    def get_content_type(self) -> str: ...
+
+    def get_param(self, param: str, failobj: Any = None) -> Any: ...
+
+    def get_boundary(self, failobj: Any = None) -> Any: ...
+
+
+# The fields S/MIME needs, each with its continuation lines, after the LF that starts a line of a CRLF-only
+# header block (prefixed with one LF); the name may be followed by blanks before the colon and preceded by
+# VT/FF, which bytes.strip() removes. The leading LF lets the regex engine skip other lines quickly.
+_FIELD = re.compile(
+    rb"\n[\x0b\x0c]*(content-type|content-transfer-encoding|from|sender)[ \t\x0b\x0c]*:"
+    rb"([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r",  # CR only: its LF starts the next field's match
+    re.IGNORECASE,
+)
+# A Content-Type value the email package reads without any of its special cases: printable ASCII, parameters
+# ``name=token`` or ``name="quoted"`` without backslashes, angle brackets or RFC 2231 stars, blanks around.
+_TYPE = r"[ \t!#-'(-:?-\[\]-~]*"  # no ; " = \ < >
+_NAME = r"[A-Za-z0-9!#$%&'+.^_`|~-]+"
+_VALUE = r"[A-Za-z0-9!#$%&'*+./:=?@\[\]^_`{|}~-]+"
+_QUOTED = r'[ !#-;=?-\[\]-~]*'  # no " \ < >
+_PARAMETER = rf'[ \t]*(?:({_NAME})[ \t]*=[ \t]*(?:({_VALUE})|"({_QUOTED})")[ \t]*)?'
+_SIMPLE_CONTENT_TYPE = re.compile(rf"({_TYPE})((?:;{_PARAMETER})*)")
+_PARAMETERS = re.compile(rf";{_PARAMETER}")
+
+
+class SimpleHeaders:
+    """The fields S/MIME needs of a header block, read without the email package when they are simple.
+
+    Same answers as the :class:`~email.message.Message` of :func:`parse_headers` (the tests compare them);
+    :func:`read_headers` gives that Message instead whenever a field is outside the simple forms.
+    """
+
+    __slots__ = ("_fields", "_params", "_type")
+
+    def __init__(self, fields: dict[str, list[str]], content_type: str, params: dict[str, str]) -> None:
+        self._fields = fields
+        self._type = content_type
+        self._params = params
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        values = self._fields.get(name.lower())
+        return values[0] if values else failobj
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        return list(self._fields.get(name.lower(), ())) or failobj
+
+    def get_content_type(self) -> str:
+        return self._type
+
+    def get_param(self, param: str, failobj: Any = None) -> Any:
+        return self._params.get(param.lower(), failobj)
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        boundary = self._params.get("boundary")
+        return failobj if boundary is None else boundary.rstrip()
+
+
+def _simple(header: bytes) -> SimpleHeaders | None:
+    if header[:1] in (b" ", b"\t") or _BARE_LF.search(header) or _BARE_CR.search(header):
+        return None  # a leading continuation line, or a bare CR or LF: lines are not what _FIELD sees
+    if header and not header.endswith(b"\r\n"):
+        return None
+    fields: dict[str, list[str]] = {}
+    for match in _FIELD.finditer(b"\n" + header):
+        value = match[2].decode("latin-1").replace("\r\n", "").replace("\n", "").strip()
+        fields.setdefault(match[1].decode("latin-1").lower(), []).append(value)
+    content_type = "text/plain"  # Message.get_default_type()
+    params: dict[str, str] = {}
+    if "content-type" in fields:
+        simple = _SIMPLE_CONTENT_TYPE.fullmatch(fields["content-type"][0])
+        if simple is None:
+            return None
+        content_type = simple[1].strip().lower()
+        if content_type.count("/") != 1:
+            content_type = "text/plain"
+        for name, token, quoted in _PARAMETERS.findall(simple[2]):
+            if name:
+                params.setdefault(name.lower(), token or quoted)
+    return SimpleHeaders(fields, content_type, params)
+
+
+def read_headers(header: bytes) -> Headers:
+    """The S/MIME fields of a header block: :class:`SimpleHeaders` when simple, else :func:`parse_headers`."""
+    simple = _simple(header)
+    return simple if simple is not None else parse_headers(header)
+
+
+@lru_cache(maxsize=256)
+def _part_headers(header: bytes) -> Headers:
+    return read_headers(header)
+
+
+def _read_part_headers(header: bytes) -> Headers:
+    """The header of a signature part: a mail client writes the same one on every message, so short ones are
+    read once (the answers are never modified)."""
+    return _part_headers(header) if len(header) <= 512 else read_headers(header)
+
+
 @dataclass(frozen=True)
 class SignedParts:
     content: bytes  # the first part, canonical, without the CRLF that belongs to the delimiter
@@ -100,16 +212,16 @@ def split_signed(body: bytes, boundary: str) -> SignedParts:
     if part_start < 2 or end < 0:
         raise MessageFormatError("the signature part is not closed by the boundary")
     part_header, part_body = split_entity(body[part_start : end - 2])
-    headers = parse_headers(part_header)
+    headers = _read_part_headers(part_header)
     return SignedParts(content, decode_body(headers, part_body), headers.get_content_type())
 
 
-def decode_body(headers: Message, body: bytes) -> bytes:
+def decode_body(headers: Headers, body: bytes) -> bytes:
     """Undo the Content-Transfer-Encoding of a CMS part (base64 in practice, RFC 8551 §3.1.3)."""
     encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
         try:
-            return base64.b64decode(body)  # validate=False skips line breaks and other non-alphabet bytes
+            return binascii.a2b_base64(body)  # base64.b64decode without validate: skips line breaks and the like
         except (binascii.Error, ValueError) as error:
             raise MessageFormatError(f"the CMS part is not valid base64: {error}") from error
     return body

@@ -98,6 +98,15 @@ def _revocation_key(certificate: x509.Certificate) -> tuple[bytes, int]:
     return _name_key(certificate.issuer), certificate.serial_number
 
 
+@dataclass(frozen=True)
+class _Recent:
+    leaf: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    start: dt.datetime
+    end: dt.datetime
+    revocation_keys: tuple[tuple[bytes, int], ...]  # of chain[:-1]
+
+
 class TrustStore:
     """Anchors and intermediates of the health PKI, plus what we know of revocations."""
 
@@ -116,6 +125,10 @@ class TrustStore:
         ]
         self._cache = OrderedDict()
         self._cache_size = cache_size
+        # The same cache by the identity of the certificate object (the CMS reader hands out one object per DER),
+        # which spares hashing the whole certificate on every message; each entry keeps its certificate alive,
+        # so an id is never reused while its entry exists. Also: the revocation keys of the chain's links.
+        self._recent: dict[tuple[int, Purpose], _Recent] = {}
         self._revoked: dict[tuple[bytes, int], Revoked] = {}
         self._policies = {purpose: _leaf_policy(purpose) for purpose in Purpose}
 
@@ -169,6 +182,11 @@ class TrustStore:
         purpose: Purpose = Purpose.SMIME_SIGN,
     ) -> ChainResult:
         """Key usage, validity period, path to an anchor (RFC 5280 §6), then revocation of every link."""
+        recent = self._recent.get((id(leaf), purpose))
+        if recent is not None and recent.leaf is leaf and recent.start <= now <= recent.end:
+            # A chain validated for this leaf and purpose, still in its window: the key usage was fine then (it
+            # depends on the certificate alone) and the leaf is within its own validity, which holds the window.
+            return self._revocation_result(recent.chain, recent.revocation_keys)
         problem = key_usage_problem(leaf, purpose)
         if problem is not None:
             reason = f"the certificate may not be used for {purpose.value}: {problem}"
@@ -182,8 +200,20 @@ class TrustStore:
         chain = self._chain(leaf, list(offered), now, purpose)
         if isinstance(chain, str):
             return ChainResult(ChainStatus.UNTRUSTED, chain)
-        for link in chain[:-1]:
-            revoked = self.revocation(link)
+        keys = tuple(_revocation_key(link) for link in chain[:-1])
+        cached = self._cache.get((leaf, purpose))
+        if cached is not None and cached[0] is chain:  # remember it by identity too (oldest entry out when full)
+            if len(self._recent) >= self._cache_size:
+                del self._recent[next(iter(self._recent))]
+            self._recent[(id(leaf), purpose)] = _Recent(leaf, chain, cached[1], cached[2], keys)
+        return self._revocation_result(chain, keys)
+
+    def _revocation_result(
+        self, chain: tuple[x509.Certificate, ...], keys: tuple[tuple[bytes, int], ...]
+    ) -> ChainResult:
+        """Revocation of every link but the anchor (``keys`` are theirs), in order from the leaf."""
+        for link, key in zip(chain, keys, strict=False):
+            revoked = self._revoked.get(key)
             if revoked is not None:
                 whose = "the certificate" if link is chain[0] else f"its CA {link.subject.rfc4514_string()}"
                 return ChainResult(
