@@ -479,6 +479,15 @@ def _walk(der: bytes) -> tuple[SignedData, _Layout]:
     )
 
 
+def stable_prefix(der: bytes) -> int:
+    """How many first bytes of ``der`` (a SignedData the walker has read) the next signatures of the same signer
+    are likely to share: up to the first value that changes (see :class:`_Layout`); 0 if unknown."""
+    layout = _LAYOUTS.find(der)
+    if layout is None or not layout.segments or layout.segments[0][0] != 0:
+        return 0
+    return len(layout.segments[0][1])
+
+
 def read_signed_data(der: bytes) -> SignedData | None:
     """The DER walker's reading of ``der``, or None when the input is not in the shape it takes.
 

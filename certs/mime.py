@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from email.message import Message
 from email.policy import compat32
@@ -132,6 +133,10 @@ class SimpleHeaders:
     def get_content_type(self) -> str:
         return self._type
 
+    def values(self, name: str) -> tuple[str, ...]:
+        """Every value of the field ``name`` (lower case), in order; the same strings as ``get_all``."""
+        return tuple(self._fields.get(name, ()))
+
     def get_param(self, param: str, failobj: Any = None) -> Any:
         return self._params.get(param.lower(), failobj)
 
@@ -189,16 +194,19 @@ class SignedParts:
 
 
 def _delimiter_at(body: bytes, delimiter: bytes, start: int) -> int:
-    """Index of the next delimiter line at or after ``start`` (RFC 2046 §5.1.1: it begins a line)."""
-    if start == 0 and body.startswith(delimiter):
+    """Index of the next delimiter line at or after ``start`` (RFC 2046 §5.1.1: it begins a line).
+
+    ``delimiter`` comes with its line break: ``b"\\r\\n--" + boundary``.
+    """
+    if start == 0 and body.startswith(delimiter[2:]):
         return 0
-    index = body.find(b"\r\n" + delimiter, max(start - 2, 0))
+    index = body.find(delimiter, max(start - 2, 0))
     return -1 if index < 0 else index + 2
 
 
 def split_signed(body: bytes, boundary: str) -> SignedParts:
     """The two parts of a multipart/signed body (RFC 1847 §2.1)."""
-    delimiter = b"--" + boundary.encode("ascii", "replace")
+    delimiter = b"\r\n--" + boundary.encode("ascii", "replace")
     first = _delimiter_at(body, delimiter, 0)
     if first < 0:
         raise MessageFormatError("the multipart/signed boundary does not occur in the body")
@@ -211,9 +219,83 @@ def split_signed(body: bytes, boundary: str) -> SignedParts:
     end = _delimiter_at(body, delimiter, part_start)
     if part_start < 2 or end < 0:
         raise MessageFormatError("the signature part is not closed by the boundary")
-    part_header, part_body = split_entity(body[part_start : end - 2])
+    part_end = end - 2
+    if body.startswith(b"\r\n", part_start) and part_start + 2 <= part_end:  # split_entity of the part, uncopied
+        part_header, part_body = b"", body[part_start + 2 : part_end]
+    else:
+        blank = body.find(b"\r\n\r\n", part_start, part_end)
+        if blank < 0:
+            part_header, part_body = split_entity(body[part_start:part_end])
+        else:
+            part_header, part_body = body[part_start : blank + 2], body[blank + 4 : part_end]
     headers = _read_part_headers(part_header)
     return SignedParts(content, decode_body(headers, part_body), headers.get_content_type())
+
+
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+class Base64Prefixes:
+    """Base64 decoding (``binascii.a2b_base64`` without validation, as ``base64.b64decode``) that skips a known
+    beginning: the signatures of one signer start with the same bytes (their certificates), so the same text.
+
+    :meth:`learn` records the text that decodes to the first bytes of a DER known to be stable (a whole number of
+    4-character quanta, without padding: the decoder is then in its initial state at the cut, so decoding the
+    rest alone and appending it gives exactly the bytes of one decoding). Bounded LRU; errors are always worded
+    by a decoding of the whole text.
+    """
+
+    def __init__(self, size: int = 256, key: int = 96) -> None:
+        self._prefixes: OrderedDict[bytes, list[tuple[bytes, bytes]]] = OrderedDict()
+        self._size, self._key = size, key
+        self._missed: tuple[bytes, bytes] | None = None  # (text, decoded) of the last decoding that found nothing
+
+    def decode(self, text: bytes) -> bytes:
+        candidates = self._prefixes.get(text[: self._key])
+        if candidates is not None:
+            for prefix, decoded in candidates:
+                if text.startswith(prefix):
+                    try:
+                        return decoded + binascii.a2b_base64(text[len(prefix) :])
+                    except (binascii.Error, ValueError):
+                        break
+        result = binascii.a2b_base64(text)
+        self._missed = (text, result)
+        return result
+
+    def missed(self, decoded: bytes) -> bool:
+        """Whether ``decoded`` came from the last :meth:`decode` that found no prefix (and is yet to be learnt)."""
+        return self._missed is not None and self._missed[1] is decoded
+
+    def learn(self, decoded: bytes, stable: int) -> None:
+        """``decoded`` (the result of the last :meth:`decode` that found no prefix) begins with ``stable`` bytes
+        that later texts are likely to share: remember the text that encodes (at most) them."""
+        if self._missed is None or self._missed[1] is not decoded:
+            return
+        text = self._missed[0]
+        self._missed = None
+        wanted = stable // 3 * 4  # alphabet characters in the prefix
+        low, high = 0, len(text)  # the shortest prefix holding ``wanted`` alphabet characters
+        while low < high:
+            middle = (low + high) // 2
+            if middle - len(text[:middle].translate(None, _BASE64_ALPHABET)) < wanted:
+                low = middle + 1
+            else:
+                high = middle
+        prefix = text[:low]
+        alphabet = len(prefix) - len(prefix.translate(None, _BASE64_ALPHABET))
+        if len(prefix) <= self._key or b"=" in prefix or alphabet != wanted:
+            return
+        key = prefix[: self._key]
+        candidates = self._prefixes.setdefault(key, [])
+        candidates.insert(0, (prefix, binascii.a2b_base64(prefix)))
+        del candidates[4:]
+        self._prefixes.move_to_end(key)
+        if len(self._prefixes) > self._size:
+            self._prefixes.popitem(last=False)
+
+
+BASE64 = Base64Prefixes()
 
 
 def decode_body(headers: Headers, body: bytes) -> bytes:
@@ -221,7 +303,7 @@ def decode_body(headers: Headers, body: bytes) -> bytes:
     encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
     if encoding == "base64":
         try:
-            return binascii.a2b_base64(body)  # base64.b64decode without validate: skips line breaks and the like
+            return BASE64.decode(body)  # base64.b64decode without validate: skips line breaks and the like
         except (binascii.Error, ValueError) as error:
             raise MessageFormatError(f"the CMS part is not valid base64: {error}") from error
     return body

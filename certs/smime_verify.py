@@ -21,10 +21,11 @@ from certs.cms import (
     parse_signed_data,
     parse_signed_data_asn1,
     read_signed_data,
+    stable_prefix,
 )
 from certs.errors import CMSFormatError, MessageFormatError
 from certs.issue import serial_hex
-from certs.mime import Headers, canonical, decode_body, read_headers, split_entity, split_signed
+from certs.mime import BASE64, Headers, SimpleHeaders, canonical, decode_body, read_headers, split_entity, split_signed
 from certs.names import dn_string, identity_of, mailbox_addresses
 from certs.trust import ChainStatus, Purpose, TrustStore
 from certs.verdict import Signer, Status, Verdict
@@ -99,6 +100,8 @@ def verify_message(raw: bytes, trust: TrustStore, *, now: dt.datetime | None = N
 
 def _originators(headers: Headers) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The ``From:`` and ``Sender:`` field values (RFC 5322 §3.6.2)."""
+    if isinstance(headers, SimpleHeaders):  # its values are str already
+        return headers.values("from"), headers.values("sender")
     return tuple(str(v) for v in headers.get_all("From", [])), tuple(str(v) for v in headers.get_all("Sender", []))
 
 
@@ -116,6 +119,8 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
         try:
             parts = split_signed(body, boundary)
             signed = parse_signed_data(parts.signature)
+            if BASE64.missed(parts.signature):  # the next signature of this signer decodes its certificates no more
+                BASE64.learn(parts.signature, stable_prefix(parts.signature))
         except (MessageFormatError, CMSFormatError) as error:
             return Verdict(Status.MALFORMED, str(error))
         if parts.signature_type not in _PKCS7_SIGNATURE:

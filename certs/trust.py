@@ -105,6 +105,10 @@ class _Recent:
     start: dt.datetime
     end: dt.datetime
     revocation_keys: tuple[tuple[bytes, int], ...]  # of chain[:-1]
+    ok: ChainResult  # the answer when none of them is revoked (immutable, so shared)
+
+
+_TRUSTED = "the chain leads to a trusted health PKI root"
 
 
 class TrustStore:
@@ -186,7 +190,7 @@ class TrustStore:
         if recent is not None and recent.leaf is leaf and recent.start <= now <= recent.end:
             # A chain validated for this leaf and purpose, still in its window: the key usage was fine then (it
             # depends on the certificate alone) and the leaf is within its own validity, which holds the window.
-            return self._revocation_result(recent.chain, recent.revocation_keys)
+            return self._revocation_result(recent.chain, recent.revocation_keys, recent.ok)
         problem = key_usage_problem(leaf, purpose)
         if problem is not None:
             reason = f"the certificate may not be used for {purpose.value}: {problem}"
@@ -205,11 +209,12 @@ class TrustStore:
         if cached is not None and cached[0] is chain:  # remember it by identity too (oldest entry out when full)
             if len(self._recent) >= self._cache_size:
                 del self._recent[next(iter(self._recent))]
-            self._recent[(id(leaf), purpose)] = _Recent(leaf, chain, cached[1], cached[2], keys)
+            ok = ChainResult(ChainStatus.OK, _TRUSTED, chain)
+            self._recent[(id(leaf), purpose)] = _Recent(leaf, chain, cached[1], cached[2], keys, ok)
         return self._revocation_result(chain, keys)
 
     def _revocation_result(
-        self, chain: tuple[x509.Certificate, ...], keys: tuple[tuple[bytes, int], ...]
+        self, chain: tuple[x509.Certificate, ...], keys: tuple[tuple[bytes, int], ...], ok: ChainResult | None = None
     ) -> ChainResult:
         """Revocation of every link but the anchor (``keys`` are theirs), in order from the leaf."""
         for link, key in zip(chain, keys, strict=False):
@@ -222,7 +227,7 @@ class TrustStore:
                     chain,
                     revoked,
                 )
-        return ChainResult(ChainStatus.OK, "the chain leads to a trusted health PKI root", chain)
+        return ok or ChainResult(ChainStatus.OK, _TRUSTED, chain)
 
     def _chain(
         self, leaf: x509.Certificate, offered: list[x509.Certificate], now: dt.datetime, purpose: Purpose
