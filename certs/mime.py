@@ -98,6 +98,8 @@ _FIELD = re.compile(
     rb"([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r",  # CR only: its LF starts the next field's match
     re.IGNORECASE,
 )
+# A field whose first line has no colon but goes on: its name would run over the line break.
+_FOLDED_NAME = re.compile(rb"\n(?:[^ \t:\r\n][^:\r\n]*)?\r\n[ \t]")
 # A Content-Type value the email package reads without any of its special cases: printable ASCII, parameters
 # ``name=token`` or ``name="quoted"`` without backslashes, angle brackets or RFC 2231 stars, blanks around.
 _TYPE = r"[ \t!#-'(-:?-\[\]-~]*"  # no ; " = \ < >
@@ -150,8 +152,11 @@ def _simple(header: bytes) -> SimpleHeaders | None:
         return None  # a leading continuation line, or a bare CR or LF: lines are not what _FIELD sees
     if header and not header.endswith(b"\r\n"):
         return None
+    lines = b"\n" + header
+    if _FOLDED_NAME.search(lines):
+        return None
     fields: dict[str, list[str]] = {}
-    for match in _FIELD.finditer(b"\n" + header):
+    for match in _FIELD.finditer(lines):
         value = match[2].decode("latin-1").replace("\r\n", "").replace("\n", "").strip()
         fields.setdefault(match[1].decode("latin-1").lower(), []).append(value)
     content_type = "text/plain"  # Message.get_default_type()
@@ -161,11 +166,11 @@ def _simple(header: bytes) -> SimpleHeaders | None:
         if simple is None:
             return None
         content_type = simple[1].strip().lower()
+        params[content_type] = ""  # the email package lists the type first, as a parameter without value
         if content_type.count("/") != 1:
             content_type = "text/plain"
         for name, token, quoted in _PARAMETERS.findall(simple[2]):
-            if name:
-                params.setdefault(name.lower(), token or quoted)
+            params.setdefault(name.lower(), token or quoted)  # the first of a name counts; "" for empty segments
     return SimpleHeaders(fields, content_type, params)
 
 
