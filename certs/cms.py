@@ -35,6 +35,8 @@ DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
+_ALGORITHMS = {name: algorithm() for name, algorithm in DIGESTS.items()}  # stateless: shared
+_PKCS1V15 = padding.PKCS1v15()
 _HASHLIB = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}  # the keys of DIGESTS
 MICALG = {"sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"}  # RFC 8551 §3.5.3.2
 
@@ -509,10 +511,9 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
     certificate = signer.signer_certificate
     if certificate is None:
         raise BadSignature("the signer's certificate is not in the message")
-    algorithm_class = DIGESTS.get(signer.digest_algorithm)
-    if algorithm_class is None:
+    algorithm = _ALGORITHMS.get(signer.digest_algorithm)
+    if algorithm is None:
         raise BadSignature(f"digest algorithm {signer.digest_algorithm} is not accepted (RFC 8551 §2.1)")
-    algorithm = algorithm_class()
     if signer.signed_attributes is not None:
         digest = _HASHLIB[signer.digest_algorithm](content).digest()  # the same digest as hashes.Hash, sooner
         if signer.content_type != content_type:
@@ -534,7 +535,7 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
                     raise BadSignature("unsupported RSASSA-PSS parameters")
                 key.verify(signer.signature, data, padding.PSS(padding.MGF1(mgf_hash()), salt), algorithm)
             else:
-                key.verify(signer.signature, data, padding.PKCS1v15(), algorithm)
+                key.verify(signer.signature, data, _PKCS1V15, algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signer.signature, data, ec.ECDSA(algorithm))
         else:

@@ -91,15 +91,15 @@ class Headers(Protocol):
 
 
 # The fields S/MIME needs, each with its continuation lines, after the LF that starts a line of a CRLF-only
-# header block (prefixed with one LF); the name may be followed by blanks before the colon and preceded by
-# VT/FF, which bytes.strip() removes. The leading LF lets the regex engine skip other lines quickly.
+# header block (prefixed with CRLF). The name is what comes before the first colon, continuation lines included,
+# stripped: blanks and folds may follow it ("From\r\n : a" is a From field), while a first line with anything
+# else ("X\r\n From: a" names "X\r\n From") is no wanted field; only an empty first line would strip away, and
+# _simple refuses those. The leading LF lets the regex engine skip other lines quickly.
 _FIELD = re.compile(
-    rb"\n[\x0b\x0c]*(content-type|content-transfer-encoding|from|sender)[ \t\x0b\x0c]*:"
+    rb"\n(content-type|content-transfer-encoding|from|sender)(?:[ \t]|\r\n[ \t])*:"
     rb"([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r",  # CR only: its LF starts the next field's match
     re.IGNORECASE,
 )
-# A field whose first line has no colon but goes on: its name would run over the line break.
-_FOLDED_NAME = re.compile(rb"\n(?:[^ \t:\r\n][^:\r\n]*)?\r\n[ \t]")
 # A Content-Type value the email package reads without any of its special cases: printable ASCII, parameters
 # ``name=token`` or ``name="quoted"`` without backslashes, angle brackets or RFC 2231 stars, blanks around.
 _TYPE = r"[ \t!#-'(-:?-\[\]-~]*"  # no ; " = \ < >
@@ -148,13 +148,17 @@ class SimpleHeaders:
 
 
 def _simple(header: bytes) -> SimpleHeaders | None:
-    if header[:1] in (b" ", b"\t") or _BARE_LF.search(header) or _BARE_CR.search(header):
-        return None  # a leading continuation line, or a bare CR or LF: lines are not what _FIELD sees
-    if header and not header.endswith(b"\r\n"):
-        return None
-    lines = b"\n" + header
-    if _FOLDED_NAME.search(lines):
-        return None
+    lines = b"\r\n" + header
+    if (
+        header[:1] in (b" ", b"\t")  # a leading continuation line
+        or not lines.endswith(b"\r\n")
+        or b"\r\n\r\n" in lines  # an empty line: a continuation after it would join its name
+        or b"\x0b" in header  # VT and FF, which bytes.strip() removes around a name
+        or b"\x0c" in header
+        or header.count(b"\r") != header.count(b"\n")  # with no bare LF (below), no bare CR either
+        or _BARE_LF.search(header)
+    ):
+        return None  # lines are not what _FIELD sees
     fields: dict[str, list[str]] = {}
     for match in _FIELD.finditer(lines):
         value = match[2].decode("latin-1").replace("\r\n", "").replace("\n", "").strip()

@@ -95,6 +95,28 @@ def _same_answers(header: bytes) -> None:
             assert list(fast.values(name.lower())) == reference.get_all(name, [])
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"From\r\n : a@b.example\r\n",
+        b"From \r\n\t:a@b.example\r\nContent-Type\r\n : multipart/signed; boundary=x\r\n",
+        b"X\r\n From: a@b.example\r\n",
+        b"\r\n From: a@b.example\r\n",
+        b"To: c\r\n\r\n From: a@b.example\r\n",
+        b"\x0bFrom: a@b.example\r\n",
+        b"From\x0c: a@b.example\r\n",
+        b"Subject: a\rFrom: a@b.example\r\n",
+        b"Subject: a\nFrom: a@b.example\r\n",
+        b"From: a@b.example",
+        b"Content-Type: multipart/signed; boundary=\"x\"; boundary=y\r\nContent-Type: text/plain\r\n",
+        b"Content-Type: boundary; boundary=y\r\n",
+        b"Content-Type: multipart/signed; ; =x; boundary=\"a;b\" \r\n",
+    ],
+)
+def test_odd_headers_answer_as_the_email_package(header: bytes) -> None:
+    _same_answers(header)
+
+
 @_SETTINGS
 @given(_headers())
 def test_simple_headers_answer_as_the_email_package(header: bytes) -> None:
