@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -224,12 +225,15 @@ class _CertificateSets:
     def __init__(self, size: int) -> None:
         self._sets: OrderedDict[bytes, tuple[_Known, ...]] = OrderedDict()
         self._size = size
+        self._lock = threading.Lock()  # verification runs in worker threads (the gateway's asyncio.to_thread)
 
     def get(self, der: bytes, start: int, end: int) -> tuple[_Known, ...]:
         key = der[start:end]
         found = self._sets.get(key)
         if found is not None:
-            self._sets.move_to_end(key)
+            with self._lock:
+                if key in self._sets:
+                    self._sets.move_to_end(key)
             return found
         known = []
         for tag, first, _value, stop in children(der, start, end):
@@ -237,9 +241,10 @@ class _CertificateSets:
                 raise DERError("a certificate choice other than certificate")
             known.append(_known(der[first:stop]))
         found = tuple(known)
-        self._sets[key] = found
-        if len(self._sets) > self._size:
-            self._sets.popitem(last=False)
+        with self._lock:
+            self._sets[key] = found
+            if len(self._sets) > self._size:
+                self._sets.popitem(last=False)
         return found
 
 
@@ -381,29 +386,31 @@ class _Layouts:
     def __init__(self, size: int, per_key: int = 4, prefix: int = 192) -> None:
         self._layouts: OrderedDict[tuple[int, bytes], list[_Layout]] = OrderedDict()
         self._size, self._per_key, self._prefix = size, per_key, prefix
+        self._lock = threading.Lock()  # readers take a list as it is; writers replace it
 
     def find(self, der: bytes) -> _Layout | None:
         key = (len(der), der[: self._prefix])
         candidates = self._layouts.get(key)
         if candidates is None:
             return None
-        self._layouts.move_to_end(key)
         for layout in candidates:
             if layout.matches(der):
+                if layout is not candidates[0]:  # most recent first
+                    self.add(der, layout)
                 return layout
         return None
 
     def add(self, der: bytes, layout: _Layout) -> None:
         key = (len(der), der[: self._prefix])
-        candidates = self._layouts.setdefault(key, [])
-        candidates.insert(0, layout)
-        del candidates[self._per_key :]
-        self._layouts.move_to_end(key)
-        if len(self._layouts) > self._size:
-            self._layouts.popitem(last=False)
+        with self._lock:
+            others = [known for known in self._layouts.get(key, ()) if known is not layout]
+            self._layouts[key] = [layout, *others][: self._per_key]
+            self._layouts.move_to_end(key)
+            if len(self._layouts) > self._size:
+                self._layouts.popitem(last=False)
 
 
-_LAYOUTS = _Layouts(1024)
+_LAYOUTS = _Layouts(512)
 
 
 def _walk(der: bytes) -> tuple[SignedData, _Layout]:

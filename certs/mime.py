@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from email.message import Message
@@ -258,6 +259,7 @@ class Base64Prefixes:
         self._prefixes: OrderedDict[bytes, list[tuple[bytes, bytes]]] = OrderedDict()
         self._size, self._key = size, key
         self._missed: tuple[bytes, bytes] | None = None  # (text, decoded) of the last decoding that found nothing
+        self._lock = threading.Lock()  # readers take a list as it is; writers replace it
 
     def decode(self, text: bytes) -> bytes:
         candidates = self._prefixes.get(text[: self._key])
@@ -296,12 +298,12 @@ class Base64Prefixes:
         if len(prefix) <= self._key or b"=" in prefix or alphabet != wanted:
             return
         key = prefix[: self._key]
-        candidates = self._prefixes.setdefault(key, [])
-        candidates.insert(0, (prefix, binascii.a2b_base64(prefix)))
-        del candidates[4:]
-        self._prefixes.move_to_end(key)
-        if len(self._prefixes) > self._size:
-            self._prefixes.popitem(last=False)
+        entry = (prefix, binascii.a2b_base64(prefix))
+        with self._lock:
+            self._prefixes[key] = [entry, *self._prefixes.get(key, ())][:4]
+            self._prefixes.move_to_end(key)
+            if len(self._prefixes) > self._size:
+                self._prefixes.popitem(last=False)
 
 
 BASE64 = Base64Prefixes()

@@ -8,6 +8,7 @@ against the certificate's ``rfc822Name`` (RFC 8550 §3). Nothing here raises on 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from email.utils import getaddresses
 from functools import lru_cache
 
@@ -42,6 +43,7 @@ _CHAIN_VERDICTS = {
 
 
 _SIGNERS: dict[int, tuple[x509.Certificate, Signer]] = {}  # by the identity of the certificate object
+_SIGNERS_LOCK = threading.Lock()
 
 
 def _signer(certificate: x509.Certificate) -> Signer:
@@ -51,9 +53,10 @@ def _signer(certificate: x509.Certificate) -> Signer:
     if known is not None and known[0] is certificate:
         return known[1]
     signer = signer_of(certificate)
-    if len(_SIGNERS) >= 4096:
-        del _SIGNERS[next(iter(_SIGNERS))]
-    _SIGNERS[id(certificate)] = (certificate, signer)
+    with _SIGNERS_LOCK:  # verification runs in worker threads (the gateway's asyncio.to_thread)
+        if len(_SIGNERS) >= 4096:
+            del _SIGNERS[next(iter(_SIGNERS))]
+        _SIGNERS[id(certificate)] = (certificate, signer)
     return signer
 
 

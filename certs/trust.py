@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ class TrustStore:
         # which spares hashing the whole certificate on every message; each entry keeps its certificate alive,
         # so an id is never reused while its entry exists. Also: the revocation keys of the chain's links.
         self._recent: dict[tuple[int, Purpose], _Recent] = {}
+        self._lock = threading.Lock()  # for the caches' bookkeeping
         self._revoked: dict[tuple[bytes, int], Revoked] = {}
         self._policies = {purpose: _leaf_policy(purpose) for purpose in Purpose}
 
@@ -207,10 +209,11 @@ class TrustStore:
         keys = tuple(_revocation_key(link) for link in chain[:-1])
         cached = self._cache.get((leaf, purpose))
         if cached is not None and cached[0] is chain:  # remember it by identity too (oldest entry out when full)
-            if len(self._recent) >= self._cache_size:
-                del self._recent[next(iter(self._recent))]
             ok = ChainResult(ChainStatus.OK, _TRUSTED, chain)
-            self._recent[(id(leaf), purpose)] = _Recent(leaf, chain, cached[1], cached[2], keys, ok)
+            with self._lock:
+                if len(self._recent) >= self._cache_size:
+                    del self._recent[next(iter(self._recent))]
+                self._recent[(id(leaf), purpose)] = _Recent(leaf, chain, cached[1], cached[2], keys, ok)
         return self._revocation_result(chain, keys)
 
     def _revocation_result(
@@ -235,7 +238,9 @@ class TrustStore:
         key = (leaf, purpose)  # certificates hash and compare by their DER encoding
         cached = self._cache.get(key)
         if cached is not None and cached[1] <= now <= cached[2]:
-            self._cache.move_to_end(key)
+            with self._lock:  # verification runs in worker threads (the gateway's asyncio.to_thread)
+                if key in self._cache:
+                    self._cache.move_to_end(key)
             return cached[0]
         verifier = (
             PolicyBuilder()
@@ -250,7 +255,8 @@ class TrustStore:
             return f"no valid path to a trusted health PKI root: {error}"
         start = max(c.not_valid_before_utc for c in chain)
         end = min(c.not_valid_after_utc for c in chain)
-        self._cache[key] = (chain, start, end)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = (chain, start, end)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return chain

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography import x509
@@ -178,3 +179,22 @@ def test_signature_parts_with_odd_base64_are_worded_as_before(monkeypatch: pytes
         binascii.a2b_base64(broken.rpartition(b"\r\n\r\n")[0].rpartition(b"\r\n\r\n")[2])
     verdict = _same_verdicts(monkeypatch, pki, trust, broken, now)
     assert verdict.status is Status.MALFORMED and "base64" in verdict.reason
+
+
+def test_verification_from_many_threads_with_tiny_caches(monkeypatch: pytest.MonkeyPatch, pki: PKI) -> None:
+    """The gateway verifies in worker threads: caches evicting under each other never change a verdict."""
+    prefixes = mime.Base64Prefixes(size=1)
+    monkeypatch.setattr(cms, "_LAYOUTS", cms._Layouts(1, per_key=1))
+    monkeypatch.setattr(cms, "_CERTIFICATE_SETS", cms._CertificateSets(1))
+    monkeypatch.setattr(mime, "BASE64", prefixes)
+    monkeypatch.setattr(smime_verify, "BASE64", prefixes)
+    alice, cardio = pki.alice_sign, pki.cardio_sign
+    messages = [
+        sign_message(MESSAGE, alice.certificate, alice.key, alice.chain),
+        sign_message(MESSAGE.replace(ALICE.encode(), CARDIO.encode()), cardio.certificate, cardio.key, cardio.chain),
+        sign_message(MESSAGE, alice.certificate, alice.key, alice.chain, detached=False),
+    ]
+    trust = TrustStore([pki.hierarchy.root.certificate], pki.hierarchy.intermediates, cache_size=1)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        verdicts = list(pool.map(lambda i: verify_message(messages[i % 3], trust), range(600)))
+    assert all(verdict.status is Status.VALID for verdict in verdicts), {v.reason for v in verdicts}
