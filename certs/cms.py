@@ -241,6 +241,8 @@ class _CertificateSets:
                 raise DERError("a certificate choice other than certificate")
             known.append(_known(der[first:stop]))
         found = tuple(known)
+        if end - start > _CACHED_DER:
+            return found
         with self._lock:
             self._sets[key] = found
             if len(self._sets) > self._size:
@@ -411,6 +413,7 @@ class _Layouts:
 
 
 _LAYOUTS = _Layouts(512)
+_CACHED_DER = 64 * 1024  # larger signatures or certificate sets are read every time (the caches stay small)
 
 
 def _walk(der: bytes) -> tuple[SignedData, _Layout]:
@@ -509,7 +512,8 @@ def read_signed_data(der: bytes) -> SignedData | None:
         signed, layout = _walk(der)
     except Exception:  # DERError, or a certificate or OID the reference reader must word the error for
         return None
-    _LAYOUTS.add(der, layout)
+    if signed.content is None and len(der) <= _CACHED_DER:  # opaque ones differ in length with their content
+        _LAYOUTS.add(der, layout)
     return signed
 
 

@@ -243,6 +243,7 @@ def split_signed(body: bytes, boundary: str) -> SignedParts:
 
 
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_LEARNT_TEXT = 64 * 1024  # longer texts are not learnt from (nor kept for it): the cache stays small
 
 
 class Base64Prefixes:
@@ -271,7 +272,7 @@ class Base64Prefixes:
                     except (binascii.Error, ValueError):
                         break
         result = binascii.a2b_base64(text)
-        self._missed = (text, result)
+        self._missed = (text, result) if len(text) <= _LEARNT_TEXT else None
         return result
 
     def missed(self, decoded: bytes) -> bool:

@@ -221,3 +221,11 @@ def test_signer_identified_by_another_encoding_of_its_issuer_goes_to_the_referen
     changed = der[:country] + b"\x0c" + der[country + 1 :]
     assert _walked(changed) is None
     assert parse_signed_data(changed).signers[0].signer_certificate == pki.alice_sign.certificate
+
+
+def test_opaque_signatures_leave_no_layout(pki: PKI) -> None:
+    """Their length follows their content: a layout would never serve again, and would push useful ones out."""
+    der = _der(pki.alice_sign, detached=False)
+    assert _agrees(der, read_signed_data) is not None
+    assert cms._LAYOUTS.find(der) is None
+    assert stable_prefix(der) == 0

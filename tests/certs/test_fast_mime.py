@@ -244,3 +244,11 @@ def test_base64_prefix_is_used_once_learnt() -> None:
     assert len(prefixes._prefixes) == 1
     with pytest.raises(binascii.Error, match=r"number of data characters \(1025\)"):  # counted over the whole text
         prefixes.decode(text[:-1] + b"A\n")
+
+
+def test_long_base64_texts_are_not_kept_to_learn_from() -> None:
+    prefixes = Base64Prefixes()
+    text = binascii.b2a_base64(bytes(40 * 1024))
+    assert prefixes.missed(prefixes.decode(text))
+    long = binascii.b2a_base64(bytes(50 * 1024))
+    assert not prefixes.missed(prefixes.decode(long))
