@@ -8,16 +8,25 @@ against the certificate's ``rfc822Name`` (RFC 8550 §3). Nothing here raises on 
 from __future__ import annotations
 
 import datetime as dt
-from email.message import Message
+import threading
 from email.utils import getaddresses
 from functools import lru_cache
 
 from cryptography import x509
 
-from certs.cms import BadSignature, SignedData, check_signature, content_type_of, parse_signed_data
+from certs.cms import (
+    BadSignature,
+    SignedData,
+    check_signature,
+    content_type_of,
+    parse_signed_data,
+    parse_signed_data_asn1,
+    read_signed_data,
+    stable_prefix,
+)
 from certs.errors import CMSFormatError, MessageFormatError
 from certs.issue import serial_hex
-from certs.mime import canonical, decode_body, parse_headers, split_entity, split_signed
+from certs.mime import BASE64, Headers, SimpleHeaders, canonical, decode_body, read_headers, split_entity, split_signed
 from certs.names import dn_string, identity_of, mailbox_addresses
 from certs.trust import ChainStatus, Purpose, TrustStore
 from certs.verdict import Signer, Status, Verdict
@@ -31,6 +40,39 @@ _CHAIN_VERDICTS = {
     ChainStatus.WRONG_KEY_USAGE: Status.WRONG_KEY_USAGE,
     ChainStatus.REVOKED: Status.REVOKED,
 }
+
+
+_SIGNERS: dict[int, tuple[x509.Certificate, Signer]] = {}  # by the identity of the certificate object
+_SIGNERS_LOCK = threading.Lock()
+
+
+def _signer(certificate: x509.Certificate) -> Signer:
+    """:func:`signer_of` without hashing the certificate: the CMS reader hands out one object per DER. Each
+    entry keeps its certificate alive, so an id is never reused while its entry exists."""
+    known = _SIGNERS.get(id(certificate))
+    if known is not None and known[0] is certificate:
+        return known[1]
+    signer = signer_of(certificate)
+    with _SIGNERS_LOCK:  # verification runs in worker threads (the gateway's asyncio.to_thread)
+        if len(_SIGNERS) >= 4096:
+            del _SIGNERS[next(iter(_SIGNERS))]
+        _SIGNERS[id(certificate)] = (certificate, signer)
+    return signer
+
+
+def _addresses(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The lower-cased addresses of ``From:`` or ``Sender:`` values; short ones (the same few senders come back
+    often) are parsed once."""
+    if sum(map(len, values)) > 1000:
+        return _parse_addresses(values)
+    return _cached_addresses(values)
+
+
+def _parse_addresses(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(address.lower() for _name, address in getaddresses(list(values)) if address)
+
+
+_cached_addresses = lru_cache(maxsize=4096)(_parse_addresses)
 
 
 @lru_cache(maxsize=4096)
@@ -59,14 +101,16 @@ def verify_message(raw: bytes, trust: TrustStore, *, now: dt.datetime | None = N
         return Verdict(Status.MALFORMED, f"the message cannot be analysed: {type(error).__name__}: {error}")
 
 
-def _originators(headers: Message) -> tuple[list[str], list[str]]:
+def _originators(headers: Headers) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The ``From:`` and ``Sender:`` field values (RFC 5322 §3.6.2)."""
-    return [str(v) for v in headers.get_all("From", [])], [str(v) for v in headers.get_all("Sender", [])]
+    if isinstance(headers, SimpleHeaders):  # its values are str already
+        return headers.values("from"), headers.values("sender")
+    return tuple(str(v) for v in headers.get_all("From", [])), tuple(str(v) for v in headers.get_all("Sender", []))
 
 
 def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
     header, body = split_entity(raw)
-    headers = parse_headers(header)
+    headers = read_headers(header)
     content_type = headers.get_content_type()
     if content_type == "multipart/signed":
         protocol = str(headers.get_param("protocol", "") or "").lower()
@@ -78,6 +122,8 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
         try:
             parts = split_signed(body, boundary)
             signed = parse_signed_data(parts.signature)
+            if BASE64.missed(parts.signature):  # the next signature of this signer decodes its certificates no more
+                BASE64.learn(parts.signature, stable_prefix(parts.signature))
         except (MessageFormatError, CMSFormatError) as error:
             return Verdict(Status.MALFORMED, str(error))
         if parts.signature_type not in _PKCS7_SIGNATURE:
@@ -89,9 +135,10 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
             return Verdict(Status.UNSIGNED, "the message is encrypted; a signature inside cannot be seen here")
         try:
             der = decode_body(headers, body)
-            if content_type_of(der) in ("enveloped_data", "authenticated_enveloped_data"):
+            fast = read_signed_data(der)  # a SignedData the walker reads has the signed-data content type
+            if fast is None and content_type_of(der) in ("enveloped_data", "authenticated_enveloped_data"):
                 return Verdict(Status.UNSIGNED, "the message is encrypted; a signature inside cannot be seen here")
-            signed = parse_signed_data(der)
+            signed = fast or parse_signed_data_asn1(der)
         except (MessageFormatError, CMSFormatError) as error:
             return Verdict(Status.MALFORMED, str(error), opaque=True)
         if signed.content is None:
@@ -103,7 +150,7 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
 def _judge(
     signed: SignedData,
     content: bytes,
-    originators: tuple[list[str], list[str]],
+    originators: tuple[tuple[str, ...], tuple[str, ...]],
     trust: TrustStore,
     now: dt.datetime,
     *,
@@ -115,7 +162,7 @@ def _judge(
         return Verdict(Status.MALFORMED, f"the signed content type is {signed.content_type}, not data", opaque=opaque)
     signer_info = signed.signers[0]  # RFC 8551 §3.5: one signer is what mail clients produce
     certificate = signer_info.signer_certificate
-    signer = signer_of(certificate) if certificate is not None else None
+    signer = _signer(certificate) if certificate is not None else None
 
     def verdict(status: Status, reason: str) -> Verdict:
         return Verdict(status, reason, signer, opaque, content)
@@ -128,8 +175,8 @@ def _judge(
     result = trust.validate(certificate, signed.certificates, now=now, purpose=Purpose.SMIME_SIGN)
     if not result.ok:
         return verdict(_CHAIN_VERDICTS[result.status], result.reason)
-    senders = [address.lower() for _name, address in getaddresses(originators[0]) if address]
-    agents = [address.lower() for _name, address in getaddresses(originators[1]) if address]
+    senders = _addresses(originators[0])
+    agents = _addresses(originators[1])
     if not senders:
         return verdict(Status.ADDRESS_MISMATCH, "the message has no From: address to compare with the certificate")
     allowed = set(signer.emails) if signer else set()

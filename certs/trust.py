@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -98,6 +99,19 @@ def _revocation_key(certificate: x509.Certificate) -> tuple[bytes, int]:
     return _name_key(certificate.issuer), certificate.serial_number
 
 
+@dataclass(frozen=True)
+class _Recent:
+    leaf: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    start: dt.datetime
+    end: dt.datetime
+    revocation_keys: tuple[tuple[bytes, int], ...]  # of chain[:-1]
+    ok: ChainResult  # the answer when none of them is revoked (immutable, so shared)
+
+
+_TRUSTED = "the chain leads to a trusted health PKI root"
+
+
 class TrustStore:
     """Anchors and intermediates of the health PKI, plus what we know of revocations."""
 
@@ -116,6 +130,11 @@ class TrustStore:
         ]
         self._cache = OrderedDict()
         self._cache_size = cache_size
+        # The same cache by the identity of the certificate object (the CMS reader hands out one object per DER),
+        # which spares hashing the whole certificate on every message; each entry keeps its certificate alive,
+        # so an id is never reused while its entry exists. Also: the revocation keys of the chain's links.
+        self._recent: dict[tuple[int, Purpose], _Recent] = {}
+        self._lock = threading.Lock()  # for the caches' bookkeeping
         self._revoked: dict[tuple[bytes, int], Revoked] = {}
         self._policies = {purpose: _leaf_policy(purpose) for purpose in Purpose}
 
@@ -169,6 +188,11 @@ class TrustStore:
         purpose: Purpose = Purpose.SMIME_SIGN,
     ) -> ChainResult:
         """Key usage, validity period, path to an anchor (RFC 5280 §6), then revocation of every link."""
+        recent = self._recent.get((id(leaf), purpose))
+        if recent is not None and recent.leaf is leaf and recent.start <= now <= recent.end:
+            # A chain validated for this leaf and purpose, still in its window: the key usage was fine then (it
+            # depends on the certificate alone) and the leaf is within its own validity, which holds the window.
+            return self._revocation_result(recent.chain, recent.revocation_keys, recent.ok)
         problem = key_usage_problem(leaf, purpose)
         if problem is not None:
             reason = f"the certificate may not be used for {purpose.value}: {problem}"
@@ -182,8 +206,22 @@ class TrustStore:
         chain = self._chain(leaf, list(offered), now, purpose)
         if isinstance(chain, str):
             return ChainResult(ChainStatus.UNTRUSTED, chain)
-        for link in chain[:-1]:
-            revoked = self.revocation(link)
+        keys = tuple(_revocation_key(link) for link in chain[:-1])
+        cached = self._cache.get((leaf, purpose))
+        if cached is not None and cached[0] is chain:  # remember it by identity too (oldest entry out when full)
+            ok = ChainResult(ChainStatus.OK, _TRUSTED, chain)
+            with self._lock:
+                if len(self._recent) >= self._cache_size:
+                    del self._recent[next(iter(self._recent))]
+                self._recent[(id(leaf), purpose)] = _Recent(leaf, chain, cached[1], cached[2], keys, ok)
+        return self._revocation_result(chain, keys)
+
+    def _revocation_result(
+        self, chain: tuple[x509.Certificate, ...], keys: tuple[tuple[bytes, int], ...], ok: ChainResult | None = None
+    ) -> ChainResult:
+        """Revocation of every link but the anchor (``keys`` are theirs), in order from the leaf."""
+        for link, key in zip(chain, keys, strict=False):
+            revoked = self._revoked.get(key)
             if revoked is not None:
                 whose = "the certificate" if link is chain[0] else f"its CA {link.subject.rfc4514_string()}"
                 return ChainResult(
@@ -192,7 +230,7 @@ class TrustStore:
                     chain,
                     revoked,
                 )
-        return ChainResult(ChainStatus.OK, "the chain leads to a trusted health PKI root", chain)
+        return ok or ChainResult(ChainStatus.OK, _TRUSTED, chain)
 
     def _chain(
         self, leaf: x509.Certificate, offered: list[x509.Certificate], now: dt.datetime, purpose: Purpose
@@ -200,7 +238,9 @@ class TrustStore:
         key = (leaf, purpose)  # certificates hash and compare by their DER encoding
         cached = self._cache.get(key)
         if cached is not None and cached[1] <= now <= cached[2]:
-            self._cache.move_to_end(key)
+            with self._lock:  # verification runs in worker threads (the gateway's asyncio.to_thread)
+                if key in self._cache:
+                    self._cache.move_to_end(key)
             return cached[0]
         verifier = (
             PolicyBuilder()
@@ -215,7 +255,8 @@ class TrustStore:
             return f"no valid path to a trusted health PKI root: {error}"
         start = max(c.not_valid_before_utc for c in chain)
         end = min(c.not_valid_after_utc for c in chain)
-        self._cache[key] = (chain, start, end)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = (chain, start, end)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return chain
