@@ -100,6 +100,7 @@ def _insert_contents(dialect: Any) -> Any:
 INLINE_MAX = 64 * 1024  # default largest message kept in its database row rather than in a file
 _PARSE_ON_LOOP = 16 * 1024  # parsing a message this small costs less than a hop to a worker thread
 
+_INSERT_CONTENTS_IGNORE = sqlite.insert(_CONTENTS).on_conflict_do_nothing(index_elements=["sha256"])
 _INSERT_CONTENTS = {"sqlite": _insert_contents(sqlite), "postgresql": _insert_contents(postgresql)}
 
 FolderRef = str | int  # a folder name within the mailbox, or a folder id
@@ -307,10 +308,17 @@ def _content_ids(connection: Connection, batch: list[_Job], dialect: str) -> dic
         }
         for job in wanted.values()
     ]
-    # One compiled statement for any batch size: executemany with RETURNING ("insertmanyvalues").
-    result = connection.execute(_INSERT_CONTENTS[dialect], values).all()
-    found = {sha: content_id for sha, content_id in result}
-    existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
+    if dialect == "sqlite":
+        # A plain executemany (sqlite3's own loop) and one SELECT cost less here than SQLAlchemy building a
+        # multi-row INSERT … RETURNING for each batch; no round trips to save on an embedded database.
+        connection.execute(_INSERT_CONTENTS_IGNORE, values)
+        found: dict[str, int] = {}
+        existing = list(wanted)
+    else:
+        # One compiled statement for any batch size: executemany with RETURNING ("insertmanyvalues").
+        result = connection.execute(_INSERT_CONTENTS[dialect], values).all()
+        found = {sha: content_id for sha, content_id in result}
+        existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
     if existing:
         rows = connection.execute(select(_CONTENTS.c.sha256, _CONTENTS.c.id).where(_CONTENTS.c.sha256.in_(existing)))
         found.update({sha: content_id for sha, content_id in rows.all()})
