@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,14 +31,14 @@ from typing import Any, cast
 
 import structlog
 from sqlalchemy import Connection, Table, bindparam, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from mail_gateway.errors import FolderNotFound
 from mail_gateway.mime.structure import analyse
 from mail_gateway.store.contents import read_contents
 from mail_gateway.store.models import Folder, FolderMessage, Mailbox, MessageContent
 from mail_gateway.store.notify import ChangeNotifier, FolderChanged
-from storage.base import utcnow
+from storage.base import UTCDateTime, utcnow
 from storage.blobs import BlobStore, blob_name
 from storage.engine import Database
 
@@ -89,19 +90,19 @@ _ALLOCATE_AND_GROW = {
 }
 
 
-def _insert_contents(dialect: Any) -> Any:
-    return (
-        dialect.insert(_CONTENTS)
-        .on_conflict_do_nothing(index_elements=["sha256"])
-        .returning(_CONTENTS.c.sha256, _CONTENTS.c.id)
-    )
-
-
 INLINE_MAX = 64 * 1024  # default largest message kept in its database row rather than in a file
 _PARSE_ON_LOOP = 16 * 1024  # parsing a message this small costs less than a hop to a worker thread
 
 _INSERT_CONTENTS_IGNORE = sqlite.insert(_CONTENTS).on_conflict_do_nothing(index_elements=["sha256"])
-_INSERT_CONTENTS = {"sqlite": _insert_contents(sqlite), "postgresql": _insert_contents(postgresql)}
+# PostgreSQL: every new content of a batch from parallel arrays, ids of the inserted ones returned.
+_INSERT_CONTENTS_ARRAYS = text(
+    """INSERT INTO message_contents (sha256, size, structure, message_id, created_at, inline_data)
+    SELECT sha, size, CAST(structure AS json), message_id, CAST(:created_at AS timestamptz), inline
+    FROM unnest(CAST(:shas AS text[]), CAST(:sizes AS bigint[]), CAST(:structures AS text[]),
+                CAST(:message_ids AS text[]), CAST(:inline AS bytea[])) AS v(sha, size, structure, message_id, inline)
+    ON CONFLICT (sha256) DO NOTHING
+    RETURNING sha256, id"""
+).bindparams(bindparam("created_at", type_=UTCDateTime()))
 
 FolderRef = str | int  # a folder name within the mailbox, or a folder id
 
@@ -315,8 +316,16 @@ def _content_ids(connection: Connection, batch: list[_Job], dialect: str) -> dic
         found: dict[str, int] = {}
         existing = list(wanted)
     else:
-        # One compiled statement for any batch size: executemany with RETURNING ("insertmanyvalues").
-        result = connection.execute(_INSERT_CONTENTS[dialect], values).all()
+        # One fixed statement over arrays, whatever the batch size: one round trip, no SQL built per batch.
+        columns = {
+            "shas": [v["sha256"] for v in values],
+            "sizes": [v["size"] for v in values],
+            "structures": [json.dumps(v["structure"]) for v in values],
+            "message_ids": [v["message_id"] for v in values],
+            "inline": [v["inline_data"] for v in values],
+            "created_at": now,
+        }
+        result = connection.execute(_INSERT_CONTENTS_ARRAYS, columns).all()
         found = {sha: content_id for sha, content_id in result}
         existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
     if existing:
