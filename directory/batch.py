@@ -22,7 +22,7 @@ import hashlib
 import itertools
 import operator
 import re
-from typing import Any
+from typing import Any, Final
 
 from directory.extraction import (
     _ACTIVITY_KEYS,
@@ -109,7 +109,10 @@ def _name(value: str) -> str:
 
 
 # A person line: the person row its line alone would give, and what merging it with other lines needs.
-_ROW, _WORDS, _FACETS, _SPECIALTY = range(4)
+_ROW: Final = 0
+_WORDS: Final = 1
+_FACETS: Final = 2
+_SPECIALTY: Final = 3
 _DOC, _FACET_COLUMN, _SPECIALTIES = 15, 16, 14  # in a person row (directory.staging.PERSON_COLUMNS)
 
 
@@ -165,7 +168,7 @@ class ActivityBatches:
                     dropped.add(index)
                     continue
                 fields = _fields(header, numbers[index], raws[index], encoding)
-                assert not isinstance(fields, Rejected)  # noqa: S101 - parse_activity accepted the line
+                assert not isinstance(fields, Rejected)  # parse_activity accepted the line
                 for position in self.positions:
                     fields[position] = fields[position].strip()
                 rows[index] = fields
@@ -242,7 +245,7 @@ class ActivityBatches:
         last = len(starts) - 1 - starts[::-1].index(True)
         persons: list[Row] = []
         if self.pending:
-            persons.append(_merge(self.pending + list(zip(singles[:first], words, facets, specialties))))
+            persons.append(_merge(self.pending + list(zip(singles[:first], words, facets, specialties, strict=False))))
         ends = starts[first + 1:last + 1]  # the line after each line of [first, last) starts a person
         persons += _compress(singles[first:last], map(operator.and_, starts[first:last], ends))
         for index in _compress(range(first, last), map(operator.gt, starts[first:last], ends)):

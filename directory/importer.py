@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -195,6 +196,25 @@ async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
     return value
 
 
+_paused = [0, False]  # imports running in this process, whether the collector was enabled before the first
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Generator[None, None, None]:
+    """No cyclic garbage collection during an import: parsing allocates millions of short-lived tuples and
+    lists (no cycles) and every collection would walk the batches being built; reference counting frees them."""
+    if _paused[0] == 0:
+        _paused[1] = gc.isenabled()
+        gc.disable()
+    _paused[0] += 1
+    try:
+        yield
+    finally:
+        _paused[0] -= 1
+        if _paused[0] == 0 and _paused[1]:
+            gc.enable()
+
+
 async def import_file(
     database: Database,
     path: Path,
@@ -211,21 +231,30 @@ async def import_file(
     seen = extraction_date(source.name) or today or datetime.now(UTC).date()
     rejects = _Rejects(rejects_path)
     try:
-        async with database.engine.connect() as connection:
-            transaction = await connection.begin()
-            try:
-                report = await _import(connection, source, seen, rejects, progress, force, batch)
-                report.rejected = rejects.count
-                await transaction.commit()
-            except BaseException:
-                await transaction.rollback()
-                raise
-            finally:
-                await restore(connection)
+        with _collector_paused():
+            report = await _transaction(database, source, seen, rejects, progress, force, batch)
     finally:
         rejects.close()
     report.rejects_path = rejects_path if rejects.count else None
     report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _transaction(
+    database: Database, source: Source, seen: date, rejects: _Rejects, progress: Progress | None, force: bool,
+    batch: int,
+) -> ImportReport:
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            report = await _import(connection, source, seen, rejects, progress, force, batch)
+            report.rejected = rejects.count
+            await transaction.commit()
+        except BaseException:
+            await transaction.rollback()
+            raise
+        finally:
+            await restore(connection)
     return report
 
 
@@ -286,7 +315,8 @@ async def _import(
             rejects.add(line_no, f"the same activity (key {key}) is listed on an earlier line", "")
         await merger.fold_persons()
         await merger.stage_structures()
-        await merger.analyze("stg_activity", "stg_person", "stg_structure")
+        await merger.analyze("stg_activity", "stg_person", "stg_structure",
+                             targets=("directory_persons", "directory_structures", "directory_activities"))
         report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
@@ -299,7 +329,7 @@ async def _import(
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")
-        await merger.analyze("stg_mailbox")
+        await merger.analyze("stg_mailbox", targets=("directory_mailboxes",))
         report.details["mailboxes"] = await merger.merge(
             "directory_mailboxes", "stg_mailbox", "address", MAILBOX_COLUMNS
         )
