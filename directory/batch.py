@@ -22,6 +22,7 @@ import hashlib
 import itertools
 import operator
 import re
+from collections import Counter
 from typing import Any, Final
 
 from directory.extraction import (
@@ -143,6 +144,7 @@ class ActivityBatches:
         self.positions = [header.positions.get(key, header.columns) for key in _ACTIVITY_KEYS]
         self.pattern = line_pattern(header)
         self.pending: list[tuple[Row, str, str, str]] = []
+        self.counts: Counter[str] = Counter()  # word strings (names, a line's words) by the lines carrying them
 
     def parse(self, first_line: int, raws: list[bytes]) -> tuple[list[Row], list[Row], list[Rejected], int]:
         """``raws`` are consecutive lines numbered from ``first_line``. Returns the activity rows, the persons
@@ -197,6 +199,14 @@ class ActivityBatches:
         pending, self.pending = self.pending, []
         return [_merge(pending)] if pending else []
 
+    def vocabulary(self) -> dict[str, int]:
+        """How many accepted lines carry each word of the persons' documents (see ``directory_words``)."""
+        words: Counter[str] = Counter()
+        for value, count in self.counts.items():
+            for word in set(value.split(" ")) - {""}:
+                words[word] += count
+        return dict(words)
+
     def _decode(self, raws: list[bytes]) -> list[str]:
         if self.encoding == "utf-8":
             try:
@@ -231,6 +241,10 @@ class ActivityBatches:
         words = list(map(_words, label, specialty_label, city))
         facets = list(map(_facets, profession, specialty, postal, department, city))
         specialties = list(map(_specialty, specialty, specialty_label))
+        counts = self.counts
+        counts.update(family_norm)
+        counts.update(given_norm)
+        counts.update(words)
         singles = list(zip(
             numbers, ids, v[0], v[1], v[3], v[4], v[_FAMILY], v[_GIVEN], family_norm, given_norm,
             map("{} {} {}".format, family_norm, given_norm, ids), profession, label, v[9], specialties,

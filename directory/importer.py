@@ -324,6 +324,8 @@ async def _import(
         report.details["activities"] = await merger.merge(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
         )
+        if batches.fast is not None:
+            await merger.count_words(batches.fast.vocabulary())
         await merger.drop("stg_activity", "stg_person", "stg_structure")
         await merger.finish("directory_persons", "directory_structures", "directory_activities")
     else:

@@ -227,6 +227,17 @@ class Merger:
         )
         return counts
 
+    async def count_words(self, vocabulary: dict[str, int]) -> None:
+        """Replace the word counts of ``directory_words`` (a planner hint for the search)."""
+        await self.run("DELETE FROM directory_words")
+        rows = sorted(vocabulary.items())
+        raw = await self.connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        if self.sqlite:
+            await driver.executemany("INSERT INTO directory_words (word, lines) VALUES (?, ?)", rows)
+        else:
+            await driver.copy_records_to_table("directory_words", records=rows, columns=["word", "lines"])
+
     async def drop(self, *staging: str) -> None:
         if self.sqlite:
             for name in staging:

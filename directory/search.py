@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, and_, case, exists, literal, or_, select, text
+from sqlalchemy import ColumnElement, TextClause, and_, case, exists, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.errors import InvalidQuery
-from directory.models import Activity, Mailbox, Person
+from directory.models import Activity, Mailbox, Person, Word
 from directory.staging import facet
 from directory.text import fold, words
 from policies.addresses import MAX_ADDRESS
@@ -33,6 +33,10 @@ MAX_TEXT = 200
 # A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
 # posting list costs more than checking it on the rows the other words already selected.
 SHORT_TERM = 3
+# A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
+# few candidates are checked row by row, instead of intersecting the long posting lists of common words.
+DRIVER_LINES = 5000
+_VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
 _PROFESSION = re.compile(r"\d{1,3}")
 _SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
 _POSTAL = re.compile(r"[0-9][0-9AB]{0,4}")
@@ -315,6 +319,42 @@ async def _exact_first(
     return found + await _general(session, query, sqlite, after, wanted - len(found), skip_exact=True)
 
 
+async def _lines_starting(session: AsyncSession, term: str) -> int:
+    """About how many activity lines carry a word starting with ``term`` (``directory_words``, capped)."""
+    words_from = select(Word.lines).where(Word.word >= term, Word.word < term + _AFTER_WORDS)
+    counted = select(func.coalesce(func.sum(words_from.limit(_VOCABULARY_SCAN).subquery().c.lines), 0))
+    return int((await session.execute(counted)).scalar_one())
+
+
+async def _driven(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, driver: str, after: tuple[int, str] | None,
+    wanted: int,
+) -> list[tuple[int, str, int]]:
+    """The general ranked query with the full-text index used for the rare ``driver`` word only: the other
+    words and the filters are checked on its few candidate rows (the same match, see ``_scan_conditions``)."""
+    rank = _rank(words(query.q))
+    statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(
+        match_words(sqlite, "doc", [driver], [True]), *_scan_conditions(query)
+    )
+    if after is not None:
+        statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
+    rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
+    return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+
+async def _several_words(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[tuple[int, str, int]]:
+    """Free text with several words or filters: driven by its rarest word when that one is rare enough, else
+    exact family names first (:func:`_exact_first`)."""
+    terms = sorted(set(words(query.q)), key=len, reverse=True)
+    counts = {term: await _lines_starting(session, term) for term in terms}
+    driver = min(terms, key=lambda term: counts[term])
+    if counts[driver] <= DRIVER_LINES:
+        return await _driven(session, query, sqlite, driver, after, wanted)
+    return await _exact_first(session, query, sqlite, after, wanted)
+
+
 async def search(session: AsyncSession, query: SearchQuery) -> Page:
     """One page of active practitioners matching ``query``, best first.
 
@@ -334,7 +374,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     if len(terms) == 1 and not filtered:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
     elif terms:
-        hits = await _exact_first(session, query, sqlite, after, limit + 1)
+        hits = await _several_words(session, query, sqlite, after, limit + 1)
     else:
         hits = await _general(session, query, sqlite, after, limit + 1)
     ids = [hit[0] for hit in hits[:limit]]

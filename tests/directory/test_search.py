@@ -7,13 +7,16 @@ from sqlalchemy import select
 
 from directory.errors import InvalidQuery
 from directory.importer import import_file
-from directory.models import Person
+from directory.models import Person, Word
 from directory.search import (
     SearchQuery,
+    _driven,
     _exact_first,
     _general,
+    _lines_starting,
     _rank,
     _scan_conditions,
+    _several_words,
     _single_term,
     lookup,
     search,
@@ -189,3 +192,45 @@ async def test_index_and_row_checks_agree(database: Database, tmp_path: Path) ->
             assert await _general(session, query, sqlite, None, 10_000) == expected, query
             answered += bool(expected)
     assert answered >= 5  # not a comparison of empty lists
+
+
+async def test_rarest_word_drives_like_the_general_query(database: Database, tmp_path: Path) -> None:
+    """Driven by any one of its words, a search returns exactly what the general ranked query returns."""
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(q="martin lyon"), SearchQuery(q="martin", profession="10"), SearchQuery(q="jean ma"),
+               SearchQuery(q="marie", postal_code="75"), SearchQuery(q="le paris"), SearchQuery(q="de la"),
+               SearchQuery(q="bernard", has_mailbox=True), SearchQuery(q="robert infirmier", department="13"),
+               SearchQuery(q="jean pierre"), SearchQuery(q="b", city="saint"), SearchQuery(q="medecin generale")]
+    answered = 0
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            answered += bool(general)
+            for driver in set(words(query.q)):
+                assert await _driven(session, query, sqlite, driver, None, 1000) == general, (query, driver)
+                for cut in (0, len(general) // 2):
+                    if cut < len(general):
+                        _, key, rank = general[cut]
+                        driven = await _driven(session, query, sqlite, driver, (rank, key), 1000)
+                        assert driven == general[cut + 1:], (query, driver)
+            assert await _several_words(session, query, sqlite, None, 1000) == general, query
+    assert answered >= 8
+
+
+async def test_word_counts_follow_the_last_import(database: Database, tmp_path: Path) -> None:
+    activity, _ = known_directory(tmp_path)
+    await import_file(database, activity)
+    async with database.read() as session:
+        counts = {str(row[0]): int(row[1]) for row in await session.execute(select(Word.word, Word.lines))}
+        assert counts["dupont"] == FILLERS and counts["lyon"] == FILLERS + 3 and counts["veran"] == 1
+        assert await _lines_starting(session, "dup") == FILLERS
+        assert await _lines_starting(session, "zzz") == 0
+    extra = [person_line(("810000000999", "DUPONTEL", "Alain", "10", "Médecin", "SM54", "Médecine générale",
+                          "Lyon", "69003", "69383", "69"))]
+    newer, _ = known_directory(tmp_path / "v2", stamp="202611020000", extra=extra)
+    await import_file(database, newer)
+    async with database.read() as session:
+        assert await _lines_starting(session, "dupont") == FILLERS + 1
