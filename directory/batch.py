@@ -47,6 +47,8 @@ _CACHE = 65_536
 _ID_NAT = _ACTIVITY_KEYS.index("id_nat")
 _FAMILY = _ACTIVITY_KEYS.index("family")
 _GIVEN = _ACTIVITY_KEYS.index("given")
+TOTAL_WORD = ""  # counted in directory_words as the number of lines
+FACET_WORD = "~"  # filter tokens are counted in directory_words as "~" + token, apart from the words
 _NAME_WIDTH = 200  # family_norm and given_norm (NFKD may lengthen a name)
 
 
@@ -82,6 +84,12 @@ def _structure_key(technical_id: str, finess_site: str, siret: str) -> str:
 
 def _activity_key(id_nat: str, identity: str) -> str:
     return id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _facet_words(facets: str) -> str:
+    """A line's filter tokens as they are counted in ``directory_words`` (``~`` + token)."""
+    return " ".join(FACET_WORD + token for token in facets.split(" ") if token)
 
 
 def _specialty(code: str, label: str) -> str:
@@ -144,6 +152,7 @@ class ActivityBatches:
         self.positions = [header.positions.get(key, header.columns) for key in _ACTIVITY_KEYS]
         self.pattern = line_pattern(header)
         self.pending: list[tuple[Row, str, str, str]] = []
+        self.accepted = 0
         self.counts: Counter[str] = Counter()  # word strings (names, a line's words) by the lines carrying them
 
     def parse(self, first_line: int, raws: list[bytes]) -> tuple[list[Row], list[Row], list[Rejected], int]:
@@ -205,6 +214,7 @@ class ActivityBatches:
         for value, count in self.counts.items():
             for word in set(value.split(" ")) - {""}:
                 words[word] += count
+        words[TOTAL_WORD] = self.accepted
         return dict(words)
 
     def _decode(self, raws: list[bytes]) -> list[str]:
@@ -242,9 +252,11 @@ class ActivityBatches:
         facets = list(map(_facets, profession, specialty, postal, department, city))
         specialties = list(map(_specialty, specialty, specialty_label))
         counts = self.counts
+        self.accepted += len(numbers)
         counts.update(family_norm)
         counts.update(given_norm)
         counts.update(words)
+        counts.update(map(_facet_words, facets))
         singles = list(zip(
             numbers, ids, v[0], v[1], v[3], v[4], v[_FAMILY], v[_GIVEN], family_norm, given_norm,
             map("{} {} {}".format, family_norm, given_norm, ids), profession, label, v[9], specialties,

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, TextClause, and_, case, exists, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.errors import InvalidQuery
 from directory.models import Activity, Mailbox, Person, Word
 from directory.staging import facet
@@ -36,6 +37,9 @@ SHORT_TERM = 3
 # A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
 # few candidates are checked row by row, instead of intersecting the long posting lists of common words.
 DRIVER_LINES = 5000
+# When every word is common, rows are read in display order tier by tier and checked one by one; the last tier
+# (no family match) walks the whole sort key index only when the words' counts say this many rows will do.
+WALK_ROWS = 10_000
 _VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
 _PROFESSION = re.compile(r"\d{1,3}")
 _SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
@@ -319,11 +323,39 @@ async def _exact_first(
     return found + await _general(session, query, sqlite, after, wanted - len(found), skip_exact=True)
 
 
-async def _lines_starting(session: AsyncSession, term: str) -> int:
-    """About how many activity lines carry a word starting with ``term`` (``directory_words``, capped)."""
+async def _lines_starting(session: AsyncSession, term: str, starts: bool = True) -> int:
+    """About how many activity lines carry a word starting with ``term`` (or equal to it when not ``starts``),
+    from ``directory_words`` (capped); filter tokens are counted there as ``~`` + token."""
+    if not starts:
+        found = await session.scalar(select(Word.lines).where(Word.word == term))
+        return int(found or 0)
     words_from = select(Word.lines).where(Word.word >= term, Word.word < term + _AFTER_WORDS)
     counted = select(func.coalesce(func.sum(words_from.limit(_VOCABULARY_SCAN).subquery().c.lines), 0))
     return int((await session.execute(counted)).scalar_one())
+
+
+async def _filters_only(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[tuple[int, str, int]]:
+    """Filters without text, in ``sort_key`` order. A rare filter token (few lines in ``directory_words``)
+    reads its candidates from the full-text index and sorts them; a common one walks the ``sort_key`` index
+    and checks the filters on each row (plain string tests, cheap), stopping as soon as the page is full:
+    "nurses in 75011" finds its page within the first few thousand rows."""
+    facets = _facets(query)
+    if not facets:
+        return await _general(session, query, sqlite, after, wanted)
+    counted = [(await _lines_starting(session, FACET_WORD + token, starts), token, starts)
+               for token, starts in facets]
+    lines, token, starts = min(counted)
+    statement: Any = select(Person.id, Person.sort_key).where(*_scan_conditions(query))
+    if lines <= DRIVER_LINES:
+        hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
+        statement = statement.where(Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)))
+    if after is not None:
+        statement = statement.where(or_(literal(0) > after[0], and_(literal(0) == after[0],
+                                                                    Person.sort_key > after[1])))
+    rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+    return [(int(row[0]), str(row[1]), 0) for row in rows]
 
 
 async def _driven(
@@ -352,7 +384,61 @@ async def _several_words(
     driver = min(terms, key=lambda term: counts[term])
     if counts[driver] <= DRIVER_LINES:
         return await _driven(session, query, sqlite, driver, after, wanted)
-    return await _exact_first(session, query, sqlite, after, wanted)
+    total = await _lines_starting(session, TOTAL_WORD, starts=False)
+    share = 1.0
+    for term in terms:
+        share *= min(1.0, counts[term] / total) if total else 0.0
+    return await _tiers(session, query, sqlite, after, wanted, walk=wanted <= share * WALK_ROWS)
+
+
+async def _tiers(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int, *,
+    walk: bool,
+) -> list[tuple[int, str, int]]:
+    """Every word common: the ranked result tier by tier, each read in ``sort_key`` order and checked row by
+    row, stopping when the page is full. Rank 0 from the family index; rank 1 (a family starting with one of
+    the words) as ``sort_key`` ranges, one per word, in order (a word that starts with another word is in that
+    one's range); rank 2 by walking the ``sort_key`` index when ``walk`` (matches are dense enough), else from
+    the full-text index."""
+    terms = words(query.q)
+    rank = _rank(terms)
+    checks = _scan_conditions(query)
+    found: list[tuple[int, str, int]] = []
+    if after is None or after[0] == 0:
+        statement = select(Person.id, Person.sort_key).where(Person.family_norm.in_([" ".join(terms), *terms]),
+                                                             *checks)
+        if after is not None:
+            statement = statement.where(Person.sort_key > after[1])
+        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+        found = [(int(row[0]), str(row[1]), 0) for row in rows]
+        after = None
+    if len(found) < wanted and (after is None or after[0] == 1):
+        starts: list[str] = []
+        for term in sorted(set(terms)):
+            if not starts or not term.startswith(starts[-1]):
+                starts.append(term)
+        for term in starts:
+            upper = term + _AFTER_WORDS
+            if after is not None and after[1] >= upper:
+                continue
+            statement = select(Person.id, Person.sort_key).where(
+                Person.sort_key >= term, Person.sort_key < upper, rank == 1, *checks)
+            if after is not None:
+                statement = statement.where(Person.sort_key > after[1])
+            rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted - len(found)))).all()
+            found += [(int(row[0]), str(row[1]), 1) for row in rows]
+            if len(found) >= wanted:
+                return found
+        after = None
+    if len(found) >= wanted:
+        return found
+    if not walk:
+        return found + await _general(session, query, sqlite, after or (1, _AFTER_WORDS), wanted - len(found))
+    statement = select(Person.id, Person.sort_key).where(rank == 2, *checks)
+    if after is not None:
+        statement = statement.where(Person.sort_key > after[1])
+    rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted - len(found)))).all()
+    return found + [(int(row[0]), str(row[1]), 2) for row in rows]
 
 
 async def search(session: AsyncSession, query: SearchQuery) -> Page:
@@ -376,7 +462,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     elif terms:
         hits = await _several_words(session, query, sqlite, after, limit + 1)
     else:
-        hits = await _general(session, query, sqlite, after, limit + 1)
+        hits = await _filters_only(session, query, sqlite, after, limit + 1)
     ids = [hit[0] for hit in hits[:limit]]
     rows = {person.id: person for person in await session.scalars(select(Person).where(Person.id.in_(ids)))}
     persons = [rows[identifier] for identifier in ids]

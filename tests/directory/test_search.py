@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from directory import search as search_module
 from directory.errors import InvalidQuery
 from directory.importer import import_file
 from directory.models import Person, Word
@@ -12,12 +13,14 @@ from directory.search import (
     SearchQuery,
     _driven,
     _exact_first,
+    _filters_only,
     _general,
     _lines_starting,
     _rank,
     _scan_conditions,
     _several_words,
     _single_term,
+    _tiers,
     lookup,
     search,
 )
@@ -234,3 +237,53 @@ async def test_word_counts_follow_the_last_import(database: Database, tmp_path: 
     await import_file(database, newer)
     async with database.read() as session:
         assert await _lines_starting(session, "dupont") == FILLERS + 1
+
+
+@pytest.mark.parametrize("driver_lines", [0, 10**9])
+async def test_filters_alone_read_like_the_general_query(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver_lines: int
+) -> None:
+    """Filters without text, by a walk of the sort key index (common filter) or from the full-text index (rare
+    one): the same rows as the general query, with cursors."""
+    monkeypatch.setattr(search_module, "DRIVER_LINES", driver_lines)
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(profession="10"), SearchQuery(profession="60", postal_code="75"),
+               SearchQuery(postal_code="69"), SearchQuery(city="saint"), SearchQuery(department="13"),
+               SearchQuery(profession="10", specialty="SM54"), SearchQuery(profession="60", has_mailbox=True),
+               SearchQuery(has_mailbox=False), SearchQuery(), SearchQuery(profession="999")]
+    answered = 0
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            answered += bool(general)
+            assert await _filters_only(session, query, sqlite, None, 1000) == general, query
+            for cut in (0, len(general) // 2):
+                if cut < len(general):
+                    _, key, rank = general[cut]
+                    assert await _filters_only(session, query, sqlite, (rank, key), 1000) == general[cut + 1:]
+    assert answered >= 8
+
+
+@pytest.mark.parametrize("walk", [True, False])
+async def test_common_words_tiers_rank_like_the_general_query(database: Database, tmp_path: Path, walk: bool) -> None:
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(q="martin lyon"), SearchQuery(q="martin", profession="10"), SearchQuery(q="jean ma"),
+               SearchQuery(q="marie", postal_code="75"), SearchQuery(q="le paris"), SearchQuery(q="de la"),
+               SearchQuery(q="d du b"), SearchQuery(q="m ma mar"), SearchQuery(q="infirmier l"),
+               SearchQuery(q="bernard", has_mailbox=True), SearchQuery(q="jean pierre"), SearchQuery(q="b", city="saint")]
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            assert await _tiers(session, query, sqlite, None, 1000, walk=walk) == general, query
+            for size in (1, 3):
+                assert await _tiers(session, query, sqlite, None, size, walk=walk) == general[:size], query
+            for cut in range(0, len(general), max(1, len(general) // 7)):
+                _, key, rank = general[cut]
+                tiered = await _tiers(session, query, sqlite, (rank, key), 1000, walk=walk)
+                assert tiered == general[cut + 1:], (query, cut)
