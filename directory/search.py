@@ -37,6 +37,8 @@ SHORT_TERM = 3
 # A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
 # few candidates are checked row by row, instead of intersecting the long posting lists of common words.
 DRIVER_LINES = 5000
+COMMON_LINES = 60_000  # a word on more lines than this is checked on rows rather than read from the index
+PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
 # When every word is common, rows are read in display order tier by tier and checked one by one; the last tier
 # (no family match) walks the whole sort key index only when the words' counts say this many rows will do.
 WALK_ROWS = 10_000
@@ -359,14 +361,14 @@ async def _filters_only(
 
 
 async def _driven(
-    session: AsyncSession, query: SearchQuery, sqlite: bool, driver: str, after: tuple[int, str] | None,
+    session: AsyncSession, query: SearchQuery, sqlite: bool, drivers: list[str], after: tuple[int, str] | None,
     wanted: int,
 ) -> list[tuple[int, str, int]]:
-    """The general ranked query with the full-text index used for the rare ``driver`` word only: the other
-    words and the filters are checked on its few candidate rows (the same match, see ``_scan_conditions``)."""
+    """The general ranked query with the full-text index used for the rarer ``drivers`` words only: the other
+    words and the filters are checked on their few candidate rows (the same match, see ``_scan_conditions``)."""
     rank = _rank(words(query.q))
     statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(
-        match_words(sqlite, "doc", [driver], [True]), *_scan_conditions(query)
+        match_words(sqlite, "doc", drivers, [True] * len(drivers)), *_scan_conditions(query)
     )
     if after is not None:
         statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
@@ -377,18 +379,29 @@ async def _driven(
 async def _several_words(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
 ) -> list[tuple[int, str, int]]:
-    """Free text with several words or filters: driven by its rarest word when that one is rare enough, else
-    exact family names first (:func:`_exact_first`)."""
+    """Free text with several words or filters, planned on the words' line counts (``directory_words``).
+
+    The full-text index intersects the words that are not common (a common word's posting list costs more
+    to read than checking the word on the rows the others select); when that intersection is expected to be
+    small, its candidates are ranked (:func:`_driven`). Otherwise matches are dense: the ranked result is read
+    tier by tier in display order (:func:`_tiers`)."""
     terms = sorted(set(words(query.q)), key=len, reverse=True)
     counts = {term: await _lines_starting(session, term) for term in terms}
-    driver = min(terms, key=lambda term: counts[term])
-    if counts[driver] <= DRIVER_LINES:
-        return await _driven(session, query, sqlite, driver, after, wanted)
     total = await _lines_starting(session, TOTAL_WORD, starts=False)
+    by_count = sorted(terms, key=lambda term: counts[term])
+    indexable = [term for term in by_count if len(term) >= PREFIX_INDEXED] or by_count
+    drivers = [term for term in indexable if counts[term] <= COMMON_LINES] or indexable[:1]
+    expected = float(total)
+    for term in drivers:
+        expected *= min(1.0, counts[term] / total) if total else 0.0
+    if expected <= DRIVER_LINES:
+        return await _driven(session, query, sqlite, drivers, after, wanted)
     share = 1.0
     for term in terms:
         share *= min(1.0, counts[term] / total) if total else 0.0
-    return await _tiers(session, query, sqlite, after, wanted, walk=wanted <= share * WALK_ROWS)
+    if wanted <= share * WALK_ROWS:
+        return await _tiers(session, query, sqlite, after, wanted, walk=True)
+    return await _exact_first(session, query, sqlite, after, wanted)
 
 
 async def _tiers(
