@@ -37,7 +37,7 @@ SHORT_TERM = 3
 # A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
 # few candidates are checked row by row, instead of intersecting the long posting lists of common words.
 DRIVER_LINES = 5000
-COMMON_LINES = 60_000  # a word on more lines than this is checked on rows rather than read from the index
+COMMON_LINES = 300_000  # a word on more lines than this is checked on rows rather than read from the index
 PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
 # When every word is common, rows are read in display order tier by tier and checked one by one; the last tier
 # (no family match) walks the whole sort key index only when the words' counts say this many rows will do.
@@ -356,8 +356,27 @@ async def _filters_only(
     if after is not None:
         statement = statement.where(or_(literal(0) > after[0], and_(literal(0) == after[0],
                                                                     Person.sort_key > after[1])))
-    rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+    if lines <= DRIVER_LINES:
+        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+    else:
+        rows = await _walk(session, sqlite, statement, wanted)
     return [(int(row[0]), str(row[1]), 0) for row in rows]
+
+
+async def _walk(session: AsyncSession, sqlite: bool, statement: Any, limit: int) -> list[Any]:
+    """The first ``limit`` rows of ``statement`` in ``sort_key`` order, read by walking the sort key index
+    and stopping there. PostgreSQL's planner cannot know that the row checks of a walk pass often (it takes
+    them for very selective) and would rather collect the whole range and sort it: it is told not to."""
+    ordered = statement.order_by(Person.sort_key).limit(limit)
+    if sqlite:
+        return list((await session.execute(ordered)).all())
+    await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    try:
+        return list((await session.execute(ordered)).all())
+    finally:
+        await session.execute(text("RESET enable_bitmapscan"))
+        await session.execute(text("RESET enable_seqscan"))
 
 
 async def _driven(
@@ -390,9 +409,12 @@ async def _several_words(
     total = await _lines_starting(session, TOTAL_WORD, starts=False)
     by_count = sorted(terms, key=lambda term: counts[term])
     indexable = [term for term in by_count if len(term) >= PREFIX_INDEXED] or by_count
-    drivers = [term for term in indexable if counts[term] <= COMMON_LINES] or indexable[:1]
+    drivers: list[str] = []
     expected = float(total)
-    for term in drivers:
+    for term in indexable:  # the rarest first, as long as the expected intersection is not small yet
+        if drivers and (expected <= DRIVER_LINES or counts[term] > COMMON_LINES):
+            break
+        drivers.append(term)
         expected *= min(1.0, counts[term] / total) if total else 0.0
     if expected <= DRIVER_LINES:
         return await _driven(session, query, sqlite, drivers, after, wanted)
@@ -438,7 +460,7 @@ async def _tiers(
                 Person.sort_key >= term, Person.sort_key < upper, rank == 1, *checks)
             if after is not None:
                 statement = statement.where(Person.sort_key > after[1])
-            rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted - len(found)))).all()
+            rows = await _walk(session, sqlite, statement, wanted - len(found))
             found += [(int(row[0]), str(row[1]), 1) for row in rows]
             if len(found) >= wanted:
                 return found
@@ -450,7 +472,7 @@ async def _tiers(
     statement = select(Person.id, Person.sort_key).where(rank == 2, *checks)
     if after is not None:
         statement = statement.where(Person.sort_key > after[1])
-    rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted - len(found)))).all()
+    rows = await _walk(session, sqlite, statement, wanted - len(found))
     return found + [(int(row[0]), str(row[1]), 2) for row in rows]
 
 
@@ -461,6 +483,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     query = _check(query)
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
+    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
+        await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     stripped = query.q.strip()
     if is_identifier(stripped) or ("@" in stripped and " " not in stripped):
         found = await lookup(session, stripped)
