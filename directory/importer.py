@@ -53,7 +53,7 @@ from directory.staging import PersonAccumulator, Staging, activity_row, mailbox_
 from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
-BATCH = 10_000
+BATCH = 5_000  # lines per batch: two batches (one parsed, one written) are in memory at a time
 
 
 @dataclass(slots=True)

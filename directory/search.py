@@ -325,15 +325,24 @@ async def _exact_first(
     return found + await _general(session, query, sqlite, after, wanted - len(found), skip_exact=True)
 
 
-async def _lines_starting(session: AsyncSession, term: str, starts: bool = True) -> int:
-    """About how many activity lines carry a word starting with ``term`` (or equal to it when not ``starts``),
-    from ``directory_words`` (capped); filter tokens are counted there as ``~`` + token."""
+def _counted(term: str, starts: bool) -> Any:
     if not starts:
-        found = await session.scalar(select(Word.lines).where(Word.word == term))
-        return int(found or 0)
+        return select(func.coalesce(func.sum(Word.lines), 0)).where(Word.word == term).scalar_subquery()
     words_from = select(Word.lines).where(Word.word >= term, Word.word < term + _AFTER_WORDS)
-    counted = select(func.coalesce(func.sum(words_from.limit(_VOCABULARY_SCAN).subquery().c.lines), 0))
-    return int((await session.execute(counted)).scalar_one())
+    return select(func.coalesce(func.sum(words_from.limit(_VOCABULARY_SCAN).subquery().c.lines), 0)
+                  ).scalar_subquery()
+
+
+async def _line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> list[int]:
+    """About how many activity lines carry a word starting with each term (or equal to it when not
+    ``starts``), from ``directory_words``, in one statement; a prefix reads at most 300 words. Filter tokens
+    are counted there as ``~`` + token, the number of lines as the empty word."""
+    row = (await session.execute(select(*(_counted(term, starts) for term, starts in items)))).one()
+    return [int(value) for value in row]
+
+
+async def _lines_starting(session: AsyncSession, term: str, starts: bool = True) -> int:
+    return (await _line_counts(session, [(term, starts)]))[0]
 
 
 async def _filters_only(
@@ -346,9 +355,8 @@ async def _filters_only(
     facets = _facets(query)
     if not facets:
         return await _general(session, query, sqlite, after, wanted)
-    counted = [(await _lines_starting(session, FACET_WORD + token, starts), token, starts)
-               for token, starts in facets]
-    lines, token, starts = min(counted)
+    counts = await _line_counts(session, [(FACET_WORD + token, starts) for token, starts in facets])
+    lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))
     statement: Any = select(Person.id, Person.sort_key).where(*_scan_conditions(query))
     if lines <= DRIVER_LINES:
         hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
@@ -363,6 +371,10 @@ async def _filters_only(
     return [(int(row[0]), str(row[1]), 0) for row in rows]
 
 
+# SET LOCAL of both scan kinds in one statement (PostgreSQL; the transaction's end undoes it anyway)
+_SCANS = text("SELECT set_config('enable_bitmapscan', :value, true), set_config('enable_seqscan', :value, true)")
+
+
 async def _walk(session: AsyncSession, sqlite: bool, statement: Any, limit: int) -> list[Any]:
     """The first ``limit`` rows of ``statement`` in ``sort_key`` order, read by walking the sort key index
     and stopping there. PostgreSQL's planner cannot know that the row checks of a walk pass often (it takes
@@ -370,13 +382,11 @@ async def _walk(session: AsyncSession, sqlite: bool, statement: Any, limit: int)
     ordered = statement.order_by(Person.sort_key).limit(limit)
     if sqlite:
         return list((await session.execute(ordered)).all())
-    await session.execute(text("SET LOCAL enable_bitmapscan = off"))
-    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    await session.execute(_SCANS.bindparams(value="off"))
     try:
         return list((await session.execute(ordered)).all())
     finally:
-        await session.execute(text("RESET enable_bitmapscan"))
-        await session.execute(text("RESET enable_seqscan"))
+        await session.execute(_SCANS.bindparams(value="on"))
 
 
 async def _driven(
@@ -405,8 +415,8 @@ async def _several_words(
     small, its candidates are ranked (:func:`_driven`). Otherwise matches are dense: the ranked result is read
     tier by tier in display order (:func:`_tiers`)."""
     terms = sorted(set(words(query.q)), key=len, reverse=True)
-    counts = {term: await _lines_starting(session, term) for term in terms}
-    total = await _lines_starting(session, TOTAL_WORD, starts=False)
+    *found, total = await _line_counts(session, [*((term, True) for term in terms), (TOTAL_WORD, False)])
+    counts = dict(zip(terms, found, strict=True))
     by_count = sorted(terms, key=lambda term: counts[term])
     indexable = [term for term in by_count if len(term) >= PREFIX_INDEXED] or by_count
     drivers: list[str] = []
@@ -484,8 +494,8 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
     if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
-        await session.execute(text("SET LOCAL jit = off"))
-        await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        await session.execute(text(
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     stripped = query.q.strip()
     if is_identifier(stripped) or ("@" in stripped and " " not in stripped):
         found = await lookup(session, stripped)
