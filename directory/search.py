@@ -36,8 +36,8 @@ MAX_TEXT = 200
 SHORT_TERM = 3
 # A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
 # few candidates are checked row by row, instead of intersecting the long posting lists of common words.
-DRIVER_LINES = 5000
-COMMON_LINES = 300_000  # a word on more lines than this is checked on rows rather than read from the index
+DRIVER_LINES = 8000
+COMMON_LINES = 600_000  # a word on more lines than this is checked on rows rather than read from the index
 PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
 # When every word is common, rows are read in display order tier by tier and checked one by one; the last tier
 # (no family match) walks the whole sort key index only when the words' counts say this many rows will do.
