@@ -348,12 +348,13 @@ async def _lines_starting(session: AsyncSession, term: str, starts: bool = True)
 async def _filters_only(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
 ) -> list[tuple[int, str, int]]:
-    """Filters without text, in ``sort_key`` order. A rare filter token (few lines in ``directory_words``)
-    reads its candidates from the full-text index and sorts them; a common one walks the ``sort_key`` index
-    and checks the filters on each row (plain string tests, cheap), stopping as soon as the page is full:
-    "nurses in 75011" finds its page within the first few thousand rows."""
+    """Filters without text, in ``sort_key`` order, on PostgreSQL. A rare filter token (few lines in
+    ``directory_words``) reads its candidates from the GIN index and sorts them; a common one walks the
+    ``sort_key`` index and checks the filters on each row (plain string tests instead of the planner's
+    ``to_tsvector`` per row), stopping as soon as the page is full. SQLite plans the general query well: it
+    walks the sort key index and probes the rowids the full-text index gave, without reading the rows."""
     facets = _facets(query)
-    if not facets:
+    if not facets or sqlite:  # SQLite walks the sort key index itself, probing the full-text rowids (cheap)
         return await _general(session, query, sqlite, after, wanted)
     counts = await _line_counts(session, [(FACET_WORD + token, starts) for token, starts in facets])
     lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))

@@ -246,7 +246,7 @@ async def test_filters_alone_read_like_the_general_query(
     database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver_lines: int
 ) -> None:
     """Filters without text, by a walk of the sort key index (common filter) or from the full-text index (rare
-    one): the same rows as the general query, with cursors."""
+    one): the same rows as the general query, with cursors (PostgreSQL; SQLite runs the general query)."""
     monkeypatch.setattr(search_module, "DRIVER_LINES", driver_lines)
     generated = small(tmp_path, persons=300, seed=3)
     await import_file(database, generated.activity_path)
