@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from directory.batch import ActivityBatches
 from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import (
     Activity,
@@ -50,7 +53,7 @@ from directory.staging import PersonAccumulator, Staging, activity_row, mailbox_
 from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
-BATCH = 10_000
+BATCH = 5_000  # lines per batch: two batches (one parsed, one written) are in memory at a time
 
 
 @dataclass(slots=True)
@@ -135,8 +138,11 @@ class _Batches:
         self.read = 0
         self.done = done
         self.finished = False
+        self.fast = ActivityBatches(header, encoding) if header.kind is Kind.ACTIVITY else None
 
     def next(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+        if self.fast is not None:
+            return self._next_activities(self.fast)
         rows: list[tuple[Any, ...]] = []
         persons: list[tuple[Any, ...]] = []
         header, encoding, accumulator = self.header, self.encoding, self.accumulator
@@ -162,6 +168,21 @@ class _Batches:
         last = accumulator.flush()
         return rows, [*persons, last] if last is not None else persons, self.done
 
+    def _next_activities(self, fast: ActivityBatches) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+        """The activity file, a batch of lines at a time, column by column (:mod:`directory.batch`)."""
+        raws = list(itertools.islice(self.lines, self.size))
+        first = self.line_no + 1
+        self.line_no += len(raws)
+        self.done += sum(map(len, raws))
+        rows, persons, rejected, read = fast.parse(first, raws)
+        self.read += read
+        for record in rejected:
+            self.rejects.add(record.line_no, record.reason, record.raw)
+        if len(raws) < self.size:
+            self.finished = True
+            persons += fast.flush()
+        return rows, persons, self.done
+
 
 async def _write(staging: Staging, rows: list[tuple[Any, ...]], persons: Staging,
                  person_rows: list[tuple[Any, ...]]) -> None:
@@ -173,6 +194,25 @@ async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
     result = await connection.execute(select(func.max(ImportRun.extraction_date)).where(ImportRun.kind == kind.value))
     value: date | None = result.scalar_one_or_none()
     return value
+
+
+_paused = [0, False]  # imports running in this process, whether the collector was enabled before the first
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Generator[None, None, None]:
+    """No cyclic garbage collection during an import: parsing allocates millions of short-lived tuples and
+    lists (no cycles) and every collection would walk the batches being built; reference counting frees them."""
+    if _paused[0] == 0:
+        _paused[1] = gc.isenabled()
+        gc.disable()
+    _paused[0] += 1
+    try:
+        yield
+    finally:
+        _paused[0] -= 1
+        if _paused[0] == 0 and _paused[1]:
+            gc.enable()
 
 
 async def import_file(
@@ -191,21 +231,30 @@ async def import_file(
     seen = extraction_date(source.name) or today or datetime.now(UTC).date()
     rejects = _Rejects(rejects_path)
     try:
-        async with database.engine.connect() as connection:
-            transaction = await connection.begin()
-            try:
-                report = await _import(connection, source, seen, rejects, progress, force, batch)
-                report.rejected = rejects.count
-                await transaction.commit()
-            except BaseException:
-                await transaction.rollback()
-                raise
-            finally:
-                await restore(connection)
+        with _collector_paused():
+            report = await _transaction(database, source, seen, rejects, progress, force, batch)
     finally:
         rejects.close()
     report.rejects_path = rejects_path if rejects.count else None
     report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _transaction(
+    database: Database, source: Source, seen: date, rejects: _Rejects, progress: Progress | None, force: bool,
+    batch: int,
+) -> ImportReport:
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            report = await _import(connection, source, seen, rejects, progress, force, batch)
+            report.rejected = rejects.count
+            await transaction.commit()
+        except BaseException:
+            await transaction.rollback()
+            raise
+        finally:
+            await restore(connection)
     return report
 
 
@@ -266,7 +315,8 @@ async def _import(
             rejects.add(line_no, f"the same activity (key {key}) is listed on an earlier line", "")
         await merger.fold_persons()
         await merger.stage_structures()
-        await merger.analyze("stg_activity", "stg_person", "stg_structure")
+        await merger.analyze("stg_activity", "stg_person", "stg_structure",
+                             targets=("directory_persons", "directory_structures", "directory_activities"))
         report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
@@ -274,12 +324,14 @@ async def _import(
         report.details["activities"] = await merger.merge(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
         )
+        if batches.fast is not None:
+            await merger.count_words(batches.fast.vocabulary())
         await merger.drop("stg_activity", "stg_person", "stg_structure")
         await merger.finish("directory_persons", "directory_structures", "directory_activities")
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")
-        await merger.analyze("stg_mailbox")
+        await merger.analyze("stg_mailbox", targets=("directory_mailboxes",))
         report.details["mailboxes"] = await merger.merge(
             "directory_mailboxes", "stg_mailbox", "address", MAILBOX_COLUMNS
         )

@@ -159,11 +159,20 @@ class Merger:
             )
         return len(by_person)
 
-    async def analyze(self, *staging: str) -> None:
-        """PostgreSQL never analyses temporary tables by itself; without statistics the merges plan badly."""
-        if not self.sqlite:
-            for name in staging:
-                await self.run(f"ANALYZE {name}")
+    async def analyze(self, *staging: str, targets: tuple[str, ...]) -> None:
+        """PostgreSQL never analyses temporary tables by itself; without statistics the merges plan badly. A
+        first load into empty tables joins nothing (see :meth:`merge`) and needs none."""
+        if self.sqlite:
+            return
+        for target in targets:
+            if not await self.empty(target):
+                for name in staging:
+                    await self.run(f"ANALYZE {name}")
+                return
+
+    async def empty(self, table: str) -> bool:
+        result = await self.connection.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))  # noqa: S608
+        return result.first() is None
 
     async def stage_structures(self) -> None:
         columns = ", ".join(
@@ -185,8 +194,7 @@ class Merger:
             f"SELECT s.{key}, {listed}, true, :seen, :now FROM {s} AS s"
         )
         counts = Counts()
-        empty = (await self.connection.execute(text(f"SELECT 1 FROM {target} LIMIT 1"))).first() is None  # noqa: S608
-        if empty:  # the first import: a plain ordered load, and PostgreSQL builds its GIN indexes once at the end
+        if await self.empty(target):  # the first import: a plain ordered load, indexes built once at the end
             bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
             fts = self.sqlite and target == "directory_persons"
             for name in bulk_indexes:
@@ -218,6 +226,17 @@ class Merger:
             f"AND NOT EXISTS (SELECT 1 FROM {s} AS s WHERE s.{key} = {target}.{key})"
         )
         return counts
+
+    async def count_words(self, vocabulary: dict[str, int]) -> None:
+        """Replace the word counts of ``directory_words`` (a planner hint for the search)."""
+        await self.run("DELETE FROM directory_words")
+        rows = sorted(vocabulary.items())
+        raw = await self.connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        if self.sqlite:
+            await driver.executemany("INSERT INTO directory_words (word, lines) VALUES (?, ?)", rows)
+        else:
+            await driver.copy_records_to_table("directory_words", records=rows, columns=["word", "lines"])
 
     async def drop(self, *staging: str) -> None:
         if self.sqlite:

@@ -170,3 +170,15 @@ class ImportRun(Base):
     deactivated: Mapped[int] = mapped_column(Integer)
     rejected: Mapped[int] = mapped_column(Integer)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Word(Base):
+    """How many activity lines carry each folded word of the persons' documents, as of the last activity import.
+
+    A planner hint only (:mod:`directory.search` drives a multi-word search by its rarest word): a stale or
+    missing count changes how fast a search is, never what it returns."""
+
+    __tablename__ = "directory_words"
+
+    word: Mapped[str] = mapped_column(SortKey, primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer)

@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, and_, case, exists, literal, or_, select, text
+from sqlalchemy import ColumnElement, TextClause, and_, case, exists, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.errors import InvalidQuery
-from directory.models import Activity, Mailbox, Person
+from directory.models import Activity, Mailbox, Person, Word
 from directory.staging import facet
 from directory.text import fold, words
 from policies.addresses import MAX_ADDRESS
@@ -33,6 +34,15 @@ MAX_TEXT = 200
 # A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
 # posting list costs more than checking it on the rows the other words already selected.
 SHORT_TERM = 3
+# A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
+# few candidates are checked row by row, instead of intersecting the long posting lists of common words.
+DRIVER_LINES = 8000
+COMMON_LINES = 600_000  # a word on more lines than this is checked on rows rather than read from the index
+PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
+# When every word is common, rows are read in display order tier by tier and checked one by one; the last tier
+# (no family match) walks the whole sort key index only when the words' counts say this many rows will do.
+WALK_ROWS = 10_000
+_VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
 _PROFESSION = re.compile(r"\d{1,3}")
 _SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
 _POSTAL = re.compile(r"[0-9][0-9AB]{0,4}")
@@ -315,6 +325,168 @@ async def _exact_first(
     return found + await _general(session, query, sqlite, after, wanted - len(found), skip_exact=True)
 
 
+def _counted(term: str, starts: bool) -> Any:
+    if not starts:
+        return select(func.coalesce(func.sum(Word.lines), 0)).where(Word.word == term).scalar_subquery()
+    words_from = select(Word.lines).where(Word.word >= term, Word.word < term + _AFTER_WORDS)
+    return select(func.coalesce(func.sum(words_from.limit(_VOCABULARY_SCAN).subquery().c.lines), 0)
+                  ).scalar_subquery()
+
+
+async def _line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> list[int]:
+    """About how many activity lines carry a word starting with each term (or equal to it when not
+    ``starts``), from ``directory_words``, in one statement; a prefix reads at most 300 words. Filter tokens
+    are counted there as ``~`` + token, the number of lines as the empty word."""
+    row = (await session.execute(select(*(_counted(term, starts) for term, starts in items)))).one()
+    return [int(value) for value in row]
+
+
+async def _lines_starting(session: AsyncSession, term: str, starts: bool = True) -> int:
+    return (await _line_counts(session, [(term, starts)]))[0]
+
+
+async def _filters_only(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[tuple[int, str, int]]:
+    """Filters without text, in ``sort_key`` order, on PostgreSQL. A rare filter token (few lines in
+    ``directory_words``) reads its candidates from the GIN index and sorts them; a common one walks the
+    ``sort_key`` index and checks the filters on each row (plain string tests instead of the planner's
+    ``to_tsvector`` per row), stopping as soon as the page is full. SQLite plans the general query well: it
+    walks the sort key index and probes the rowids the full-text index gave, without reading the rows."""
+    facets = _facets(query)
+    if not facets or sqlite:  # SQLite walks the sort key index itself, probing the full-text rowids (cheap)
+        return await _general(session, query, sqlite, after, wanted)
+    counts = await _line_counts(session, [(FACET_WORD + token, starts) for token, starts in facets])
+    lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))
+    statement: Any = select(Person.id, Person.sort_key).where(*_scan_conditions(query))
+    if lines <= DRIVER_LINES:
+        hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
+        statement = statement.where(Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)))
+    if after is not None:
+        statement = statement.where(or_(literal(0) > after[0], and_(literal(0) == after[0],
+                                                                    Person.sort_key > after[1])))
+    if lines <= DRIVER_LINES:
+        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+    else:
+        rows = await _walk(session, sqlite, statement, wanted)
+    return [(int(row[0]), str(row[1]), 0) for row in rows]
+
+
+# SET LOCAL of both scan kinds in one statement (PostgreSQL; the transaction's end undoes it anyway)
+_SCANS = text("SELECT set_config('enable_bitmapscan', :value, true), set_config('enable_seqscan', :value, true)")
+
+
+async def _walk(session: AsyncSession, sqlite: bool, statement: Any, limit: int) -> list[Any]:
+    """The first ``limit`` rows of ``statement`` in ``sort_key`` order, read by walking the sort key index
+    and stopping there. PostgreSQL's planner cannot know that the row checks of a walk pass often (it takes
+    them for very selective) and would rather collect the whole range and sort it: it is told not to."""
+    ordered = statement.order_by(Person.sort_key).limit(limit)
+    if sqlite:
+        return list((await session.execute(ordered)).all())
+    await session.execute(_SCANS.bindparams(value="off"))
+    try:
+        return list((await session.execute(ordered)).all())
+    finally:
+        await session.execute(_SCANS.bindparams(value="on"))
+
+
+async def _driven(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, drivers: list[str], after: tuple[int, str] | None,
+    wanted: int,
+) -> list[tuple[int, str, int]]:
+    """The general ranked query with the full-text index used for the rarer ``drivers`` words only: the other
+    words and the filters are checked on their few candidate rows (the same match, see ``_scan_conditions``)."""
+    rank = _rank(words(query.q))
+    statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(
+        match_words(sqlite, "doc", drivers, [True] * len(drivers)), *_scan_conditions(query)
+    )
+    if after is not None:
+        statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
+    rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
+    return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+
+async def _several_words(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[tuple[int, str, int]]:
+    """Free text with several words or filters, planned on the words' line counts (``directory_words``).
+
+    The full-text index intersects the words that are not common (a common word's posting list costs more
+    to read than checking the word on the rows the others select); when that intersection is expected to be
+    small, its candidates are ranked (:func:`_driven`). Otherwise matches are dense: the ranked result is read
+    tier by tier in display order (:func:`_tiers`)."""
+    terms = sorted(set(words(query.q)), key=len, reverse=True)
+    *found, total = await _line_counts(session, [*((term, True) for term in terms), (TOTAL_WORD, False)])
+    counts = dict(zip(terms, found, strict=True))
+    by_count = sorted(terms, key=lambda term: counts[term])
+    indexable = [term for term in by_count if len(term) >= PREFIX_INDEXED] or by_count
+    drivers: list[str] = []
+    expected = float(total)
+    for term in indexable:  # the rarest first, as long as the expected intersection is not small yet
+        if drivers and (expected <= DRIVER_LINES or counts[term] > COMMON_LINES):
+            break
+        drivers.append(term)
+        expected *= min(1.0, counts[term] / total) if total else 0.0
+    if expected <= DRIVER_LINES:
+        return await _driven(session, query, sqlite, drivers, after, wanted)
+    share = 1.0
+    for term in terms:
+        share *= min(1.0, counts[term] / total) if total else 0.0
+    if wanted <= share * WALK_ROWS:
+        return await _tiers(session, query, sqlite, after, wanted, walk=True)
+    return await _exact_first(session, query, sqlite, after, wanted)
+
+
+async def _tiers(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int, *,
+    walk: bool,
+) -> list[tuple[int, str, int]]:
+    """Every word common: the ranked result tier by tier, each read in ``sort_key`` order and checked row by
+    row, stopping when the page is full. Rank 0 from the family index; rank 1 (a family starting with one of
+    the words) as ``sort_key`` ranges, one per word, in order (a word that starts with another word is in that
+    one's range); rank 2 by walking the ``sort_key`` index when ``walk`` (matches are dense enough), else from
+    the full-text index."""
+    terms = words(query.q)
+    rank = _rank(terms)
+    checks = _scan_conditions(query)
+    found: list[tuple[int, str, int]] = []
+    if after is None or after[0] == 0:
+        statement = select(Person.id, Person.sort_key).where(Person.family_norm.in_([" ".join(terms), *terms]),
+                                                             *checks)
+        if after is not None:
+            statement = statement.where(Person.sort_key > after[1])
+        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+        found = [(int(row[0]), str(row[1]), 0) for row in rows]
+        after = None
+    if len(found) < wanted and (after is None or after[0] == 1):
+        starts: list[str] = []
+        for term in sorted(set(terms)):
+            if not starts or not term.startswith(starts[-1]):
+                starts.append(term)
+        for term in starts:
+            upper = term + _AFTER_WORDS
+            if after is not None and after[1] >= upper:
+                continue
+            statement = select(Person.id, Person.sort_key).where(
+                Person.sort_key >= term, Person.sort_key < upper, rank == 1, *checks)
+            if after is not None:
+                statement = statement.where(Person.sort_key > after[1])
+            rows = await _walk(session, sqlite, statement, wanted - len(found))
+            found += [(int(row[0]), str(row[1]), 1) for row in rows]
+            if len(found) >= wanted:
+                return found
+        after = None
+    if len(found) >= wanted:
+        return found
+    if not walk:
+        return found + await _general(session, query, sqlite, after or (1, _AFTER_WORDS), wanted - len(found))
+    statement = select(Person.id, Person.sort_key).where(rank == 2, *checks)
+    if after is not None:
+        statement = statement.where(Person.sort_key > after[1])
+    rows = await _walk(session, sqlite, statement, wanted - len(found))
+    return found + [(int(row[0]), str(row[1]), 2) for row in rows]
+
+
 async def search(session: AsyncSession, query: SearchQuery) -> Page:
     """One page of active practitioners matching ``query``, best first.
 
@@ -322,6 +494,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     query = _check(query)
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
+    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
+        await session.execute(text(
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     stripped = query.q.strip()
     if is_identifier(stripped) or ("@" in stripped and " " not in stripped):
         found = await lookup(session, stripped)
@@ -334,9 +509,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     if len(terms) == 1 and not filtered:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
     elif terms:
-        hits = await _exact_first(session, query, sqlite, after, limit + 1)
+        hits = await _several_words(session, query, sqlite, after, limit + 1)
     else:
-        hits = await _general(session, query, sqlite, after, limit + 1)
+        hits = await _filters_only(session, query, sqlite, after, limit + 1)
     ids = [hit[0] for hit in hits[:limit]]
     rows = {person.id: person for person in await session.scalars(select(Person).where(Person.id.in_(ids)))}
     persons = [rows[identifier] for identifier in ids]

@@ -5,16 +5,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from directory import search as search_module
 from directory.errors import InvalidQuery
 from directory.importer import import_file
-from directory.models import Person
+from directory.models import Person, Word
 from directory.search import (
     SearchQuery,
+    _driven,
     _exact_first,
+    _filters_only,
     _general,
+    _lines_starting,
     _rank,
     _scan_conditions,
+    _several_words,
     _single_term,
+    _tiers,
     lookup,
     search,
 )
@@ -189,3 +195,98 @@ async def test_index_and_row_checks_agree(database: Database, tmp_path: Path) ->
             assert await _general(session, query, sqlite, None, 10_000) == expected, query
             answered += bool(expected)
     assert answered >= 5  # not a comparison of empty lists
+
+
+async def test_rarest_word_drives_like_the_general_query(database: Database, tmp_path: Path) -> None:
+    """Driven by any one of its words, a search returns exactly what the general ranked query returns."""
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(q="martin lyon"), SearchQuery(q="martin", profession="10"), SearchQuery(q="jean ma"),
+               SearchQuery(q="marie", postal_code="75"), SearchQuery(q="le paris"), SearchQuery(q="de la"),
+               SearchQuery(q="bernard", has_mailbox=True), SearchQuery(q="robert infirmier", department="13"),
+               SearchQuery(q="jean pierre"), SearchQuery(q="b", city="saint"), SearchQuery(q="medecin generale")]
+    answered = 0
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            answered += bool(general)
+            for driver in set(words(query.q)):
+                assert await _driven(session, query, sqlite, [driver], None, 1000) == general, (query, driver)
+                for cut in (0, len(general) // 2):
+                    if cut < len(general):
+                        _, key, rank = general[cut]
+                        driven = await _driven(session, query, sqlite, [driver], (rank, key), 1000)
+                        assert driven == general[cut + 1:], (query, driver)
+            drivers = sorted(set(words(query.q)))
+            assert await _driven(session, query, sqlite, drivers, None, 1000) == general, query
+            assert await _several_words(session, query, sqlite, None, 1000) == general, query
+    assert answered >= 8
+
+
+async def test_word_counts_follow_the_last_import(database: Database, tmp_path: Path) -> None:
+    activity, _ = known_directory(tmp_path)
+    await import_file(database, activity)
+    async with database.read() as session:
+        counts = {str(row[0]): int(row[1]) for row in await session.execute(select(Word.word, Word.lines))}
+        assert counts["dupont"] == FILLERS and counts["lyon"] == FILLERS + 3 and counts["veran"] == 1
+        assert await _lines_starting(session, "dup") == FILLERS
+        assert await _lines_starting(session, "zzz") == 0
+    extra = [person_line(("810000000999", "DUPONTEL", "Alain", "10", "Médecin", "SM54", "Médecine générale",
+                          "Lyon", "69003", "69383", "69"))]
+    newer, _ = known_directory(tmp_path / "v2", stamp="202611020000", extra=extra)
+    await import_file(database, newer)
+    async with database.read() as session:
+        assert await _lines_starting(session, "dupont") == FILLERS + 1
+
+
+@pytest.mark.parametrize("driver_lines", [0, 10**9])
+async def test_filters_alone_read_like_the_general_query(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver_lines: int
+) -> None:
+    """Filters without text, by a walk of the sort key index (common filter) or from the full-text index (rare
+    one): the same rows as the general query, with cursors (PostgreSQL; SQLite runs the general query)."""
+    monkeypatch.setattr(search_module, "DRIVER_LINES", driver_lines)
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(profession="10"), SearchQuery(profession="60", postal_code="75"),
+               SearchQuery(postal_code="69"), SearchQuery(city="saint"), SearchQuery(department="13"),
+               SearchQuery(profession="10", specialty="SM54"), SearchQuery(profession="60", has_mailbox=True),
+               SearchQuery(has_mailbox=False), SearchQuery(), SearchQuery(profession="999")]
+    answered = 0
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            answered += bool(general)
+            assert await _filters_only(session, query, sqlite, None, 1000) == general, query
+            for cut in (0, len(general) // 2):
+                if cut < len(general):
+                    _, key, rank = general[cut]
+                    assert await _filters_only(session, query, sqlite, (rank, key), 1000) == general[cut + 1:]
+    assert answered >= 8
+
+
+@pytest.mark.parametrize("walk", [True, False])
+async def test_common_words_tiers_rank_like_the_general_query(database: Database, tmp_path: Path, walk: bool) -> None:
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(q="martin lyon"), SearchQuery(q="martin", profession="10"), SearchQuery(q="jean ma"),
+               SearchQuery(q="marie", postal_code="75"), SearchQuery(q="le paris"), SearchQuery(q="de la"),
+               SearchQuery(q="d du b"), SearchQuery(q="m ma mar"), SearchQuery(q="infirmier l"),
+               SearchQuery(q="bernard", has_mailbox=True), SearchQuery(q="jean pierre"),
+               SearchQuery(q="b", city="saint")]
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            assert await _tiers(session, query, sqlite, None, 1000, walk=walk) == general, query
+            for size in (1, 3):
+                assert await _tiers(session, query, sqlite, None, size, walk=walk) == general[:size], query
+            for cut in range(0, len(general), max(1, len(general) // 7)):
+                _, key, rank = general[cut]
+                tiered = await _tiers(session, query, sqlite, (rank, key), 1000, walk=walk)
+                assert tiered == general[cut + 1:], (query, cut)

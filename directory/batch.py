@@ -1,0 +1,282 @@
+"""The import's fast path: a batch of activity lines to staging rows, column by column.
+
+The reference semantics are :func:`directory.extraction.parse_activity`, :func:`directory.staging.activity_row`
+and :class:`directory.staging.PersonAccumulator`, one line at a time. Here a whole batch is decoded, matched,
+split and transposed with ``map``/``zip`` loops that run in C, so that the per-line Python work is a handful
+of cached calls:
+
+- one regular expression built from the header checks a whole line at once: its field count and trailing
+  ``|``, every used value within its width and without surrounding blanks (so nothing needs stripping), the
+  other fields within ``MAX_FIELD``, and the idNat. A line it does not match goes through the reference
+  parser, which rejects it with its exact reason or accepts it (a value padded with blanks, say);
+- persons are built from their consecutive lines: a one-line person (most of them) straight from cached
+  per-line values, a person with several lines by merging them as the reference accumulator does.
+
+``tests/directory/test_batch.py`` checks that both paths give the same rows, rejects and counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import operator
+import re
+from collections import Counter
+from typing import Any, Final
+
+from directory.extraction import (
+    _ACTIVITY_KEYS,
+    ACTIVITY_LIMITS,
+    MAX_FIELD,
+    MAX_LINE,
+    Header,
+    Rejected,
+    _fields,
+    decode_line,
+    parse_activity,
+)
+from directory.staging import _fold_name, _line_facets, _line_words
+from directory.text import fold
+from policies.identifiers import _IDNAT_PS
+
+Row = tuple[Any, ...]
+_repeat = itertools.repeat
+_compress = itertools.compress
+_CACHE = 65_536
+_ID_NAT = _ACTIVITY_KEYS.index("id_nat")
+_FAMILY = _ACTIVITY_KEYS.index("family")
+_GIVEN = _ACTIVITY_KEYS.index("given")
+TOTAL_WORD = ""  # counted in directory_words as the number of lines
+FACET_WORD = "~"  # filter tokens are counted in directory_words as "~" + token, apart from the words
+_NAME_WIDTH = 200  # family_norm and given_norm (NFKD may lengthen a name)
+
+
+def line_pattern(header: Header) -> re.Pattern[str]:
+    """A line every value of which the fast path can take as it is (see the module docstring)."""
+    limits = dict(zip(_ACTIVITY_KEYS, ACTIVITY_LIMITS, strict=True))
+    used = {position: key for key, position in header.positions.items() if key in limits}
+    parts = []
+    for position in range(header.columns):
+        key = used.get(position)
+        if key is None:
+            parts.append(f"[^|]{{0,{MAX_FIELD}}}+")
+        elif key == "id_nat":
+            parts.append(f"(?:{_IDNAT_PS.pattern})")
+        else:  # at most ``limit`` characters, no blank at either end
+            parts.append(rf"(?!\s)[^|]{{0,{limits[key]}}}+(?<!\s)")
+    return re.compile("".join(part + r"\|" for part in parts))
+
+
+def _join4(a: str, b: str, c: str, d: str) -> str:
+    """``directory.extraction._join`` of four parts."""
+    return " ".join([part for part in (a, b, c, d) if part])
+
+
+def _structure_key(technical_id: str, finess_site: str, siret: str) -> str:
+    """:func:`directory.staging.structure_key` from its three columns."""
+    if technical_id:
+        return technical_id
+    if finess_site:
+        return "F" + finess_site
+    return "S" + siret if siret else ""
+
+
+def _activity_key(id_nat: str, identity: str) -> str:
+    return id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _facet_words(facets: str) -> str:
+    """A line's filter tokens as they are counted in ``directory_words`` (``~`` + token)."""
+    return " ".join(FACET_WORD + token for token in facets.split(" ") if token)
+
+
+def _specialty(code: str, label: str) -> str:
+    return f"{code}={label}" if code else ""
+
+
+def _sorted_words(words: set[str]) -> str:
+    return " ".join(sorted(words - {""}))
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _words(profession_label: str, specialty_label: str, city: str) -> str:
+    """One line's words (profession, specialty, city), sorted and unique."""
+    return _sorted_words(set(_line_words(profession_label, specialty_label, city).split(" ")))
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
+    """One line's filter tokens, sorted and unique."""
+    return _sorted_words(set(_line_facets(profession, specialty, postal_code, department, city).split(" ")))
+
+
+@functools.lru_cache(maxsize=131_072)
+def _name(value: str) -> str:
+    return fold(value)[:_NAME_WIDTH]
+
+
+# A person line: the person row its line alone would give, and what merging it with other lines needs.
+_ROW: Final = 0
+_WORDS: Final = 1
+_FACETS: Final = 2
+_SPECIALTY: Final = 3
+_DOC, _FACET_COLUMN, _SPECIALTIES = 15, 16, 14  # in a person row (directory.staging.PERSON_COLUMNS)
+
+
+def _merge(lines: list[tuple[Row, str, str, str]]) -> Row:
+    """The person row of a person with several consecutive lines: the first line's names and codes, the
+    words, filter tokens and specialties of all of them (:class:`directory.staging.PersonAccumulator`)."""
+    first = list(lines[0][_ROW])
+    words = {word for line in lines for word in line[_WORDS].split(" ")}
+    first[_DOC] = f"{first[8]} {first[9]} {_sorted_words(words)}"
+    first[_FACET_COLUMN] = _sorted_words({token for line in lines for token in line[_FACETS].split(" ")})
+    first[_SPECIALTIES] = ";".join(sorted({line[_SPECIALTY] for line in lines} - {""}))
+    return tuple(first)
+
+
+def _without(dropped: set[int], *lists: list[Any]) -> Any:
+    return tuple([item for index, item in enumerate(values) if index not in dropped] for values in lists)
+
+
+class ActivityBatches:
+    """Turns batches of raw activity lines into staging rows (activities and persons) and rejects.
+
+    A person's lines are consecutive in the extractions: the person the previous batch ended with is kept
+    back (``pending``) until a line of another person, or :meth:`flush`, closes it."""
+
+    def __init__(self, header: Header, encoding: str) -> None:
+        self.header = header
+        self.encoding = encoding
+        self.positions = [header.positions.get(key, header.columns) for key in _ACTIVITY_KEYS]
+        self.pattern = line_pattern(header)
+        self.pending: list[tuple[Row, str, str, str]] = []
+        self.accepted = 0
+        self.counts: Counter[str] = Counter()  # word strings (names, a line's words) by the lines carrying them
+
+    def parse(self, first_line: int, raws: list[bytes]) -> tuple[list[Row], list[Row], list[Rejected], int]:
+        """``raws`` are consecutive lines numbered from ``first_line``. Returns the activity rows, the persons
+        closed so far, the rejected lines and how many lines were read (blank lines are skipped, uncounted)."""
+        header, encoding = self.header, self.encoding
+        texts = self._decode(raws)
+        numbers: list[int] = list(range(first_line, first_line + len(raws)))
+        if "" in texts:  # blank lines: not lines of the file as far as counts go, but they keep their number
+            keep = [index for index, value in enumerate(texts) if value]
+            texts, raws, numbers = [texts[i] for i in keep], [raws[i] for i in keep], [numbers[i] for i in keep]
+        read = len(texts)
+        rows: list[list[str]] = list(map(str.split, texts, _repeat("|")))
+        matched = list(map(self.pattern.fullmatch, texts))
+        rejects: list[Rejected] = []
+        dropped: set[int] = set()
+        if rows and max(map(len, raws)) > MAX_LINE:
+            matched = [None if len(raw) > MAX_LINE else match for raw, match in zip(raws, matched, strict=True)]
+        if None in matched:  # the reference parser decides, and gives the reason
+            for index in [index for index, match in enumerate(matched) if match is None]:
+                record = parse_activity(header, numbers[index], raws[index], encoding)
+                if isinstance(record, Rejected):
+                    rejects.append(record)
+                    dropped.add(index)
+                    continue
+                fields = _fields(header, numbers[index], raws[index], encoding)
+                assert not isinstance(fields, Rejected)  # parse_activity accepted the line
+                for position in self.positions:
+                    fields[position] = fields[position].strip()
+                rows[index] = fields
+        if dropped:
+            rows, raws, numbers = _without(dropped, rows, raws, numbers)
+            dropped = set()
+        if rows:
+            families = list(map(fold, map(operator.itemgetter(self.positions[_FAMILY]), rows)))
+            if "" in families:  # a name of punctuation only
+                for index in [index for index, value in enumerate(families) if not value]:
+                    record = parse_activity(header, numbers[index], raws[index], encoding)
+                    if not isinstance(record, Rejected):
+                        raise AssertionError(f"line {numbers[index]}: an empty name was accepted")
+                    rejects.append(record)
+                    dropped.add(index)
+                rejects.sort()
+                rows, raws, numbers = _without(dropped, rows, raws, numbers)
+        if not rows:
+            return [], [], rejects, read
+        columns = list(zip(*rows, strict=False))  # the last one is the empty field after the trailing "|",
+        values = [columns[position] for position in self.positions]  # what a column missing from the file reads
+        return self._activities(numbers, values), self._persons(numbers, values), rejects, read
+
+    def flush(self) -> list[Row]:
+        """The last person of the file."""
+        pending, self.pending = self.pending, []
+        return [_merge(pending)] if pending else []
+
+    def vocabulary(self) -> dict[str, int]:
+        """How many accepted lines carry each word of the persons' documents (see ``directory_words``)."""
+        words: Counter[str] = Counter()
+        for value, count in self.counts.items():
+            for word in set(value.split(" ")) - {""}:
+                words[word] += count
+        words[TOTAL_WORD] = self.accepted
+        return dict(words)
+
+    def _decode(self, raws: list[bytes]) -> list[str]:
+        if self.encoding == "utf-8":
+            try:
+                decoded = list(map(bytes.decode, raws))
+            except UnicodeDecodeError:  # a stray latin-1 line: line by line
+                return [decode_line(raw, self.encoding) for raw in raws]
+        else:
+            decoded = list(map(bytes.decode, raws, _repeat(self.encoding)))
+        return list(map(str.rstrip, decoded, _repeat("\r\n")))
+
+    @staticmethod
+    def _activities(numbers: list[int], v: list[tuple[str, ...]]) -> list[Row]:
+        id_nat, specialty, specialty_label, mode = v[2], v[10], v[11], v[12]
+        siret, siren, finess_site, finess_legal, technical_id, name = v[13], v[14], v[15], v[16], v[17], v[18]
+        sector, function, genre = v[33], v[34], v[35]
+        structure = list(map(_structure_key, technical_id, finess_site, siret))
+        identity = map("|".join, zip(id_nat, structure, mode, sector, function, genre, specialty, strict=True))
+        return list(zip(
+            numbers, id_nat, specialty, specialty_label, mode, structure, siret, siren, finess_site, finess_legal,
+            technical_id, name, map(_fold_name, name), map(_join4, v[19], v[20], v[21], v[22]),
+            map(_join4, v[23], v[24], v[25], v[26]), v[27], v[28], v[29], v[30], v[31], v[32], sector, function,
+            genre, map(_activity_key, id_nat, identity), strict=True,
+        ))
+
+    def _persons(self, numbers: list[int], v: list[tuple[str, ...]]) -> list[Row]:
+        """Person rows of the persons this batch closes; the last one stays pending."""
+        ids = v[_ID_NAT]
+        profession, label, specialty, specialty_label, postal, city, department = (
+            v[7], v[8], v[10], v[11], v[27], v[29], v[30])
+        family_norm = list(map(_name, v[_FAMILY]))
+        given_norm = list(map(_name, v[_GIVEN]))
+        words = list(map(_words, label, specialty_label, city))
+        facets = list(map(_facets, profession, specialty, postal, department, city))
+        specialties = list(map(_specialty, specialty, specialty_label))
+        counts = self.counts
+        self.accepted += len(numbers)
+        counts.update(family_norm)
+        counts.update(given_norm)
+        counts.update(words)
+        counts.update(map(_facet_words, facets))
+        singles = list(zip(
+            numbers, ids, v[0], v[1], v[3], v[4], v[_FAMILY], v[_GIVEN], family_norm, given_norm,
+            map("{} {} {}".format, family_norm, given_norm, ids), profession, label, v[9], specialties,
+            map("{} {} {}".format, family_norm, given_norm, words), facets, strict=True,
+        ))
+        previous = self.pending[0][_ROW][1] if self.pending else ""
+        starts = list(map(operator.ne, ids, [previous, *ids[:-1]]))
+        if True not in starts:  # the whole batch continues the pending person
+            self.pending += zip(singles, words, facets, specialties, strict=True)
+            return []
+        first = starts.index(True)
+        last = len(starts) - 1 - starts[::-1].index(True)
+        persons: list[Row] = []
+        if self.pending:
+            persons.append(_merge(self.pending + list(zip(singles[:first], words, facets, specialties, strict=False))))
+        ends = starts[first + 1:last + 1]  # the line after each line of [first, last) starts a person
+        persons += _compress(singles[first:last], map(operator.and_, starts[first:last], ends))
+        for index in _compress(range(first, last), map(operator.gt, starts[first:last], ends)):
+            end = starts.index(True, index + 1)
+            persons.append(_merge(list(zip(singles[index:end], words[index:end], facets[index:end],
+                                           specialties[index:end], strict=True))))
+        self.pending = list(zip(singles[last:], words[last:], facets[last:], specialties[last:], strict=True))
+        return persons

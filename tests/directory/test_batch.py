@@ -1,0 +1,130 @@
+"""The columnar fast path of the import gives exactly what the line-by-line reference parser gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from directory.batch import ActivityBatches
+from directory.extraction import Activity, Rejected, parse_header, parse_line
+from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56
+from directory.staging import PersonAccumulator, activity_row
+from tests.directory.helpers import small
+
+Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, str, str]], int]
+
+
+def reference(lines: list[bytes], encoding: str) -> Rows:
+    """The reference: parse_line, activity_row and PersonAccumulator, one line at a time (header first)."""
+    header = parse_header(lines[0], encoding)
+    activities: list[tuple[Any, ...]] = []
+    persons: list[tuple[Any, ...]] = []
+    rejects: list[tuple[int, str, str]] = []
+    accumulator = PersonAccumulator()
+    read = 0
+    for line_no, raw in enumerate(lines[1:], start=2):
+        if not raw.strip(b"\r\n"):
+            continue
+        read += 1
+        record = parse_line(header, line_no, raw, encoding)
+        if isinstance(record, Rejected):
+            rejects.append((record.line_no, record.reason, record.raw))
+        else:
+            assert isinstance(record, Activity)
+            activities.append(activity_row(record))
+            person = accumulator.add(record)
+            if person is not None:
+                persons.append(person)
+    last = accumulator.flush()
+    return activities, sorted([*persons, last] if last is not None else persons), rejects, read
+
+
+def fast(lines: list[bytes], encoding: str, size: int) -> Rows:
+    batches = ActivityBatches(parse_header(lines[0], encoding), encoding)
+    activities: list[tuple[Any, ...]] = []
+    persons: list[tuple[Any, ...]] = []
+    rejects: list[tuple[int, str, str]] = []
+    read = 0
+    body = lines[1:]
+    for start in range(0, len(body), size):
+        rows, closed, rejected, count = batches.parse(start + 2, body[start:start + size])
+        activities += rows
+        persons += closed
+        rejects += [(record.line_no, record.reason, record.raw) for record in rejected]
+        read += count
+    persons += batches.flush()
+    return activities, sorted(persons), rejects, read  # a staging table has no order
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize(("generation", "encoding"), [(52, "latin-1"), (56, "utf-8")])
+def test_generated_files_give_the_reference_rows(tmp_path: Path, generation: int, encoding: str) -> None:
+    lines = _lines(small(tmp_path, persons=400, seed=13, generation=generation, encoding=encoding).activity_path)
+    expected = reference(lines, encoding)
+    assert len(expected[1]) == 400 and not expected[2]
+    for size in (1, 2, 3, 7, 100, 10_000):  # persons cut by batch boundaries anywhere
+        assert fast(lines, encoding, size) == expected, size
+
+
+def test_odd_lines_give_the_reference_rows_and_rejects(tmp_path: Path) -> None:
+    header, *body = _lines(small(tmp_path, persons=30, seed=2).activity_path)
+    fields = body[0].decode().rstrip("\n").split("|")
+    id_nat, family, given_name, city = 2, 7, 8, 37
+
+    def edited(**changes: str) -> bytes:
+        values = list(fields)
+        for name, value in changes.items():
+            values[{"id_nat": id_nat, "family": family, "given": given_name, "city": city}[name]] = value
+        return "|".join(values).encode() + b"\n"
+
+    odd = [
+        b"\n", b"\r\n", edited(family="  Padded  "), edited(city="\tLyon\u00a0"), edited(id_nat="12345"),
+        edited(id_nat=" 810000000001 "), edited(family="-"), edited(family="X" * 201), edited(city="Y" * 1001),
+        "|".join(fields[:-1]).encode() + b"\n",  # no trailing "|"
+        b"a|b|c|\n", edited(given="Hélène").decode().encode("latin-1"), b"Z" * 20_000,
+        edited(family="ŒUF"), edited(id_nat="0691234567", family="N'DIAYE"), edited(id_nat="8" + "\u0663" * 11),
+        edited(given="  "), edited(family="DUPONT", given="Jean") + b"\r",
+    ]
+    lines = [header, *body[:5], *odd[:9], *body[5:9], *odd[9:], *body[9:]]
+    expected = reference(lines, "utf-8")
+    assert len(expected[2]) == 6  # rejects with their reasons, in line order
+    for size in (1, 4, 1000):
+        assert fast(lines, "utf-8", size) == expected, size
+
+
+_HEADERS = st.sampled_from([ACTIVITY_HEADER_56, ACTIVITY_HEADER_52, tuple(reversed(ACTIVITY_HEADER_56))])
+_VALUE = st.one_of(
+    st.sampled_from(["", " ", "810000000001", "0691234567", "8123", "MARTIN", "D'ALMEIDA", "-", "Lyon", "69003",
+                     "10", "SM04", " x ", "é", "\u00a0", "F690000001", "A" * 40]),
+    st.text(alphabet=st.characters(blacklist_characters="|\n\r", max_codepoint=0xD7FF), max_size=12),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_HEADERS, st.lists(st.lists(_VALUE, min_size=50, max_size=57), min_size=1, max_size=12),
+       st.lists(st.sampled_from(["810000000001", "810000000002", "0691234567"]), min_size=12, max_size=12),
+       st.integers(min_value=1, max_value=5), st.booleans())
+def test_fuzzed_lines_give_the_reference_rows(
+    header: tuple[str, ...], rows: list[list[str]], ids: list[str], size: int, trailing: bool
+) -> None:
+    position = header.index("Identification nationale PP")
+    family = header.index("Nom d'exercice")
+    lines = [("|".join(header) + "|\n").encode()]
+    for index, drawn in enumerate(rows):
+        values = list(drawn)
+        if index % 5 != 4:  # most lines have the right field count
+            values = (values + [""] * len(header))[:len(header)]
+        if len(values) > position and index % 3:
+            values[position] = ids[index]  # valid persons, some of them on consecutive lines
+        if len(values) > family and index % 2:
+            values[family] = "MARTIN"
+        lines.append(("|".join(values) + ("|" if trailing or index % 4 else "") + "\n").encode())
+    expected = reference(lines, "utf-8")
+    assert fast(lines, "utf-8", size) == expected
