@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from mail_gateway.store.contents import read_contents
 from mail_gateway.store.models import Folder, FolderMessage, MessageContent
 from patient_inbox.config import PatientSettings
 from patient_inbox.models import Conversation
@@ -44,7 +45,7 @@ async def inbox_of(world: World, mailbox_id: int) -> list[bytes]:
             .order_by(FolderMessage.uid)
         )
         names = [sha for (sha,) in rows.all()]
-    return [BlobStore(world.services.blobs.root).get(name) for name in names]
+    return await read_contents(world.database, BlobStore(world.services.blobs.root), [(n, None) for n in names])
 
 
 async def test_read_download_reply_and_closing(world: World, tmp_path: Path) -> None:
