@@ -329,11 +329,13 @@ class SqlImapStore:
         return sorted(out, key=lambda m: m.uid)
 
     async def read(self, sha256: str, length: int) -> bytes:
-        return (await read_contents(self.database, self.blobs, [(sha256, length)]))[0]
+        return (await self.read_many([(sha256, length)]))[0]
 
     async def read_many(self, wanted: Sequence[tuple[str, int]]) -> list[bytes]:
         if not wanted:
             return []
+        if self.fast is not None:
+            return await self.fast.contents(wanted, lambda sha, length: self.blobs.read_range(sha, 0, length))
         return await read_contents(self.database, self.blobs, wanted)
 
     async def store_flags(

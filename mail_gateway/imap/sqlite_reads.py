@@ -203,3 +203,24 @@ class SqliteReader:
             return sorted(out, key=lambda m: m.uid)
 
         return await self.run(work)
+
+    async def contents(
+        self, wanted: Sequence[tuple[str, int]], from_blob: Callable[[str, int], bytes]
+    ) -> list[bytes]:
+        """The first ``length`` octets of each ``(sha256, length)``: from the row when the message is small
+        (``inline_data``), else through ``from_blob``; all in the same worker-thread hop."""
+        names = list(dict.fromkeys(sha for sha, _ in wanted))
+
+        def work(db: sqlite3.Connection) -> list[bytes]:
+            inline: dict[str, bytes] = {}
+            for start in range(0, len(names), CHUNK):
+                part = names[start : start + CHUNK]
+                rows = db.execute(
+                    "SELECT sha256, inline_data FROM message_contents "  # noqa: S608
+                    f"WHERE inline_data IS NOT NULL AND sha256 IN ({','.join('?' * len(part))})",
+                    part,
+                )
+                inline.update(rows)
+            return [inline[sha][:length] if sha in inline else from_blob(sha, length) for sha, length in wanted]
+
+        return await self.run(work)
