@@ -153,3 +153,24 @@ async def test_a_failing_flag_change_does_not_fail_its_batch(backend: Backend) -
     assert isinstance(bad, Exception)
     assert not isinstance(good, BaseException) and good[0][0].flags == ("\\Seen",)
     assert (await store.states(inbox.id, [1]))[0].flags == ("\\Seen",)
+
+
+async def test_small_and_large_messages_read_back(backend: Backend) -> None:
+    """Small messages live in their row, large ones in the blob store: both read back the same way."""
+    store = backend.store
+    box = await backend.mailbox(quota=10_000_000)
+    large = messages.SIMPLE.replace(b"\r\n\r\n", b"\r\n\r\n" + b"ligne de compte rendu\r\n" * 4000, 1)
+    assert len(large) > 64 * 1024
+    await backend.deliver(box, messages.SIMPLE)
+    await backend.deliver(box, large)
+    inbox = await store.folder(box, "INBOX")
+    assert inbox is not None
+    small_row, large_row = await store.messages(inbox.id, [1, 2], structure=False)
+    assert await store.read_many([(small_row.sha256, small_row.size), (large_row.sha256, large_row.size)]) == [
+        messages.SIMPLE,
+        large,
+    ]
+    assert await store.read(large_row.sha256, 10) == large[:10]
+    assert await store.read_many([(large_row.sha256, 4), (small_row.sha256, 4), (large_row.sha256, 6)]) == [
+        large[:4], messages.SIMPLE[:4], large[:6],
+    ]
