@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from starlette.responses import Response
 from mail_gateway.delivery.pipeline import DeliveryPipeline
 from mail_gateway.store.mailstore import MailStore
 from mail_gateway.store.notify import InProcessNotifier
+from mssante.serve import _http_socket as http_socket
 from mssante.settings import Settings
 from mssante.web import create_app
 from patient_inbox.config import PatientSettings
@@ -135,9 +135,7 @@ def serve(data_dir: Path, port_file: Path) -> None:
         return render("inbox.html", {"title": "Mes messages", "page": static, "csrf": "0" * 64, "signed_in": True})
 
     app.add_api_route("/bench/bare-inbox", bare)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(512)
+    sock = http_socket("127.0.0.1", 0)  # the listening socket ``mssante serve`` uses (TCP_NODELAY on accept)
     port_file.write_text(str(sock.getsockname()[1]))
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")).run(sockets=[sock])
 
