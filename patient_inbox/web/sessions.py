@@ -17,9 +17,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import CursorResult, bindparam, delete, select, update
 
 from patient_inbox.models import PatientAccount, WebSession
 from patient_inbox.web.security import new_token, token_id
@@ -163,10 +163,10 @@ async def load(
         return None, True
     if now - entry.last_seen_at > TOUCH_EVERY:
         async with database.write() as session:
-            live = await session.get(WebSession, key)
-            if live is not None:
-                live.last_seen_at = now
-        if live is None:  # ended elsewhere (another process logged it out) since it was read
+            touched = await session.execute(
+                update(WebSession).where(WebSession.id == key).values(last_seen_at=now)
+            )
+        if not cast("CursorResult[Any]", touched).rowcount:  # the row is gone: logged out elsewhere since read
             if cache is not None:
                 cache.forget(key)
             return None, False
