@@ -41,6 +41,7 @@ from mail_gateway.delivery.pipeline import DeliveryPipeline
 from mail_gateway.store.mailstore import MailStore
 from mail_gateway.store.notify import InProcessNotifier
 from mssante.serve import _http_socket as http_socket
+from mssante.serve import settle_heap
 from mssante.settings import Settings
 from mssante.web import create_app
 from patient_inbox.config import PatientSettings
@@ -139,6 +140,7 @@ def serve(data_dir: Path, port_file: Path) -> None:
         return render("inbox.html", {"title": "Mes messages", "page": static, "csrf": "0" * 64, "signed_in": True})
 
     app.add_api_route("/bench/bare-inbox", bare)
+    settle_heap()  # as ``mssante serve`` does once it listens
     sock = http_socket("127.0.0.1", 0)  # the listening socket ``mssante serve`` uses (TCP_NODELAY on accept)
     port_file.write_text(str(sock.getsockname()[1]))
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")).run(sockets=[sock])

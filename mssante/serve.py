@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -43,6 +44,17 @@ def _write_ports(settings: Settings, ports: dict[str, int]) -> None:
     tmp = settings.ports_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({**ports, "host": settings.listen_host, "pid": os.getpid()}, indent=2) + "\n")
     os.replace(tmp, settings.ports_file)
+
+
+def settle_heap() -> None:
+    """Once every listener is up: collect, then freeze the start-up heap (:func:`gc.freeze`).
+
+    Everything built at start-up (modules, the app and its routes, SQLAlchemy and pydantic structures) lives
+    until exit; left in the collector's oldest generation, each full pass walks all of it again, stopping every
+    request for about 100 ms every few seconds under load. Frozen, a full pass walks only what came later.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _http_socket(host: str, port: int) -> socket.socket:
