@@ -198,39 +198,43 @@ class InboxPage:
 _PATIENT_CONVERSATIONS = Conversation.patient_id == bindparam("patient_id")
 _NEWEST_FIRST = (Conversation.last_message_at.desc(), Conversation.id.desc())
 _COUNT = select(func.count()).select_from(Conversation).where(_PATIENT_CONVERSATIONS)
+_COLUMNS = (
+    Conversation.id,
+    Conversation.subject,
+    Conversation.last_author,
+    Conversation.last_author_profession,
+    Conversation.last_message_at,
+    Conversation.unread,
+    Conversation.state,
+    _COUNT.scalar_subquery().label("total"),
+)
+_LIMIT, _OFFSET = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+_PAGE = select(*_COLUMNS).where(_PATIENT_CONVERSATIONS).order_by(*_NEWEST_FIRST).limit(_LIMIT).offset(_OFFSET)
 _PAGE_IDS = (
     select(Conversation.id)
     .where(_PATIENT_CONVERSATIONS)
     .order_by(*_NEWEST_FIRST)
-    .limit(bindparam("limit", type_=Integer))
-    .offset(bindparam("offset", type_=Integer))
+    .limit(_LIMIT)
+    .offset(_OFFSET)
     .subquery("page")
-)  # skips the earlier pages inside the index (it holds patient_id, last_message_at and id): no row is read
-_PAGE = (
-    select(
-        Conversation.id,
-        Conversation.subject,
-        Conversation.last_author,
-        Conversation.last_author_profession,
-        Conversation.last_message_at,
-        Conversation.unread,
-        Conversation.state,
-        _COUNT.scalar_subquery().label("total"),
-    )
-    .join_from(_PAGE_IDS, Conversation, Conversation.id == _PAGE_IDS.c.id)
-    .order_by(*_NEWEST_FIRST)
-)  # built once: SQLAlchemy then finds its compiled form in its cache without rebuilding the statement
+)
+_PAGE_DEFERRED = (
+    select(*_COLUMNS).join_from(_PAGE_IDS, Conversation, Conversation.id == _PAGE_IDS.c.id).order_by(*_NEWEST_FIRST)
+)
+# Both built once: SQLAlchemy then finds their compiled forms in its cache without rebuilding them. SQLite reads a
+# whole row for each skipped one under OFFSET, so there the page's ids come first from the index (which holds
+# patient_id, last_message_at and id: skipping reads no row), then its 20 rows by primary key: 2-3 times faster
+# on the later pages. PostgreSQL's index scan skips cheaply already and planned the join worse (measured).
 
 
 async def inbox_page(database: Database, patient_id: int, page: int, per_page: int = 20) -> InboxPage:
-    """One page of the inbox, newest first: the page's ids from a range scan of
-    ``ix_patient_conversations_patient_last`` (it matches the ORDER BY, and skipping earlier pages reads only
-    the index), then those rows; the total, an uncorrelated subquery over the same index, comes in the same
-    statement (:meth:`Database.rows`: one round trip). Past the last page, the last page is shown instead."""
+    """One page of the inbox, newest first: a range scan of ``ix_patient_conversations_patient_last`` (it
+    matches the ORDER BY); the total, an uncorrelated subquery over the same index, comes in the same statement
+    (:meth:`Database.rows`: one round trip). Past the last page, the last page is shown instead."""
     page = max(1, page)
     for attempt in range(2):
         params = {"patient_id": patient_id, "limit": per_page, "offset": (page - 1) * per_page}
-        rows = await database.rows(_PAGE, params)
+        rows = await database.rows(_PAGE_DEFERRED if database.sqlite else _PAGE, params)
         if rows or page == 1 or attempt:
             break
         [(count,)] = await database.rows(_COUNT, {"patient_id": patient_id})

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, text
 
-from patient_inbox.conversations import _PAGE, inbox_page
+from patient_inbox.conversations import _PAGE, _PAGE_DEFERRED, inbox_page
 from patient_inbox.models import Conversation, PatientAccount
 from storage.engine import Database
 
@@ -38,7 +38,7 @@ async def seed(database: Database, conversations: int, patients: int = 2) -> lis
 
 async def test_the_inbox_page_is_an_index_range_scan(database: Database) -> None:
     ids = await seed(database, 20_000, patients=200)  # each patient a small part of the table, as in real life
-    statement = _PAGE.params(patient_id=ids[0], limit=20, offset=40)
+    statement = (_PAGE_DEFERRED if database.sqlite else _PAGE).params(patient_id=ids[0], limit=20, offset=40)
     sql = str(statement.compile(dialect=database.engine.dialect, compile_kwargs={"literal_binds": True}))
     async with database.engine.connect() as connection:
         if database.sqlite:
@@ -51,7 +51,9 @@ async def test_the_inbox_page_is_an_index_range_scan(database: Database) -> None
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             await autocommit.execute(text("VACUUM ANALYZE patient_conversations"))  # what autovacuum does
             plan = " | ".join(row[0] for row in await connection.execute(text("EXPLAIN " + sql)))
-            assert plan.count(f"on {INDEX}") + plan.count(f"using {INDEX}") == 2, plan  # the page and the total
+            # the page and the total (with 100 rows a patient, the planner may sort them rather than walk the
+            # index backwards: both cheap; what must never happen is reading the whole table)
+            assert plan.count(f"on {INDEX}") + plan.count(f"using {INDEX}") == 2, plan
             assert "Seq Scan" not in plan, plan
 
 
