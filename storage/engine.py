@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Engine, Executable, event
+from sqlalchemy import Dialect, Engine, Executable, Select, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -96,6 +98,42 @@ def create_sqlite_loop_reader(url: str, *, echo: bool = False) -> Engine | None:
     return engine
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A read statement compiled once for the in-loop SQLite reader: its SQL, the bound parameters in order with
+    their types' bind processors, and each result column's processor (the same conversions SQLAlchemy applies
+    when it executes the statement itself, looked up once instead of at every execution)."""
+
+    plain: bool  # False: something this shortcut does not handle (expanding IN, literal binds, not a SELECT)
+    sql: str = ""
+    names: tuple[str, ...] = ()
+    binds: tuple[Callable[[Any], Any] | None, ...] = ()
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> _Compiled:
+        if not isinstance(statement, Select):
+            return cls(plain=False)
+        compiled = statement.compile(dialect=dialect)
+        names = compiled.positiontup
+        if names is None or compiled.literal_execute_params or compiled.post_compile_params:
+            return cls(plain=False)
+        binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        columns = statement.selected_columns
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        return cls(True, compiled.string, tuple(names), binds, results)
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = [params[name] for name in self.names]
+        return [value if bind is None else bind(value) for value, bind in zip(values, self.binds, strict=True)]
+
+    def convert(self, fetched: list[tuple[Any, ...]]) -> list[Sequence[Any]]:
+        results = self.results
+        if not any(results):
+            return list(fetched)
+        return [tuple(v if p is None else p(v) for v, p in zip(row, results, strict=True)) for row in fetched]
+
+
 class Database:
     """An engine, its session factory and, on SQLite, the single-writer lock."""
 
@@ -104,6 +142,7 @@ class Database:
         self.engine = create_engine(url, echo=echo, pool_size=pool_size)
         self.reader = create_read_engine(url, echo=echo, pool_size=read_pool_size)
         self._loop_reader = create_sqlite_loop_reader(url, echo=echo)
+        self._compiled: dict[Executable, _Compiled] = {}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.sqlite = is_sqlite(url)
         self._write_lock = asyncio.Lock()
@@ -140,13 +179,28 @@ class Database:
         """
         if self._loop_reader is not None:
             try:
-                with self._loop_reader.connect() as connection:
-                    return connection.execute(statement, params).all()
-            except OperationalError as error:
+                return self._read_in_loop(self._loop_reader, statement, params or {})
+            except (OperationalError, sqlite3.OperationalError) as error:
                 if "locked" not in str(error) and "busy" not in str(error):
                     raise
         async with self.reading() as connection:
             return (await connection.execute(statement, params)).all()
+
+    def _read_in_loop(self, engine: Engine, statement: Executable, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            compiled = _Compiled.of(statement, engine.dialect)
+            if len(self._compiled) >= 256:  # module-level statements in practice: a bound all the same
+                self._compiled.clear()
+            self._compiled[statement] = compiled
+        if not compiled.plain:
+            with engine.connect() as connection:
+                return list(connection.execute(statement, params).all())
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            fetched = driver.execute(compiled.sql, compiled.arguments(params)).fetchall()
+        return compiled.convert(fetched)
 
     async def dispose(self) -> None:
         if self._loop_reader is not None:

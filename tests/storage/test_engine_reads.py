@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Executable, bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,3 +92,37 @@ async def test_a_locked_sqlite_file_is_read_through_the_waiting_reader(db_url: s
     finally:
         blocker.close()
         await database.dispose()
+
+
+async def test_rows_apply_bind_and_result_conversions_like_sqlalchemy(database: Database) -> None:
+    """The in-loop reader runs a statement compiled once with the types' own conversions: an aware datetime
+    parameter, expanding IN lists and plain SQL text give what an ORM session gives."""
+    for n in range(3):
+        await add_account(database, n)
+    async with database.write() as session:
+        await session.execute(
+            update(PatientAccount).where(PatientAccount.id == 2).values(created_at=NOW + timedelta(hours=1))
+        )
+    later = NOW.astimezone(timezone(timedelta(hours=-5)))  # same instant, another zone: compared in UTC
+    queries: list[tuple[Executable, dict[str, Any]]] = [
+        (
+            select(PatientAccount.id, PatientAccount.created_at, PatientAccount.birth_date)
+            .where(PatientAccount.created_at <= bindparam("t"))
+            .order_by(PatientAccount.id),
+            {"t": later},
+        ),
+        (
+            select(PatientAccount.address).where(PatientAccount.id.in_(bindparam("ids", expanding=True)))
+            .order_by(PatientAccount.address),
+            {"ids": [1, 3]},
+        ),
+        (text("SELECT count(*) FROM patient_accounts WHERE id > :n"), {"n": 1}),
+    ]
+    for query, params in queries:
+        for _ in range(2):  # compiled once, then from the cache
+            fast = await database.rows(query, params)
+            async with database.read() as session:
+                reference = (await session.execute(query, params)).all()
+            assert [tuple(r) for r in fast] == [tuple(r) for r in reference], query
+    [(first, created, born), (third, _, _)] = await database.rows(queries[0][0], queries[0][1])
+    assert (first, third) == (1, 3) and created == NOW and created.tzinfo is not None and born == NOW.date()
