@@ -15,7 +15,7 @@ from mssante.demo import create_demo_data, create_demo_patient
 from mssante.logs import configure
 from mssante.pki_store import ensure_demo_pki
 from mssante.runtime import tls_context
-from mssante.serve import NotInitialised
+from mssante.serve import NotInitialised, settle_heap
 from mssante.serve import serve as run
 from mssante.settings import Settings
 from mssante.welcome import print_welcome
@@ -73,8 +73,13 @@ def serve() -> None:
 
     settings = load_settings()
     configure(settings.log_format)
+
+    def ready(ports: dict[str, int]) -> None:
+        print_welcome(settings, ports)
+        settle_heap()
+
     try:
-        asyncio.run(run(settings, on_ready=lambda ports: print_welcome(settings, ports)))
+        asyncio.run(run(settings, on_ready=ready))
     except NotInitialised as error:
         raise click.ClickException(str(error)) from None
     except OSError as error:

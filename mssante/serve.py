@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -45,9 +46,22 @@ def _write_ports(settings: Settings, ports: dict[str, int]) -> None:
     os.replace(tmp, settings.ports_file)
 
 
+def settle_heap() -> None:
+    """Once every listener is up: collect, then freeze the start-up heap (:func:`gc.freeze`).
+
+    Everything built at start-up (modules, the app and its routes, SQLAlchemy and pydantic structures) lives
+    until exit; left in the collector's oldest generation, each full pass walks all of it again, stopping every
+    request for about 100 ms every few seconds under load. Frozen, a full pass walks only what came later.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _http_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP; without
+    # it, every response written in two parts (headers, then body) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(512)

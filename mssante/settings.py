@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     public_url: str = ""  # the web inbox's address, named in notifications
     patient_session_idle: float = 900.0
     patient_session_max_age: float = 43200.0
+    patient_session_cache: float = 5.0  # seconds a logged-in web session is trusted from memory (0: off)
     patient_ip_failures: int = 30
     patient_ip_window: float = 900.0
     reply_max_bytes: int = 10 * MiB

@@ -27,6 +27,9 @@ class PatientSettings(BaseSettings):
     public_url: str = ""  # the inbox's public address, named in notifications (e.g. https://patient.example)
     patient_session_idle: float = 15 * 60.0  # seconds without a request before the session ends
     patient_session_max_age: float = 12 * 3600.0  # seconds after login before a new login is needed
+    # seconds a logged-in session, once read, is trusted from this process's memory (0: read it at every page);
+    # a logout done by another process or node is seen here at most this late
+    patient_session_cache: float = 5.0
     patient_ip_failures: int = 30  # failed logins from one IP within the window before throttling
     patient_ip_window: float = 15 * 60.0
     reply_max_bytes: int = 10 * MiB  # text plus attachments of one reply

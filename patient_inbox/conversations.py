@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from patient_inbox.errors import NotFound
@@ -22,6 +22,7 @@ from patient_inbox.senders import SenderIdentity
 from policies import conversations as rules
 from policies.conversations import ConversationFacts, Role, Sender, is_closing, thread_candidates
 from storage.blobs import BlobStore, blob_name
+from storage.engine import Database
 
 NO_SUBJECT = "(sans objet)"
 
@@ -194,37 +195,50 @@ class InboxPage:
     total: int
 
 
-async def inbox_page(session: AsyncSession, patient_id: int, page: int, per_page: int = 20) -> InboxPage:
-    """One page of the inbox, newest first: one indexed range scan; the total, an
-    uncorrelated subquery over the covering index, comes in the same round trip."""
+_PATIENT_CONVERSATIONS = Conversation.patient_id == bindparam("patient_id")
+_NEWEST_FIRST = (Conversation.last_message_at.desc(), Conversation.id.desc())
+_COUNT = select(func.count()).select_from(Conversation).where(_PATIENT_CONVERSATIONS)
+_COLUMNS = (
+    Conversation.id,
+    Conversation.subject,
+    Conversation.last_author,
+    Conversation.last_author_profession,
+    Conversation.last_message_at,
+    Conversation.unread,
+    Conversation.state,
+    _COUNT.scalar_subquery().label("total"),
+)
+_LIMIT, _OFFSET = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+_PAGE = select(*_COLUMNS).where(_PATIENT_CONVERSATIONS).order_by(*_NEWEST_FIRST).limit(_LIMIT).offset(_OFFSET)
+_PAGE_IDS = (
+    select(Conversation.id)
+    .where(_PATIENT_CONVERSATIONS)
+    .order_by(*_NEWEST_FIRST)
+    .limit(_LIMIT)
+    .offset(_OFFSET)
+    .subquery("page")
+)
+_PAGE_DEFERRED = (
+    select(*_COLUMNS).join_from(_PAGE_IDS, Conversation, Conversation.id == _PAGE_IDS.c.id).order_by(*_NEWEST_FIRST)
+)
+# Both built once: SQLAlchemy then finds their compiled forms in its cache without rebuilding them. SQLite reads a
+# whole row for each skipped one under OFFSET, so there the page's ids come first from the index (which holds
+# patient_id, last_message_at and id: skipping reads no row), then its 20 rows by primary key: 2-3 times faster
+# on the later pages. PostgreSQL's index scan skips cheaply already and planned the join worse (measured).
+
+
+async def inbox_page(database: Database, patient_id: int, page: int, per_page: int = 20) -> InboxPage:
+    """One page of the inbox, newest first: a range scan of ``ix_patient_conversations_patient_last`` (it
+    matches the ORDER BY); the total, an uncorrelated subquery over the same index, comes in the same statement
+    (:meth:`Database.rows`: one round trip). Past the last page, the last page is shown instead."""
     page = max(1, page)
-    total_query = (
-        select(func.count()).select_from(Conversation).where(Conversation.patient_id == patient_id).scalar_subquery()
-    )
     for attempt in range(2):
-        rows = (
-            await session.execute(
-                select(
-                    Conversation.id,
-                    Conversation.subject,
-                    Conversation.last_author,
-                    Conversation.last_author_profession,
-                    Conversation.last_message_at,
-                    Conversation.unread,
-                    Conversation.state,
-                    total_query.label("total"),
-                )
-                .where(Conversation.patient_id == patient_id)
-                .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-                .limit(per_page)
-                .offset((page - 1) * per_page)
-            )
-        ).all()
+        params = {"patient_id": patient_id, "limit": per_page, "offset": (page - 1) * per_page}
+        rows = await database.rows(_PAGE_DEFERRED if database.sqlite else _PAGE, params)
         if rows or page == 1 or attempt:
             break
-        # past the last page: count, then show the last page instead
-        count = select(func.count()).select_from(Conversation).where(Conversation.patient_id == patient_id)
-        page = max(1, -(-int(await session.scalar(count) or 0) // per_page))
+        [(count,)] = await database.rows(_COUNT, {"patient_id": patient_id})
+        page = max(1, -(-int(count) // per_page))
     total = int(rows[0][7]) if rows else 0
     pages = max(1, -(-total // per_page))
     entries = [InboxEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6] == "open") for r in rows]

@@ -6,7 +6,9 @@ pipeline itself, so the web replies go through exactly the path SMTP uses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from directory.resolve import Resolver
@@ -16,7 +18,9 @@ from patient_inbox.keys import SEALING_KEY, load_key
 from patient_inbox.notify import Notifier
 from patient_inbox.senders import Directory, MailboxDirectory, ProfessionalDirectory
 from patient_inbox.views import BodyViews
+from patient_inbox.web.sessions import SessionCache
 from policies.rate_limits import FailureWindow
+from storage.base import utcnow
 from storage.blobs import BlobStore
 from storage.engine import Database
 
@@ -34,6 +38,8 @@ class PatientServices:
     ip_failures: FailureWindow  # anonymous attempts (login, activation, opposition) per client IP
     bodies: BodyViews
     sealing_key: bytes  # seals TOTP secrets at rest (patient_inbox.keys)
+    web_sessions: SessionCache  # logged-in web sessions read in the last few seconds
+    clock: Callable[[], datetime] = utcnow  # the time of each web request (tests move it forward)
 
     @classmethod
     def build(
@@ -61,4 +67,5 @@ class PatientServices:
             ip_failures=FailureWindow(settings.patient_ip_failures, settings.patient_ip_window),
             bodies=BodyViews(blobs),
             sealing_key=load_key(data_dir, SEALING_KEY),
+            web_sessions=SessionCache(settings.patient_session_cache),
         )

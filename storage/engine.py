@@ -4,20 +4,30 @@ SQLite runs in WAL mode with ``synchronous=FULL`` so that a committed transactio
 loss: the design promises that nothing acknowledged is ever lost. SQLite allows one writer at a time; callers
 that write serialise through :func:`write_lock` to avoid ``database is locked`` errors under load, while
 PostgreSQL writers run concurrently.
+
+Hot read paths (a web page) use :meth:`Database.reading`: a connection from a second, autocommit pool, so a
+one-statement read costs one round trip on PostgreSQL instead of six (the writers' pool pings each checkout in
+a transaction of its own, then runs BEGIN, the query and ROLLBACK). A statement in autocommit sees one
+consistent snapshot, like any statement under PostgreSQL's READ COMMITTED; several statements see several.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, event
+import sqlalchemy
+from sqlalchemy import Connection, Dialect, Engine, Executable, Select, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 
 def is_sqlite(url: str) -> bool:
@@ -33,6 +43,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA query_only=ON")  # this connection never writes
+    cursor.execute("PRAGMA busy_timeout=0")  # never wait in the event loop: fall back to the threaded reader
+    cursor.close()
+
+
+def _closed_by_the_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Checkout check of the read pool, without a round trip: a connection whose socket the server closed (a
+    restart) is replaced (the pool retries on :class:`DisconnectionError`)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
+
+
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     """Create the async engine for ``url`` with the settings each backend needs for durability."""
     if is_sqlite(url):
@@ -44,13 +69,84 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
 
 T = TypeVar("T")
 
+_AUTOCOMMIT: dict[str, Any] = {
+    "isolation_level": "AUTOCOMMIT",
+    "skip_autocommit_rollback": True,  # nothing to roll back: no ROLLBACK (or aiosqlite thread hop) per use
+    "pool_reset_on_return": None,
+}
+
+
+def create_read_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> AsyncEngine:
+    """The engine of :meth:`Database.reading`: autocommit (no BEGIN, no ROLLBACK when the connection goes back
+    to the pool) and, on PostgreSQL, a local liveness check at checkout instead of a pinging round trip."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, **_AUTOCOMMIT)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size // 2, **_AUTOCOMMIT)
+    event.listen(engine.sync_engine, "checkout", _closed_by_the_server)
+    return engine
+
+
+def create_sqlite_loop_reader(url: str, *, echo: bool = False) -> Engine | None:
+    """On a SQLite file, a synchronous engine for :meth:`Database.rows`, used from the event loop's thread
+    (``None`` for an in-memory database, which another connection would not see)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = sqlalchemy.create_engine(
+        parsed.set(drivername="sqlite+pysqlite"), echo=echo, poolclass=QueuePool, pool_size=2, max_overflow=8,
+        connect_args={"check_same_thread": False}, **_AUTOCOMMIT,
+    )
+    event.listen(engine, "connect", _sqlite_reader_pragmas)
+    return engine
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A read statement compiled once for the in-loop SQLite reader: its SQL, the bound parameters in order with
+    their types' bind processors, and each result column's processor (the same conversions SQLAlchemy applies
+    when it executes the statement itself, looked up once instead of at every execution)."""
+
+    plain: bool  # False: something this shortcut does not handle (expanding IN, literal binds, not a SELECT)
+    sql: str = ""
+    names: tuple[str, ...] = ()
+    binds: tuple[Callable[[Any], Any] | None, ...] = ()
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> _Compiled:
+        if not isinstance(statement, Select):
+            return cls(plain=False)
+        compiled = statement.compile(dialect=dialect)
+        names = compiled.positiontup
+        if names is None or compiled.literal_execute_params or compiled.post_compile_params:
+            return cls(plain=False)
+        binds = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        columns = statement.selected_columns
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        return cls(True, compiled.string, tuple(names), binds, results)
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = [params[name] for name in self.names]
+        return [value if bind is None else bind(value) for value, bind in zip(values, self.binds, strict=True)]
+
+    def convert(self, fetched: list[tuple[Any, ...]]) -> list[Sequence[Any]]:
+        results = self.results
+        if not any(results):
+            return list(fetched)
+        return [tuple(v if p is None else p(v) for v, p in zip(row, results, strict=True)) for row in fetched]
+
 
 class Database:
     """An engine, its session factory and, on SQLite, the single-writer lock."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, read_pool_size: int = 20) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo, pool_size=pool_size)
+        self.reader = create_read_engine(url, echo=echo, pool_size=read_pool_size)
+        self._loop_reader = create_sqlite_loop_reader(url, echo=echo)
+        self._compiled: dict[Executable, _Compiled] = {}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.sqlite = is_sqlite(url)
         self._write_lock = asyncio.Lock()
@@ -107,7 +203,51 @@ class Database:
         async with self.sessions() as session:
             yield session
 
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only, in autocommit: each statement is its own snapshot. Nothing written
+        through it is rolled back: write through :meth:`write`."""
+        async with self.reader.connect() as connection:
+            yield connection
+
+    async def rows(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
+        """The rows of one read-only statement, as fast as the engine allows.
+
+        PostgreSQL: one round trip on the autocommit pool. SQLite file: the statement runs right here in the
+        event loop's thread, since an indexed read of a few rows costs less than handing it to aiosqlite's
+        thread (four hand-offs per statement, each waiting for the GIL under load); it never waits for a lock
+        there (``busy_timeout=0``): if the file is busy (a checkpoint, a recovery), it runs on the threaded
+        reader instead, which waits.
+        """
+        if self._loop_reader is not None:
+            try:
+                return self._read_in_loop(self._loop_reader, statement, params or {})
+            except (OperationalError, sqlite3.OperationalError) as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+        async with self.reading() as connection:
+            return (await connection.execute(statement, params)).all()
+
+    def _read_in_loop(self, engine: Engine, statement: Executable, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            compiled = _Compiled.of(statement, engine.dialect)
+            if len(self._compiled) >= 256:  # module-level statements in practice: a bound all the same
+                self._compiled.clear()
+            self._compiled[statement] = compiled
+        if not compiled.plain:
+            with engine.connect() as connection:
+                return list(connection.execute(statement, params).all())
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            fetched = driver.execute(compiled.sql, compiled.arguments(params)).fetchall()
+        return compiled.convert(fetched)
+
     async def dispose(self) -> None:
+        if self._loop_reader is not None:
+            self._loop_reader.dispose()
+        await self.reader.dispose()
         await self.engine.dispose()
         if self._write_engine is not None:
             await self._write_engine.dispose()

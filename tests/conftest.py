@@ -67,6 +67,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty SQLite database URL, for what exists on SQLite only (no PostgreSQL run to skip)."""
+    path = tmp_path / "sqlite-only.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
 async def database(db_url: str) -> AsyncIterator[Database]:
     db = Database(db_url)
     try:

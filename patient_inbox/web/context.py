@@ -29,7 +29,6 @@ from patient_inbox.web.security import (
     new_token,
     set_cookie,
 )
-from storage.base import utcnow
 
 
 class PageError(Exception):
@@ -148,13 +147,14 @@ async def visit(request: Request) -> Visit:
     """
     services = get_services(request)
     limits = services.settings
-    now = utcnow()
+    now = services.clock()
     current, expired = await sessions.load(
         services.database,
         request.cookies.get(SESSION_COOKIE),
         now=now,
         idle=timedelta(seconds=limits.patient_session_idle),
         max_age=timedelta(seconds=limits.patient_session_max_age),
+        cache=services.web_sessions,
     )
     return Visit(request, services, get_key(request, services), now, current, expired, request.cookies.get(PRE_COOKIE))
 

@@ -112,7 +112,7 @@ async def login(request: Request) -> Response:
         return again(error.sentence)
     token = await sessions.start(
         v.services.database, account_id=account.id, stage=sessions.FULL, now=v.now, replaces=v.cookie_value,
-        max_age=v.max_age,
+        max_age=v.max_age, cache=v.services.web_sessions,
     )
     log.info("patient.login", account_id=account.id)
     return _enter(v, redirect("/patient/messages"), token)
@@ -123,7 +123,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     v = await visit(request)
     await v.form()
-    await sessions.end(v.services.database, v.current.token if v.current else None)
+    await sessions.end(v.services.database, v.current.token if v.current else None, v.services.web_sessions)
     response = redirect("/patient/connexion?motif=deconnecte")
     clear_cookie(response, SESSION_COOKIE)
     return response
@@ -210,7 +210,7 @@ async def activation(request: Request) -> Response:
                                           "errors": [error.sentence]})
     token = await sessions.start(
         v.services.database, account_id=row.id, stage=sessions.ENROL, now=v.now, replaces=v.cookie_value,
-        max_age=v.max_age,
+        max_age=v.max_age, cache=v.services.web_sessions,
     )
     return _enter(v, redirect("/patient/activation/mot-de-passe"), token)
 
@@ -314,7 +314,7 @@ async def totp(request: Request) -> Response:
         return _totp(v, current, secret, [str(error)])
     token = await sessions.start(
         v.services.database, account_id=account.id, stage=sessions.FULL, now=v.now, replaces=current.token,
-        max_age=v.max_age,
+        max_age=v.max_age, cache=v.services.web_sessions,
     )
     log.info("patient.activated", account_id=account.id)
     return _enter(v, redirect("/patient/messages?bienvenue=1"), token)

@@ -48,8 +48,7 @@ FORM_OVERHEAD = 256 * 1024  # multipart boundaries and the text fields, beyond t
 async def inbox(request: Request, page: int = 1) -> Response:
     v = await visit(request)  # its own short read: never hold a connection while the session is touched
     current = signed_in(v)
-    async with v.services.database.read() as session:
-        listing = await service.inbox_page(session, current.account.id, page, PER_PAGE)
+    listing = await service.inbox_page(v.services.database, current.account.id, page, PER_PAGE)
     info = "Votre espace est activé. Bienvenue !" if request.query_params.get("bienvenue") else None
     return v.page("inbox.html", {"title": "Mes messages", "page": listing, "info": info})
 

@@ -3,14 +3,23 @@
 The cookie carries a random token; the table keeps its SHA-256. Logging in, finishing activation and logging
 out always issue a new token and delete the old row, so a token fixed or seen before login is worthless
 after it (session fixation).
+
+A logged-in (``full``) session, once read, is trusted from memory (:class:`SessionCache`) for a few seconds,
+so a page costs no session read. Idle time and age are still checked at every request, the row is still
+touched every ``TOUCH_EVERY`` (a touch that finds the row gone ends the session), and logging out or rotating
+in this process forgets the token at once. Only another process (or node) deleting the row is seen late, by
+at most the cache's ``ttl``.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, bindparam, delete, select, update
 
 from patient_inbox.models import PatientAccount, WebSession
 from patient_inbox.web.security import new_token, token_id
@@ -19,6 +28,21 @@ from storage.engine import Database
 TOUCH_EVERY = timedelta(seconds=30)  # write last_seen at most this often (one write per page would be wasteful)
 ENROL = "enrol"
 FULL = "full"
+_SESSION_COLUMNS = [c.key for c in WebSession.__table__.columns]
+_ACCOUNT_COLUMNS = [c.key for c in PatientAccount.__table__.columns]
+_SESSION_QUERY = (
+    select(*WebSession.__table__.columns, *PatientAccount.__table__.columns)
+    .join_from(WebSession, PatientAccount, PatientAccount.id == WebSession.patient_id)
+    .where(WebSession.id == bindparam("key"))
+)  # plain columns, one statement through Database.rows: the session and its account in one round trip
+
+
+def _rows_to_objects(values: Sequence[Any]) -> tuple[WebSession, PatientAccount]:
+    """Transient (never added to any ORM session) copies of the two rows, for reading only."""
+    split = len(_SESSION_COLUMNS)
+    row = WebSession(**dict(zip(_SESSION_COLUMNS, values[:split], strict=True)))
+    account = PatientAccount(**dict(zip(_ACCOUNT_COLUMNS, values[split:], strict=True)))
+    return row, account
 
 
 @dataclass(frozen=True)
@@ -26,6 +50,51 @@ class Current:
     token: str
     session: WebSession
     account: PatientAccount
+
+
+@dataclass
+class _Cached:
+    session: WebSession  # detached rows, read-only from here on
+    account: PatientAccount
+    last_seen_at: datetime  # the row's value, as this process last read or wrote it
+    read_at: datetime  # when the row was read: trusted until read_at + ttl
+
+
+class SessionCache:
+    """Logged-in sessions read within the last ``ttl`` seconds, by token id, at most ``max_entries`` of them.
+
+    ``ttl`` 0 turns the cache off (every request reads its session row).
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        if ttl < 0:
+            raise ValueError(f"the session cache ttl must be 0 or more seconds, not {ttl}")
+        self.ttl = timedelta(seconds=ttl)
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, _Cached] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str, now: datetime) -> _Cached | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if not timedelta(0) <= now - entry.read_at <= self.ttl:  # stale, or the clock went back
+            del self._entries[key]
+            return None
+        return entry
+
+    def put(self, key: str, entry: _Cached) -> None:
+        if not self.ttl:
+            return
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
 
 
 async def start(
@@ -36,10 +105,13 @@ async def start(
     now: datetime,
     replaces: str | None = None,
     max_age: timedelta = timedelta(hours=12),
+    cache: SessionCache | None = None,
 ) -> str:
     """A new session for ``account_id``; the session behind ``replaces`` (a cookie value) is deleted, and so
     are this account's sessions older than ``max_age`` (dead anyway: the table does not grow without bound)."""
     token = new_token()
+    if replaces and cache is not None:
+        cache.forget(token_id(replaces))
     async with database.write() as session:
         if replaces:
             await session.execute(delete(WebSession).where(WebSession.id == token_id(replaces)))
@@ -52,8 +124,10 @@ async def start(
     return token
 
 
-async def end(database: Database, token: str | None) -> None:
+async def end(database: Database, token: str | None, cache: SessionCache | None = None) -> None:
     if token:
+        if cache is not None:
+            cache.forget(token_id(token))
         async with database.write() as session:
             await session.execute(delete(WebSession).where(WebSession.id == token_id(token)))
 
@@ -65,33 +139,39 @@ async def load(
     now: datetime,
     idle: timedelta,
     max_age: timedelta,
+    cache: SessionCache | None = None,
 ) -> tuple[Current | None, bool]:
     """The live session behind ``token`` and whether an expired one was found (to tell the person why).
 
-    It reads, then may write (touch or delete the row) once the read connection is back in the pool.
+    It reads (unless ``cache`` holds the session), then may write (touch or delete the row) once the read
+    connection is back in the pool.
     """
     if not token:
         return None, False
     key = token_id(token)
-    query = (
-        select(WebSession, PatientAccount)
-        .join(PatientAccount, PatientAccount.id == WebSession.patient_id)
-        .where(WebSession.id == key)
-    )
-    async with database.read() as session:
-        found = (await session.execute(query)).first()
-    if found is None:
-        return None, False
-    row, account = found
-    if now - row.last_seen_at > idle or now - row.created_at > max_age:
-        await end(database, token)
+    entry = cache.get(key, now) if cache is not None else None
+    if entry is None:
+        found = await database.rows(_SESSION_QUERY, {"key": key})
+        if not found:
+            return None, False
+        row, account = _rows_to_objects(found[0])
+        entry = _Cached(row, account, row.last_seen_at, now)
+        if cache is not None and row.stage == FULL:  # enrolment rows change (pending_totp): always read
+            cache.put(key, entry)
+    if now - entry.last_seen_at > idle or now - entry.session.created_at > max_age:
+        await end(database, token, cache)
         return None, True
-    if now - row.last_seen_at > TOUCH_EVERY:
+    if now - entry.last_seen_at > TOUCH_EVERY:
         async with database.write() as session:
-            live = await session.get(WebSession, key)
-            if live is not None:
-                live.last_seen_at = now
-    return Current(token, row, account), False
+            touched = await session.execute(
+                update(WebSession).where(WebSession.id == key).values(last_seen_at=now)
+            )
+        if not cast("CursorResult[Any]", touched).rowcount:  # the row is gone: logged out elsewhere since read
+            if cache is not None:
+                cache.forget(key)
+            return None, False
+        entry.last_seen_at = now
+    return Current(token, entry.session, entry.account), False
 
 
 async def set_pending_totp(database: Database, token: str, secret: str) -> None:

@@ -165,7 +165,7 @@ async def test_reopening_restores_the_conversations(world: World) -> None:
         await change_state(session, patient.ins, Event.REOPEN, now)
         account = await find_by_ins(session, patient.ins)
         assert account is not None and account.state == "active"
-        page = await inbox_page(session, patient.id, 1)
+    page = await inbox_page(world.database, patient.id, 1)
     assert page.total == 1
 
 

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from mail_gateway.delivery.routing import Sender
 from mail_gateway.errors import DeliveryRefused
@@ -196,6 +196,8 @@ async def test_many_failures_from_one_address_are_throttled(world: World, tmp_pa
 
 
 async def test_an_idle_session_expires(world: World, tmp_path: Path) -> None:
+    """The row says idle: with the session cache off, every page reads the row and sees it."""
+    world.services.web_sessions = sessions.SessionCache(0)
     patient = await make_patient(world.database)
     async with client(make_app(world, tmp_path)) as http:
         await activate(http, patient)
@@ -208,6 +210,98 @@ async def test_an_idle_session_expires(world: World, tmp_path: Path) -> None:
         assert response.headers["location"] == "/patient/connexion?motif=expiree"
         page = await http.get(response.headers["location"])
         assert "expiré" in page.text
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+async def test_a_cached_session_still_expires_when_idle(world: World, tmp_path: Path) -> None:
+    clock = MovableClock()
+    world.services.clock = clock
+    patient = await make_patient(world.database)
+    async with client(make_app(world, tmp_path)) as http:
+        await activate(http, patient)
+        assert (await http.get("/patient/messages")).status_code == 200
+        assert len(world.services.web_sessions) == 1  # the page above put it in the cache
+        clock.offset = timedelta(seconds=world.services.settings.patient_session_idle + 5)
+        response = await http.get("/patient/messages")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/patient/connexion?motif=expiree"
+        clock.offset = timedelta(0)
+        assert (await http.get("/patient/messages")).status_code == 303  # ended, not just stale
+    async with world.database.read() as session:
+        assert (await session.scalars(select(WebSession.id))).all() == []
+
+
+async def test_a_cached_session_expires_at_its_maximum_age(world: World, tmp_path: Path) -> None:
+    clock = MovableClock()
+    world.services.clock = clock
+    world.services.settings = world.services.settings.model_copy(
+        update={"patient_session_idle": 10 * 3600.0, "patient_session_max_age": 3600.0}
+    )
+    patient = await make_patient(world.database)
+    async with client(make_app(world, tmp_path)) as http:
+        await activate(http, patient)
+        for minutes in (0, 20, 40):  # pages every 20 minutes: never idle; each touches the row
+            clock.offset = timedelta(minutes=minutes)
+            assert (await http.get("/patient/messages")).status_code == 200
+        clock.offset = timedelta(minutes=61)
+        response = await http.get("/patient/messages")
+        assert response.status_code == 303 and response.headers["location"].endswith("motif=expiree")
+
+
+async def test_logout_forgets_a_cached_session_at_once(world: World, tmp_path: Path) -> None:
+    patient = await make_patient(world.database)
+    app = make_app(world, tmp_path)
+    async with client(app) as http:
+        await activate(http, patient)
+        assert (await http.get("/patient/messages")).status_code == 200
+        token = http.cookies[SESSION]
+        assert len(world.services.web_sessions) == 1
+        await logout(http)
+        assert len(world.services.web_sessions) == 0
+    async with client(app) as stolen:
+        stolen.cookies.set(SESSION, token)
+        assert (await stolen.get("/patient/messages")).status_code == 303
+
+
+async def test_a_session_ended_by_another_process_is_refused_within_the_cache_ttl(
+    world: World, tmp_path: Path
+) -> None:
+    clock = MovableClock()
+    world.services.clock = clock
+    patient = await make_patient(world.database)
+    async with client(make_app(world, tmp_path)) as http:
+        await activate(http, patient)
+        assert (await http.get("/patient/messages")).status_code == 200
+        async with world.database.write() as session:  # another node logs this session out
+            await session.execute(delete(WebSession))
+        clock.offset = timedelta(seconds=world.services.settings.patient_session_cache + 0.5)
+        response = await http.get("/patient/messages")
+        assert response.status_code == 303 and response.headers["location"] == "/patient/connexion"
+
+
+async def test_a_touch_that_finds_the_session_gone_logs_out(world: World, tmp_path: Path) -> None:
+    """A cache longer than the touch interval still notices, at the touch, that the row is gone."""
+    clock = MovableClock()
+    world.services.clock = clock
+    world.services.web_sessions = sessions.SessionCache(3600)
+    patient = await make_patient(world.database)
+    async with client(make_app(world, tmp_path)) as http:
+        await activate(http, patient)
+        assert (await http.get("/patient/messages")).status_code == 200
+        async with world.database.write() as session:
+            await session.execute(delete(WebSession))
+        assert (await http.get("/patient/messages")).status_code == 200  # trusted from memory meanwhile
+        clock.offset = sessions.TOUCH_EVERY + timedelta(seconds=1)
+        response = await http.get("/patient/messages")
+        assert response.status_code == 303 and response.headers["location"] == "/patient/connexion"
+        assert len(world.services.web_sessions) == 0
 
 
 async def test_activation_code_is_checked_and_single_use(world: World, tmp_path: Path) -> None:
