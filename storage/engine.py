@@ -34,6 +34,15 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database on disk; ``None`` for another engine or an in-memory database (which a
+    second connection would not see)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -91,11 +100,10 @@ def create_read_engine(url: str, *, echo: bool = False, pool_size: int = 20) -> 
 def create_sqlite_loop_reader(url: str, *, echo: bool = False) -> Engine | None:
     """On a SQLite file, a synchronous engine for :meth:`Database.rows`, used from the event loop's thread
     (``None`` for an in-memory database, which another connection would not see)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if sqlite_file(url) is None:
         return None
     engine = sqlalchemy.create_engine(
-        parsed.set(drivername="sqlite+pysqlite"), echo=echo, poolclass=QueuePool, pool_size=2, max_overflow=8,
+        make_url(url).set(drivername="sqlite+pysqlite"), echo=echo, poolclass=QueuePool, pool_size=2, max_overflow=8,
         connect_args={"check_same_thread": False}, **_AUTOCOMMIT,
     )
     event.listen(engine, "connect", _sqlite_reader_pragmas)
@@ -149,6 +157,7 @@ class Database:
         self._compiled: dict[Executable, _Compiled] = {}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.sqlite = is_sqlite(url)
+        self.sqlite_path = sqlite_file(url)  # None for PostgreSQL and in-memory SQLite
         self._write_lock = asyncio.Lock()
         self._sync_engine: Engine | None = None
         self._sync_engine_lock = threading.Lock()
@@ -170,30 +179,32 @@ class Database:
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one committed transaction with a synchronous connection; return its result.
 
-        For short, hot units of work made of several statements. On SQLite the whole unit runs in one worker
-        thread on a plain ``sqlite3`` connection (same file, same pragmas), under the same writer lock as
-        :meth:`write`: one thread hop instead of one per statement with aiosqlite. On PostgreSQL it runs through
-        ``AsyncConnection.run_sync`` on the pooled asyncpg connections.
+        For short, hot units of work made of several statements (the mail store's batches, IMAP flag changes).
+        On a SQLite file the whole unit runs in one worker thread on a plain ``sqlite3`` connection (same file,
+        same pragmas) in a ``BEGIN IMMEDIATE`` transaction, so a unit that reads before it writes is atomic too,
+        under the same writer lock as :meth:`write`: one thread hop instead of one per statement with aiosqlite.
+        ``connection.connection.driver_connection`` is that ``sqlite3`` connection, for raw SQL. On PostgreSQL
+        the unit runs through ``AsyncConnection.run_sync`` on a small pool of its own without pre-ping.
         """
         lock: contextlib.AbstractAsyncContextManager[Any] = (
             self._write_lock if self.sqlite else contextlib.nullcontext()
         )
         async with lock:
-            if self.sqlite and self._file_backed():
+            if self.sqlite_path is not None:
                 return await asyncio.to_thread(self._sync_write, work)
             async with (self._write_engine or self.engine).begin() as connection:
                 return await connection.run_sync(work)
 
-    def _file_backed(self) -> bool:
-        database = make_url(self.url).database
-        return bool(database) and database != ":memory:"
-
     def _sync_write(self, work: Callable[[Connection], T]) -> T:
         with self._sync_engine_lock:
             if self._sync_engine is None:
-                url = make_url(self.url).set(drivername="sqlite")
-                engine = create_sync_engine(url, connect_args={"check_same_thread": False}, pool_size=1)
+                url = make_url(self.url).set(drivername="sqlite+pysqlite")
+                # isolation_level=None: no implicit BEGIN from the driver; the "begin" event opens each unit.
+                engine = create_sync_engine(
+                    url, connect_args={"check_same_thread": False, "isolation_level": None}, pool_size=1
+                )
                 event.listen(engine, "connect", _sqlite_pragmas)
+                event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
                 self._sync_engine = engine
         with self._sync_engine.begin() as connection:
             return work(connection)

@@ -16,11 +16,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Connection, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mail_gateway.imap.errors import NoSuchFolder
-from mail_gateway.imap.sqlite_reads import SqliteReader, uid_clauses
+from mail_gateway.imap.sqlite_reads import uid_clauses
 from mail_gateway.imap.store import MessageState
 from mail_gateway.store.mailstore import normalise_flags
 from mail_gateway.store.models import FolderMessage
@@ -103,6 +103,12 @@ def _apply_sqlite(db: sqlite3.Connection, change: FlagChange) -> Result:
     return sorted(states, key=lambda s: s.uid), refused, modseq
 
 
+def _driver(connection: Connection) -> sqlite3.Connection:
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)  # Database.run_write on a SQLite file
+    return raw
+
+
 class FlagWriter:
     def __init__(
         self,
@@ -110,10 +116,8 @@ class FlagWriter:
         bump: Callable[[AsyncSession, int], Awaitable[tuple[int, int, int]]],
         uid_filter: Callable[[Sequence[int]], list[ColumnElement[bool]]],
         publish: Callable[[int, int], None],
-        fast: SqliteReader | None = None,
     ) -> None:
         self.database = database
-        self.fast = fast
         self._bump = bump
         self._uid_filter = uid_filter
         self._publish = publish
@@ -141,11 +145,13 @@ class FlagWriter:
 
     async def _commit(self, batch: list[FlagChange]) -> None:
         try:
-            async with self.database.write() as session:
-                if self.fast is not None:
-                    # SQLite: the whole batch in one thread hop; the session above only holds the writer lock.
-                    results = await self.fast.write(lambda db: [_apply_sqlite(db, change) for change in batch])
-                else:
+            if self.database.sqlite_path is not None:
+                # SQLite file: the whole batch in one thread hop, raw SQL on the unit's sqlite3 connection.
+                results = await self.database.run_write(
+                    lambda connection: [_apply_sqlite(_driver(connection), change) for change in batch]
+                )
+            else:
+                async with self.database.write() as session:
                     results = [await self._apply(session, change) for change in batch]
         except Exception as error:
             if len(batch) == 1:

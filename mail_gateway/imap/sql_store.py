@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mail_gateway.imap.errors import FolderExists, NoSuchFolder
@@ -92,11 +91,9 @@ class SqlImapStore:
         self.default_quota = default_quota
         # SQLite: the hot reads bypass aiosqlite (see sqlite_reads); PostgreSQL uses asyncpg through SQLAlchemy.
         self.fast: SqliteReader | None = None
-        if database.sqlite:
-            path = make_url(database.url).database
-            if path and path != ":memory:":
-                self.fast = SqliteReader(path)
-        self.flag_writer = FlagWriter(database, bump, uid_filter, self._publish, self.fast)
+        if database.sqlite_path is not None:
+            self.fast = SqliteReader(database.sqlite_path)
+        self.flag_writer = FlagWriter(database, bump, uid_filter, self._publish)
 
     # Helpers ------------------------------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ Through SQLAlchemy and aiosqlite, every statement costs several thread hand-offs
 machine), which dominated SELECT, FETCH and the per-command change check. Here a whole operation (its one to
 three statements) runs in one hop on a plain ``sqlite3`` connection kept by the worker thread, in one read
 transaction, so it sees one committed state. WAL mode (set by :mod:`storage.engine`) lets these readers run
-beside the single writer. Writes go through SQLAlchemy and ``database.write()``, except batches of flag
-changes (:mod:`mail_gateway.imap.flag_writer`), which run here under the same writer lock.
+beside the single writer. Writes go through ``database.write()``, or ``database.run_write()`` for batches of
+flag changes (:mod:`mail_gateway.imap.flag_writer`: raw SQL on its ``sqlite3`` connection, one hop).
 
 The SQL mirrors :class:`mail_gateway.imap.sql_store.SqlImapStore`'s SQLAlchemy queries, which PostgreSQL uses;
 the store contract tests run both.
@@ -68,33 +68,6 @@ class SqliteReader:
             connection.execute("PRAGMA busy_timeout=30000")
             self._local.connection = connection
         return connection
-
-    def _writer(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "writer", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None)
-            # The same durability as storage.engine: a commit survives a crash or a power loss.
-            for pragma in ("busy_timeout=30000", "synchronous=FULL", "foreign_keys=ON"):
-                connection.execute(f"PRAGMA {pragma}")
-            self._local.writer = connection
-        return connection
-
-    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in one write transaction, in one thread hop. The caller holds ``database.write()``
-        (the process's SQLite writer lock), so this never competes with the SQLAlchemy writers."""
-
-        def job() -> T:
-            connection = self._writer()
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(connection)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-            return result
-
-        return await asyncio.to_thread(job)
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def job() -> T:

@@ -284,53 +284,48 @@ def _commit_batch(connection: Connection, batch: list[_Job], dialect: str) -> li
                     "internal_date": job.internal_date,
                 }
             )
-            usage[mailbox_id] = usage.get(mailbox_id, 0) + len(job.raw)
+            if not grown:
+                usage[mailbox_id] = usage.get(mailbox_id, 0) + len(job.raw)
             copies.append(StoredCopy(mailbox_id, folder_id, uid, validity, modseq, job.sha256, len(job.raw)))
         results.append(copies)
     connection.execute(_INSERT_INSTANCES, rows)
-    if not grown:
-        for mailbox_id in sorted(usage):
-            connection.execute(_ADD_USAGE, {"mailbox": mailbox_id, "grow": usage[mailbox_id]})
+    for mailbox_id in sorted(usage):
+        connection.execute(_ADD_USAGE, {"mailbox": mailbox_id, "grow": usage[mailbox_id]})
     return results
 
 
 def _content_ids(connection: Connection, batch: list[_Job], dialect: str) -> dict[str, int]:
     """Insert each new content once and return the ids of all; one statement in the common case."""
     wanted = {job.sha256: job for job in batch}
+    jobs = list(wanted.values())
     now = utcnow()
-    values = [
-        {
-            "sha256": job.sha256,
-            "size": len(job.raw),
-            "structure": job.structure,
-            "message_id": _message_id(job.structure),
-            "created_at": now,
-            "inline_data": job.raw if job.inline else None,
-        }
-        for job in wanted.values()
-    ]
     if dialect == "sqlite":
         # A plain executemany (sqlite3's own loop) and one SELECT cost less here than SQLAlchemy building a
         # multi-row INSERT … RETURNING for each batch; no round trips to save on an embedded database.
-        connection.execute(_INSERT_CONTENTS_IGNORE, values)
+        rows = [
+            {"sha256": job.sha256, "size": len(job.raw), "structure": job.structure,
+             "message_id": _message_id(job.structure), "created_at": now,
+             "inline_data": job.raw if job.inline else None}
+            for job in jobs
+        ]
+        connection.execute(_INSERT_CONTENTS_IGNORE, rows)
         found: dict[str, int] = {}
         existing = list(wanted)
     else:
         # One fixed statement over arrays, whatever the batch size: one round trip, no SQL built per batch.
         columns = {
-            "shas": [v["sha256"] for v in values],
-            "sizes": [v["size"] for v in values],
-            "structures": [json.dumps(v["structure"]) for v in values],
-            "message_ids": [v["message_id"] for v in values],
-            "inline": [v["inline_data"] for v in values],
+            "shas": [job.sha256 for job in jobs],
+            "sizes": [len(job.raw) for job in jobs],
+            "structures": [json.dumps(job.structure) for job in jobs],
+            "message_ids": [_message_id(job.structure) for job in jobs],
+            "inline": [job.raw if job.inline else None for job in jobs],
             "created_at": now,
         }
-        result = connection.execute(_INSERT_CONTENTS_ARRAYS, columns).all()
-        found = {sha: content_id for sha, content_id in result}
+        found = {sha: content_id for sha, content_id in connection.execute(_INSERT_CONTENTS_ARRAYS, columns)}
         existing = [sha for sha in wanted if sha not in found]  # the same bytes were stored before
     if existing:
-        rows = connection.execute(select(_CONTENTS.c.sha256, _CONTENTS.c.id).where(_CONTENTS.c.sha256.in_(existing)))
-        found.update({sha: content_id for sha, content_id in rows.all()})
+        select_ids = select(_CONTENTS.c.sha256, _CONTENTS.c.id).where(_CONTENTS.c.sha256.in_(existing))
+        found.update({sha: content_id for sha, content_id in connection.execute(select_ids)})
     return found
 
 
