@@ -77,6 +77,23 @@ async def facts(session: AsyncSession, conversation: Conversation, patient_addre
     )
 
 
+async def _add_with_attachments(session: AsyncSession, message: PatientMessage, parsed: ParsedMessage) -> None:
+    """Add ``message`` and one row per attachment of ``parsed``, in order (their bytes are blobs)."""
+    session.add(message)
+    await session.flush()
+    for position, attachment in enumerate(parsed.attachments):
+        session.add(
+            Attachment(
+                message_id=message.id,
+                position=position,
+                filename=attachment.filename,
+                content_type=attachment.content_type[:255],
+                size=len(attachment.data),
+                sha256=blob_name(attachment.data),
+            )
+        )
+
+
 def store_blobs(blobs: BlobStore, raw: bytes, parsed: ParsedMessage) -> None:
     """Write the message and its attachments durably; call it before the transaction that refers to them."""
     blobs.put_many([raw, *(a.data for a in parsed.attachments)])
@@ -149,19 +166,7 @@ async def file_professional_message(
         subject=parsed.subject or NO_SUBJECT,
         received_at=now,
     )
-    session.add(message)
-    await session.flush()
-    for position, attachment in enumerate(parsed.attachments):
-        session.add(
-            Attachment(
-                message_id=message.id,
-                position=position,
-                filename=attachment.filename,
-                content_type=attachment.content_type[:255],
-                size=len(attachment.data),
-                sha256=blob_name(attachment.data),
-            )
-        )
+    await _add_with_attachments(session, message, parsed)
     conversation.unread += 1
     conversation.last_message_at = now
     conversation.last_author = author_identity.name
@@ -319,19 +324,7 @@ async def record_patient_message(
         received_at=now,
         read_at=now,
     )
-    session.add(message)
-    await session.flush()
-    for position, attachment in enumerate(parsed.attachments):
-        session.add(
-            Attachment(
-                message_id=message.id,
-                position=position,
-                filename=attachment.filename,
-                content_type=attachment.content_type[:255],
-                size=len(attachment.data),
-                sha256=blob_name(attachment.data),
-            )
-        )
+    await _add_with_attachments(session, message, parsed)
     conversation.last_message_at = now
     await session.flush()
     return message
