@@ -57,6 +57,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
+    yield from _postgres_database(request)
+
+
+def _postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = f"t_{next(_counter)}_{abs(hash(request.node.nodeid)) % 10**8}"
     server.psql(f"CREATE DATABASE {name} TEMPLATE template_mssante")
@@ -72,6 +76,12 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "sqlite-only.db"
     shutil.copyfile(sqlite_template, path)
     return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated, empty PostgreSQL database URL, for what exists on PostgreSQL only."""
+    yield from _postgres_database(request)
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Executable, bindparam, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Executable, Integer, bindparam, func, select, text, update
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from patient_inbox.models import PatientAccount
@@ -115,6 +116,9 @@ async def test_rows_apply_bind_and_result_conversions_like_sqlalchemy(database: 
             {"ids": [1, 3]},
         ),
         (text("SELECT count(*) FROM patient_accounts WHERE id > :n"), {"n": 1}),
+        # values bound by the statement itself, and one also given by the caller
+        (select(PatientAccount.address, func.length(PatientAccount.address)).where(PatientAccount.id > 1), {}),
+        (select(PatientAccount.address).where(PatientAccount.id == bindparam("id", 1)), {"id": 2}),
     ]
     for query, params in queries:
         for _ in range(2):  # compiled once, then from the cache
@@ -123,4 +127,77 @@ async def test_rows_apply_bind_and_result_conversions_like_sqlalchemy(database: 
                 reference = (await session.execute(query, params)).all()
             assert [tuple(r) for r in fast] == [tuple(r) for r in reference], query
     [(first, created, born), (third, _, _)] = await database.rows(queries[0][0], queries[0][1])
+    assert [r[0] for r in await database.rows(queries[4][0])] == ["p0@patient.example"]  # default bound value
+    with pytest.raises(InvalidRequestError, match="'t'"):
+        await database.rows(queries[0][0], {})
     assert (first, third) == (1, 3) and created == NOW and created.tzinfo is not None and born == NOW.date()
+
+
+# PostgreSQL: Database.rows runs plain SELECTs on held read-pool connections through the driver -------------------
+
+
+def _held(database: Database) -> Any:
+    held = database._held_readers
+    assert held is not None
+    return held
+
+
+async def test_postgres_rows_use_held_connections_and_fall_back_beyond_them(postgres_url: str) -> None:
+    database = Database(postgres_url, read_pool_size=4)  # two held connections
+    try:
+        await add_account(database, 1)
+        query = select(PatientAccount.address, PatientAccount.created_at)
+        assert await database.rows(query) == [("p1@patient.example", NOW)]
+        assert _held(database)._held == 1 and len(_held(database)._idle) == 1
+        # Ten concurrent reads: two on held connections, the others on the ordinary pool; all answer.
+        slow = select(PatientAccount.address, func.pg_sleep(0.05).label("s"))
+        answers = await asyncio.gather(*(database.rows(slow) for _ in range(10)))
+        assert all([r[0] for r in rows] == ["p1@patient.example"] for rows in answers)
+        assert _held(database)._held == 2 and len(_held(database)._idle) == 2
+    finally:
+        await database.dispose()
+
+
+async def test_postgres_rows_survive_a_connection_the_server_closed(postgres_url: str) -> None:
+    database = Database(postgres_url, read_pool_size=2)
+    try:
+        await add_account(database, 1)
+        query = select(PatientAccount.address, func.pg_backend_pid().label("pid"))
+        [(_, pid)] = await database.rows(query)
+        async with database.write() as session:  # a restart, as far as this connection is concerned
+            await session.execute(select(func.pg_terminate_backend(pid)))
+        for _ in range(3):
+            [(address, new_pid)] = await database.rows(query)
+            assert address == "p1@patient.example" and new_pid != pid
+    finally:
+        await database.dispose()
+
+
+async def test_postgres_rows_report_statement_errors_as_sqlalchemy_does(postgres_url: str) -> None:
+    database = Database(postgres_url, read_pool_size=2)
+    try:
+        failing = select((PatientAccount.id // bindparam("zero", type_=Integer)).label("q"))
+        await add_account(database, 1)
+        with pytest.raises(DBAPIError, match="division by zero"):
+            await database.rows(failing, {"zero": 0})
+        assert await database.rows(failing, {"zero": 1}) == [(1,)]  # and reads go on
+        assert _held(database)._held == 1  # the failed read dropped its connection, the next one took another
+        numeric = select((PatientAccount.id / bindparam("two", type_=Integer)).label("q"))
+        assert await database.rows(numeric, {"two": 2}) == [(Decimal("0.5"),)]  # left to SQLAlchemy: same result
+    finally:
+        await database.dispose()
+
+
+async def test_postgres_rows_cancelled_mid_read_drop_their_connection(postgres_url: str) -> None:
+    database = Database(postgres_url, read_pool_size=2)
+    try:
+        await add_account(database, 1)
+        sleeping = asyncio.create_task(database.rows(select(func.pg_sleep(5).label("s"))))
+        await asyncio.sleep(0.3)
+        sleeping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        assert _held(database)._held == 0 and not _held(database)._idle  # its state was unknown: closed
+        assert [r[0] for r in await database.rows(select(PatientAccount.address))] == ["p1@patient.example"]
+    finally:
+        await database.dispose()
