@@ -14,7 +14,7 @@ from directory.api import router as directory_api_router
 from directory.fhir_api import router as directory_fhir_router
 from mssante.pki_store import pki_http_router
 from mssante.settings import Settings
-from patient_inbox.web import router as patient_router
+from patient_inbox.web import routers as patient_routers
 from storage.engine import Database
 
 
@@ -35,5 +35,6 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     app.include_router(directory_api_router)
     app.include_router(directory_fhir_router)
     app.include_router(pki_http_router())
-    app.include_router(patient_router)
+    for router in patient_routers:
+        app.include_router(router)
     return app
