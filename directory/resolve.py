@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from directory.models import Mailbox, Person
 from policies.addresses import MAX_ADDRESS
 from storage.engine import Database
+from storage.ttl_cache import Missing, TtlCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,23 +95,19 @@ class Resolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database = database
-        self.ttl = ttl
-        self.negative_ttl = negative_ttl
-        self.max_entries = max_entries
         self.clock = clock
         self.hits = 0
         self.misses = 0
-        self._cache: OrderedDict[str, tuple[float, Owner | None]] = OrderedDict()
+        self._cache: TtlCache[str, Owner | None] = TtlCache(ttl=ttl, negative_ttl=negative_ttl, max_entries=max_entries)
         self._pending: dict[str, asyncio.Future[Owner | None]] = {}
 
     async def resolve(self, address: str) -> Owner | None:
         key = address.strip().lower()
         now = self.clock()
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            self._cache.move_to_end(key)
+        cached = self._cache.get(key, now)
+        if not isinstance(cached, Missing):
             self.hits += 1
-            return cached[1]
+            return cached
         pending = self._pending.get(key)
         if pending is not None:
             self.hits += 1
@@ -131,10 +127,7 @@ class Resolver:
         finally:
             del self._pending[key]
         future.set_result(owner)
-        self._cache[key] = (now + (self.ttl if owner is not None else self.negative_ttl), owner)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        self._cache.put(key, owner, now)
         return owner
 
     def invalidate(self, address: str | None = None) -> None:
@@ -142,4 +135,4 @@ class Resolver:
         if address is None:
             self._cache.clear()
         else:
-            self._cache.pop(address.strip().lower(), None)
+            self._cache.forget(address.strip().lower())

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +36,7 @@ from mail_gateway.store.models import Mailbox
 from policies.addresses import normalise, split
 from policies.rate_limits import FailureWindow
 from storage.engine import Database
+from storage.ttl_cache import Missing, TtlCache
 
 log = structlog.get_logger(__name__)
 
@@ -74,12 +74,10 @@ class Authenticator:
     ) -> None:
         self.database = database
         self.failures = FailureWindow(max_failures, failure_window)
-        self.cache_ttl = cache_ttl
-        self.cache_size = cache_size
         self.patient_domain = patient_domain
         self.clock = clock
         self._key = secrets.token_bytes(32)
-        self._cache: OrderedDict[bytes, tuple[int, float]] = OrderedDict()
+        self._cache: TtlCache[bytes, int] = TtlCache(ttl=cache_ttl, max_entries=cache_size)  # key -> mailbox id
         # Mailbox rows for logins whose password verification is cached: no database read at all then.
         self.mailboxes = mailboxes or MailboxCache(database, clock=clock)
 
@@ -104,9 +102,9 @@ class Authenticator:
                 None, "patient", "patient mailboxes have no IMAP or SMTP access; use the web inbox"
             )
         cache_key = self._cache_key(address, password)
-        cached = self._cache.get(cache_key)
-        mailbox = await self.mailboxes.get(address) if cached is not None and cached[1] > now else None
-        if mailbox is not None and cached is not None and cached[0] == mailbox.id:
+        cached = self._cache.get(cache_key, now)
+        mailbox = None if isinstance(cached, Missing) else await self.mailboxes.get(address)
+        if mailbox is not None and cached == mailbox.id:
             verified = True
         else:
             async with self.database.read() as session:
@@ -120,10 +118,7 @@ class Authenticator:
             self.failures.record(f"ip:{remote_ip}", now)
             log.info("auth.failed", known=mailbox is not None)
             return AuthOutcome(None, "invalid", INVALID)
-        self._cache[cache_key] = (mailbox.id, now + self.cache_ttl)
-        self._cache.move_to_end(cache_key)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(cache_key, mailbox.id, now)
         if mailbox.state != "active":
             return AuthOutcome(None, "suspended", "this mailbox is suspended; contact your operator")
         self.failures.clear(f"addr:{address}")

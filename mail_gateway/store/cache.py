@@ -9,7 +9,6 @@ usage figures (quota) may lag by as much: quotas are soft by that margin.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from mail_gateway.store.mailboxes import MailboxInfo
 from mail_gateway.store.models import Mailbox
 from storage.engine import Database
+from storage.ttl_cache import Missing, TtlCache
 
 
 class MailboxCache:
@@ -30,29 +30,25 @@ class MailboxCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database = database
-        self.ttl = ttl
-        self.negative_ttl = negative_ttl
-        self.max_entries = max_entries
         self.clock = clock
-        self._entries: OrderedDict[str, tuple[MailboxInfo | None, float]] = OrderedDict()
+        self._entries: TtlCache[str, MailboxInfo | None] = TtlCache(
+            ttl=ttl, negative_ttl=negative_ttl, max_entries=max_entries
+        )
 
     async def get(self, address: str) -> MailboxInfo | None:
         """``address`` must already be normalised (lower case)."""
         now = self.clock()
-        entry = self._entries.get(address)
-        if entry is not None and entry[1] > now:
-            return entry[0]
+        cached = self._entries.get(address, now)
+        if not isinstance(cached, Missing):
+            return cached
         async with self.database.read() as session:
             row = await session.scalar(select(Mailbox).where(Mailbox.address == address))
             info = MailboxInfo.of(row) if row is not None else None
-        self._entries[address] = (info, now + (self.ttl if info is not None else self.negative_ttl))
-        self._entries.move_to_end(address)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(address, info, now)
         return info
 
     def invalidate(self, address: str | None = None) -> None:
         if address is None:
             self._entries.clear()
         else:
-            self._entries.pop(address, None)
+            self._entries.forget(address)

@@ -13,7 +13,6 @@ at most the cache's ``ttl``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from sqlalchemy import CursorResult, bindparam, delete, select, update
 from patient_inbox.models import PatientAccount, WebSession
 from patient_inbox.web.security import new_token, token_id
 from storage.engine import Database
+from storage.ttl_cache import Missing, TtlCache
 
 TOUCH_EVERY = timedelta(seconds=30)  # write last_seen at most this often (one write per page would be wasteful)
 ENROL = "enrol"
@@ -63,38 +63,27 @@ class _Cached:
 class SessionCache:
     """Logged-in sessions read within the last ``ttl`` seconds, by token id, at most ``max_entries`` of them.
 
-    ``ttl`` 0 turns the cache off (every request reads its session row).
+    ``ttl`` 0 turns the cache off (every request reads its session row). An entry is trusted from its
+    ``read_at`` on (a clock that went back makes it stale).
     """
 
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         if ttl < 0:
             raise ValueError(f"the session cache ttl must be 0 or more seconds, not {ttl}")
-        self.ttl = timedelta(seconds=ttl)
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, _Cached] = OrderedDict()
+        self._entries: TtlCache[str, _Cached] = TtlCache(ttl=ttl, max_entries=max_entries)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: str, now: datetime) -> _Cached | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if not timedelta(0) <= now - entry.read_at <= self.ttl:  # stale, or the clock went back
-            del self._entries[key]
-            return None
-        return entry
+        entry = self._entries.get(key, now.timestamp())
+        return None if isinstance(entry, Missing) else entry
 
     def put(self, key: str, entry: _Cached) -> None:
-        if not self.ttl:
-            return
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._entries.put(key, entry, entry.read_at.timestamp())
 
     def forget(self, key: str) -> None:
-        self._entries.pop(key, None)
+        self._entries.forget(key)
 
 
 async def start(
