@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from patient_inbox.config import PatientSettings
+
 MiB = 1024 * 1024
 
 
@@ -26,12 +28,12 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("MSSANTE_DATA_DIR", "var")).resolve()
 
 
-class Settings(BaseSettings):
+class Settings(PatientSettings):
     model_config = SettingsConfigDict(env_prefix="MSSANTE_", extra="forbid", validate_default=True)
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str = ""  # empty: SQLite file in the data directory
-    domains: Annotated[list[str], NoDecode] = ["mssante.localhost"]
+    domains: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["mssante.localhost"])
     patient_domain: str = "patient.mssante.localhost"
     hostname: str = "mx.mssante.localhost"  # our MTA's name in greetings and Received: headers
     listen_host: str = "127.0.0.1"
@@ -54,19 +56,8 @@ class Settings(BaseSettings):
     loopback_is_secure: bool = True  # Dovecot-style: plaintext login from 127.0.0.0/8 and ::1 (IMAP)
     log_format: str = "console"  # console or json
     shutdown_grace: float = 30.0
-    # Patient inbox (read by patient_inbox.config.PatientSettings from the same sources; declared here so that
-    # mssante.toml may carry them).
-    notify_smarthost: str = ""  # host:port of the relay for content-free notifications; empty: off
-    notify_from: str = ""  # default: ne-pas-repondre@<patient domain>
-    public_url: str = ""  # the web inbox's address, named in notifications
-    patient_session_idle: float = 900.0
-    patient_session_max_age: float = 43200.0
-    patient_session_cache: float = 5.0  # seconds a logged-in web session is trusted from memory (0: off)
-    patient_ip_failures: int = 30
-    patient_ip_window: float = 900.0
-    reply_max_bytes: int = 10 * MiB
-    reply_max_attachments: int = 5
-    reply_max_text: int = 20000
+    # The patient inbox's settings (notify_smarthost, patient_session_*, reply_max_*, ...) are inherited from
+    # patient_inbox.config.PatientSettings, which reads them from the same sources: declared once, there.
 
     @field_validator("domains", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
-"""Settings of the patient side that the main ``Settings`` does not carry (yet).
+"""Settings of the patient side, declared once here: ``mssante.settings.Settings`` inherits them.
 
 Read from ``MSSANTE_*`` environment variables and ``<DATA_DIR>/mssante.toml`` like the main settings, ignoring
-every key that is not ours, so both classes read the same sources without stepping on each other.
+every key that is not ours (the main settings refuse unknown keys), so the patient package can read its
+settings without depending on the composition root.
 """
 
 from __future__ import annotations
