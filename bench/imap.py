@@ -1,6 +1,6 @@
 """IMAP benchmark: mssante-gateway against Dovecot, same messages, same workload, same run.
 
-    .venv/bin/python bench/imap.py [--clients 10,100] [--duration 10] [--messages 2000]
+    .venv/bin/python bench/imap.py [--clients 10,100] [--duration 10] [--rounds 3] [--messages 2000]
                                    [--big 100000] [--idle 1000]
 
 Both servers listen on loopback, plaintext (loopback counts as secure for ours; Dovecot is configured to allow
@@ -11,8 +11,9 @@ store before it starts.
 Measured, for each server:
 
 1. session mix with N concurrent clients, each looping: LOGIN, SELECT INBOX, FETCH the headers of the newest
-   50, FETCH one body, STORE a flag, IDLE then DONE, LOGOUT. Prints operations/s and p50/p99 latency per
-   operation, and the ratio to Dovecot (target: >= 0.5);
+   50, FETCH one body, STORE a flag, IDLE then DONE, LOGOUT. Both servers run at once and take turns,
+   ``--rounds`` rounds each (the order swapped every round). Prints operations/s and p50/p99 latency of the
+   median round, and the median of the rounds' ratios to Dovecot (target: >= 0.5);
 2. SELECT + ``UID FETCH 1:* (FLAGS)`` on a ``--big`` INBOX (after one warm-up run);
 3. memory per idle connection: PSS of the server process(es) before and after ``--idle`` (Dovecot) or
    ``--idle-gateway`` (ours) connections that LOGIN, SELECT and IDLE.
@@ -425,22 +426,40 @@ class Result:
     mix: dict[int, dict[str, Any]] = field(default_factory=dict)
     big: tuple[float, float, int] = (0.0, 0.0, 0)
     idle: tuple[float, int] = (0.0, 0)
+    rounds: dict[int, list[float]] = field(default_factory=dict)  # operations/s of each round, by client count
 
 
-async def measure(port: int, pids: Callable[[], list[int]], args: argparse.Namespace, idle: int) -> Result:
-    result = Result()
-    await mix(port, 5, 2.0)  # warm-up
+async def measure(servers: dict[str, tuple[int, Callable[[], list[int]], int]], args: argparse.Namespace
+                  ) -> dict[str, Result]:
+    """Both servers run at once and take turns: for each client count, ``--rounds`` rounds of the session mix
+    on each, the order swapped every round, so that a load on the machine that comes and goes weighs on both
+    alike. Then the big folder and the idle connections, one server after the other."""
+    results = {name: Result() for name in servers}
+    for port, _, _ in servers.values():
+        await mix(port, 5, 2.0)  # warm-up
     for clients in args.clients:
-        result.mix[clients] = await mix(port, clients, args.duration)
-    result.big = await big_folder(port)
-    result.idle = await idle_memory(port, idle, pids)
-    return result
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        for round_number in range(args.rounds):
+            order = list(servers) if round_number % 2 == 0 else list(reversed(servers))
+            for name in order:
+                rounds[name].append(await mix(servers[name][0], clients, args.duration))
+        for name, runs in rounds.items():
+            results[name].rounds[clients] = [run["ops_per_s"] for run in runs]
+            results[name].mix[clients] = sorted(runs, key=lambda run: run["ops_per_s"])[len(runs) // 2]
+    for name, (port, pids, idle) in servers.items():
+        results[name].big = await big_folder(port)
+        results[name].idle = await idle_memory(port, idle, pids)
+    return results
 
 
 def report(name: str, result: Result, baseline: Result | None, args: argparse.Namespace) -> None:
     for clients in args.clients:
-        r = result.mix[clients]
-        ratio = f"  ratio {r['ops_per_s'] / baseline.mix[clients]['ops_per_s']:.2f}" if baseline else ""
+        r = result.mix[clients]  # the median round
+        ratio = ""
+        if baseline is not None:
+            pairs = zip(result.rounds[clients], baseline.rounds[clients], strict=True)
+            ratios = [ours / theirs for ours, theirs in pairs]
+            ratio = f"  ratio {statistics.median(ratios):.2f} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
         print(
             f"  {name:<10} {clients:>4} clients: {r['ops_per_s']:>8.0f} ops/s  p50 {r['p50_ms']:>6.2f} ms  "
             f"p99 {r['p99_ms']:>7.2f} ms  sessions {r['sessions']}  errors {r['errors']}{ratio}"
@@ -461,7 +480,8 @@ def report(name: str, result: Result, baseline: Result | None, args: argparse.Na
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", default="10,100")
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each round of the session mix")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the session mix on each server, in turn")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--idle", type=int, default=1000, help="idle connections held on Dovecot")
@@ -480,22 +500,22 @@ def main() -> None:
         f"{args.duration:.0f} s each, {os.cpu_count()} CPUs"
     )
 
-    dovecot, port, root = start_dovecot(args.messages, args.big, args.idle)
+    dovecot, dovecot_port, root = start_dovecot(args.messages, args.big, args.idle)
     try:
-        baseline = asyncio.run(measure(port, lambda: _children(dovecot.pid), args, args.idle))
+        gateway, gateway_port, data_dir = start_gateway(args.messages, args.big)
+        try:
+            results = asyncio.run(measure({
+                "dovecot": (dovecot_port, lambda: _children(dovecot.pid), args.idle),
+                "mssante": (gateway_port, lambda: [gateway.pid], args.idle_gateway),
+            }, args))
+        finally:
+            stop(gateway)
+            shutil.rmtree(data_dir, ignore_errors=True)
     finally:
         stop(dovecot)
         shutil.rmtree(root, ignore_errors=True)
-    report("dovecot", baseline, None, args)
-
-    gateway, port, data_dir = start_gateway(args.messages, args.big)
-    try:
-        ours = asyncio.run(measure(port, lambda: [gateway.pid], args, args.idle_gateway))
-    finally:
-        stop(gateway)
-        shutil.rmtree(data_dir, ignore_errors=True)
-    report("mssante", ours, baseline, args)
-
+    report("dovecot", results["dovecot"], None, args)
+    report("mssante", results["mssante"], results["dovecot"], args)
 
 if __name__ == "__main__":
     main()
