@@ -304,6 +304,15 @@ class Database:
             yield session
 
     @contextlib.asynccontextmanager
+    async def read_only(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session for a page's reads on a connection of the autocommit read pool: on PostgreSQL no
+        ping, BEGIN or ROLLBACK around them (four round trips instead of seven for a page of four queries).
+        Each statement sees its own snapshot. Reads only: in autocommit a write would be committed at once, so
+        write through :meth:`write`."""
+        async with self.reader.connect() as connection, AsyncSession(bind=connection) as session:
+            yield session
+
+    @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads only, in autocommit: each statement is its own snapshot. Nothing written
         through it is rolled back: write through :meth:`write`."""

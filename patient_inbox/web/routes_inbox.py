@@ -83,7 +83,7 @@ def _shown(
 
 
 async def _conversation_context(v: Visit, conversation_id: int, patient_id: int) -> dict[str, Any]:
-    async with v.services.database.read() as session:
+    async with v.services.database.read_only() as session:
         try:
             conversation = await service.get_conversation(session, patient_id, conversation_id)
         except NotFound:
@@ -190,7 +190,7 @@ async def reply(request: Request, conversation_id: int) -> Response:
 async def download(request: Request, attachment_id: int) -> Response:
     v = await visit(request)
     current = signed_in(v)
-    async with v.services.database.read() as session:
+    async with v.services.database.read_only() as session:
         try:
             row = await service.get_attachment(session, current.account.id, attachment_id)
         except NotFound:

@@ -201,3 +201,13 @@ async def test_postgres_rows_cancelled_mid_read_drop_their_connection(postgres_u
         assert [r[0] for r in await database.rows(select(PatientAccount.address))] == ["p1@patient.example"]
     finally:
         await database.dispose()
+
+
+async def test_read_only_sessions_read_like_read_sessions(database: Database) -> None:
+    """Database.read_only: an ORM session on the autocommit read pool sees every commit and loads objects."""
+    await add_account(database, 1)
+    async with database.read_only() as session:
+        [account] = (await session.scalars(select(PatientAccount))).all()
+        assert account.address == "p1@patient.example" and account.created_at == NOW
+        await add_account(database, 2)  # committed meanwhile: the next statement sees it (its own snapshot)
+        assert len((await session.scalars(select(PatientAccount))).all()) == 2
