@@ -250,6 +250,84 @@ async def inbox_page(database: Database, patient_id: int, page: int, per_page: i
     return InboxPage(entries, page, pages, total)
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadPerson:
+    id: int
+    display_name: str
+    profession: str | None
+    structure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadFile:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    id: int
+    author_id: int | None  # None: the patient wrote it
+    sha256: str
+    received_at: datetime
+    files: list[ThreadFile]
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """What the conversation page shows: the conversation, its professionals, its messages and their files."""
+
+    id: int
+    subject: str
+    state: str
+    unread: int
+    people: list[ThreadPerson]
+    messages: list[ThreadMessage]
+
+
+_THREAD_ID = bindparam("conversation_id", type_=Integer)
+_THREAD_HEAD = (
+    select(
+        Conversation.id, Conversation.subject, Conversation.state, Conversation.unread,
+        Participant.id, Participant.display_name, Participant.profession, Participant.structure,
+    )
+    .outerjoin_from(Conversation, Participant, Participant.conversation_id == Conversation.id)
+    .where(Conversation.id == _THREAD_ID, _PATIENT_CONVERSATIONS)
+    .order_by(Participant.id)
+)
+_THREAD_MESSAGES = (
+    select(
+        PatientMessage.id, PatientMessage.author_id, PatientMessage.sha256, PatientMessage.received_at,
+        Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
+    )
+    .outerjoin_from(PatientMessage, Attachment, Attachment.message_id == PatientMessage.id)
+    .where(PatientMessage.conversation_id == _THREAD_ID)
+    .order_by(PatientMessage.received_at, PatientMessage.id, Attachment.position)
+)
+
+
+async def read_thread(database: Database, patient_id: int, conversation_id: int) -> Thread:
+    """The conversation page's data in two statements (:meth:`Database.rows`: one round trip each): the
+    conversation with its professionals, only if it is this patient's (else :class:`NotFound`, the web's 404),
+    then its messages with their attachments, oldest first. The second statement runs only once the first has
+    found the conversation to be the patient's. Each statement is its own snapshot: a message that arrives in
+    between shows at the next visit."""
+    head = await database.rows(_THREAD_HEAD, {"conversation_id": conversation_id, "patient_id": patient_id})
+    if not head:
+        raise NotFound("Cette conversation n'existe pas.")
+    people = [ThreadPerson(r[4], r[5], r[6], r[7]) for r in head if r[4] is not None]
+    messages: list[ThreadMessage] = []
+    for row in await database.rows(_THREAD_MESSAGES, {"conversation_id": conversation_id}):
+        if not messages or messages[-1].id != row[0]:
+            messages.append(ThreadMessage(row[0], row[1], row[2], row[3], []))
+        if row[4] is not None:
+            messages[-1].files.append(ThreadFile(row[4], row[5], row[6], row[7]))
+    first = head[0]
+    return Thread(first[0], first[1], first[2], first[3], people, messages)
+
+
 async def get_conversation(session: AsyncSession, patient_id: int, conversation_id: int) -> Conversation:
     """The conversation if it is this patient's; anything else is :class:`NotFound` (the web's 404)."""
     row = await session.scalar(

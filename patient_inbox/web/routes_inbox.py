@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from patient_inbox import conversations as service
+from patient_inbox.conversations import ThreadFile, ThreadMessage, ThreadPerson
 from patient_inbox.errors import NotFound, ReplyInvalid, ReplyRefused
-from patient_inbox.models import Attachment, Participant, PatientMessage
 from patient_inbox.replies import Upload, send_reply
 from patient_inbox.views import BodyView
 from patient_inbox.web.context import (
@@ -63,12 +63,10 @@ class ShownMessage:
     received_at: datetime
     html: str | None
     text: str | None
-    attachments: list[Attachment]
+    attachments: list[ThreadFile]
 
 
-def _shown(
-    message: PatientMessage, body: BodyView, author: Participant | None, files: list[Attachment]
-) -> ShownMessage:
+def _shown(message: ThreadMessage, body: BodyView, author: ThreadPerson | None) -> ShownMessage:
     return ShownMessage(
         id=message.id,
         mine=message.author_id is None,
@@ -78,31 +76,27 @@ def _shown(
         received_at=message.received_at,
         html=body.html,
         text=body.text,
-        attachments=files,
+        attachments=message.files,
     )
 
 
 async def _conversation_context(v: Visit, conversation_id: int, patient_id: int) -> dict[str, Any]:
-    async with v.services.database.read_only() as session:
-        try:
-            conversation = await service.get_conversation(session, patient_id, conversation_id)
-        except NotFound:
-            raise not_found(signed_in=True, csrf=v.csrf()) from None
-        people = await service.participants(session, conversation.id)
-        messages = await service.conversation_messages(session, conversation.id)
-        files = await service.attachments_of(session, [m.id for m in messages])
-    by_id = {p.id: p for p in people}
-    bodies = await v.services.bodies.get_many([m.sha256 for m in messages])
+    try:
+        thread = await service.read_thread(v.services.database, patient_id, conversation_id)
+    except NotFound:
+        raise not_found(signed_in=True, csrf=v.csrf()) from None
+    by_id = {p.id: p for p in thread.people}
+    bodies = await v.services.bodies.get_many([m.sha256 for m in thread.messages])
     shown = [
-        _shown(m, body, by_id.get(m.author_id) if m.author_id else None, files[m.id])
-        for m, body in zip(messages, bodies, strict=True)
+        _shown(m, body, by_id.get(m.author_id) if m.author_id else None)
+        for m, body in zip(thread.messages, bodies, strict=True)
     ]
     return {
-        "title": conversation.subject,
-        "conversation": conversation,
-        "people": people,
+        "title": thread.subject,
+        "conversation": thread,
+        "people": thread.people,
         "messages": shown,
-        "open": conversation.state == "open",
+        "open": thread.state == "open",
         "limits": v.services.settings,
         "draft": "",
     }

@@ -13,7 +13,15 @@ from mail_gateway.delivery.routing import Sender
 from mail_gateway.errors import DeliveryRefused
 from mail_gateway.store.models import Folder, FolderMessage, MessageContent
 from patient_inbox.accounts import change_state, find_by_ins
-from patient_inbox.conversations import conversation_messages, get_conversation, inbox_page, participants
+from patient_inbox.conversations import (
+    attachments_of,
+    conversation_messages,
+    get_conversation,
+    inbox_page,
+    participants,
+    read_thread,
+)
+from patient_inbox.errors import NotFound
 from patient_inbox.models import Attachment, Conversation
 from policies.patient_lifecycle import Event
 from storage.blobs import BlobStore
@@ -209,3 +217,38 @@ async def test_the_migration_creates_the_patient_tables(world: World) -> None:
         "patient_accounts", "patient_conversations", "patient_participants", "patient_messages",
         "patient_attachments", "patient_sessions",
     } <= tables
+
+
+async def test_the_conversation_page_reads_what_the_orm_reads_and_only_for_its_patient(world: World) -> None:
+    """read_thread (two plain statements) gives the professionals, messages and attachments the ORM reads give,
+    in the same order; another patient's conversation or an unknown id is NotFound."""
+    doctor = await make_professional(world.database)
+    nurse = await make_professional(world.database, name="Infirmière Anne Durand")
+    patient = await make_patient(world.database)
+    other = await make_patient(world.database, ins=new_ins())
+    first = professional_message(doctor, [patient.address], cc=[nurse.address], pdf=PDF)
+    await submit(world, doctor, [patient.address, nurse.address], first)
+    first_id = email.message_from_bytes(first, policy=email.policy.SMTP)["Message-ID"]
+    follow_up = professional_message(doctor, [patient.address], pdf=PDF + b"%2", text="Suite.\n",
+                                     extra={"In-Reply-To": first_id, "References": first_id})
+    await submit(world, doctor, [patient.address], follow_up)
+    [conversation] = await conversations_of(world, patient.id)
+
+    thread = await read_thread(world.database, patient.id, conversation.id)
+    async with world.database.read() as session:
+        people = await participants(session, conversation.id)
+        messages = await conversation_messages(session, conversation.id)
+        files = await attachments_of(session, [m.id for m in messages])
+    assert (thread.id, thread.subject, thread.state, thread.unread) == (
+        conversation.id, conversation.subject, conversation.state, conversation.unread)
+    assert [(p.id, p.display_name, p.profession, p.structure) for p in thread.people] == [
+        (p.id, p.display_name, p.profession, p.structure) for p in people]
+    assert len(messages) == 2 and len(thread.people) == 2
+    assert [(m.id, m.author_id, m.sha256, m.received_at) for m in thread.messages] == [
+        (m.id, m.author_id, m.sha256, m.received_at) for m in messages]
+    assert [[(f.id, f.filename, f.content_type, f.size) for f in m.files] for m in thread.messages] == [
+        [(f.id, f.filename, f.content_type, f.size) for f in files[m.id]] for m in messages]
+    assert [len(m.files) for m in thread.messages] == [1, 1]
+    for patient_id, conversation_id in ((other.id, conversation.id), (patient.id, conversation.id + 1000)):
+        with pytest.raises(NotFound):
+            await read_thread(world.database, patient_id, conversation_id)
