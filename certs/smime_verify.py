@@ -28,6 +28,7 @@ from certs.errors import CMSFormatError, MessageFormatError
 from certs.issue import serial_hex
 from certs.mime import BASE64, Headers, SimpleHeaders, canonical, decode_body, read_headers, split_entity, split_signed
 from certs.names import dn_string, identity_of, mailbox_addresses
+from certs.simple_signed import read_simple_signed
 from certs.trust import ChainStatus, Purpose, TrustStore
 from certs.verdict import Signer, Status, Verdict
 
@@ -109,6 +110,16 @@ def _originators(headers: Headers) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
+    simple = read_simple_signed(raw)
+    if simple is not None:  # the usual shape, read in one pass: the same parts as below
+        content, der, senders, agents = simple
+        try:
+            signed = parse_signed_data(der)
+        except CMSFormatError as error:
+            return Verdict(Status.MALFORMED, str(error))
+        if BASE64.missed(der):
+            BASE64.learn(der, stable_prefix(der))
+        return _judge(signed, content, (senders, agents), trust, now, opaque=False)
     header, body = split_entity(raw)
     headers = read_headers(header)
     content_type = headers.get_content_type()
@@ -163,31 +174,28 @@ def _judge(
     signer_info = signed.signers[0]  # RFC 8551 §3.5: one signer is what mail clients produce
     certificate = signer_info.signer_certificate
     signer = _signer(certificate) if certificate is not None else None
-
-    def verdict(status: Status, reason: str) -> Verdict:
-        return Verdict(status, reason, signer, opaque, content)
-
     try:
         check_signature(signer_info, content, signed.content_type)
     except BadSignature as error:
-        return verdict(Status.INVALID_SIGNATURE, str(error))
+        return Verdict(Status.INVALID_SIGNATURE, str(error), signer, opaque, content)
     assert certificate is not None  # check_signature refuses a missing certificate
     result = trust.validate(certificate, signed.certificates, now=now, purpose=Purpose.SMIME_SIGN)
-    if not result.ok:
-        return verdict(_CHAIN_VERDICTS[result.status], result.reason)
+    if result.status is not ChainStatus.OK:
+        return Verdict(_CHAIN_VERDICTS[result.status], result.reason, signer, opaque, content)
     senders = _addresses(originators[0])
-    agents = _addresses(originators[1])
+    agents = _addresses(originators[1]) if originators[1] else ()
     if not senders:
-        return verdict(Status.ADDRESS_MISMATCH, "the message has no From: address to compare with the certificate")
-    allowed = set(signer.emails) if signer else set()
+        reason = "the message has no From: address to compare with the certificate"
+        return Verdict(Status.ADDRESS_MISMATCH, reason, signer, opaque, content)
+    allowed = signer.emails if signer else ()
     strangers = [address for address in senders if address not in allowed]
     if strangers and not (agents and agents[0] in allowed):  # RFC 8550 §3: From or Sender
-        listed = ", ".join(sorted(allowed)) or "no address"
-        return verdict(
-            Status.ADDRESS_MISMATCH,
-            f"From: {', '.join(strangers)} is not in the certificate, which names {listed} (RFC 8550 §3)",
-        )
+        listed = ", ".join(sorted(set(allowed))) or "no address"
+        reason = f"From: {', '.join(strangers)} is not in the certificate, which names {listed} (RFC 8550 §3)"
+        return Verdict(Status.ADDRESS_MISMATCH, reason, signer, opaque, content)
     who = signer.name if signer else "the signer"
     if strangers:
-        return verdict(Status.VALID, f"signed by the sender {who} <{agents[0]}> on behalf of {', '.join(senders)}")
-    return verdict(Status.VALID, f"signed by {who} <{senders[0]}> with a valid health PKI certificate")
+        reason = f"signed by the sender {who} <{agents[0]}> on behalf of {', '.join(senders)}"
+        return Verdict(Status.VALID, reason, signer, opaque, content)
+    reason = f"signed by {who} <{senders[0]}> with a valid health PKI certificate"
+    return Verdict(Status.VALID, reason, signer, opaque, content)

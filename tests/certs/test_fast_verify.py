@@ -52,6 +52,7 @@ def _reference(
     with monkeypatch.context() as patch:
         patch.setattr(cms, "read_signed_data", lambda _der: None)
         patch.setattr(smime_verify, "read_signed_data", lambda _der: None)
+        patch.setattr(smime_verify, "read_simple_signed", lambda _raw: None)
         patch.setattr(smime_verify, "read_headers", parse_headers)
         patch.setattr(mime, "_read_part_headers", parse_headers)
         patch.setattr(mime, "BASE64", _PlainBase64())

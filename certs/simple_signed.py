@@ -1,0 +1,105 @@
+"""One pass over the usual shape of a detached S/MIME message (RFC 8551 §3.5.3, RFC 1847 §2.1).
+
+Mail clients write ``multipart/signed`` messages in one shape: a header block of plain fields whose
+``Content-Type`` carries ``protocol`` and ``boundary`` as simple parameters, then the signed part, then a
+base64 ``application/pkcs7-signature`` part. :func:`read_simple_signed` reads that shape straight from the
+bytes of the canonical message, with offsets into it instead of the copies, header objects and parts of the
+general readers (:func:`certs.mime.split_entity`, :func:`certs.mime.read_headers`,
+:func:`certs.mime.split_signed`). It answers exactly what they answer, or None whenever the message is not in
+that shape, malformed, or anything the general readers word an error for: the caller then runs them, so every
+verdict and every error sentence stays theirs. ``tests/certs/test_simple_signed.py`` compares the two over
+generated shapes and mutations.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from certs import mime
+
+_PKCS7_SIGNATURE = ("application/pkcs7-signature", "application/x-pkcs7-signature")
+_FIELD_START = (b" ", b"\t", b"\r")  # a first line that is a continuation, or a header block that is empty
+
+
+def _unfolded(value: bytes) -> str:
+    """A field value as :func:`certs.mime._simple` gives it (RFC 5322 §2.2.3 unfolding, blanks around removed)."""
+    return value.decode("latin-1").replace("\r\n", "").replace("\n", "").strip()
+
+
+def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple[str, ...]] | None:
+    """``(content, signature DER, From: values, Sender: values)`` of a canonical message in the usual shape.
+
+    ``raw`` is the output of :func:`certs.mime.canonical` (no bare LF). ``content`` is the first part as
+    :func:`certs.mime.split_signed` slices it, the DER is the decoded second part. None means "ask the
+    general readers".
+    """
+    end = raw.find(b"\r\n\r\n")  # the header block ends at the first empty line (RFC 5322 §2.1)
+    if end < 0 or raw[:1] in _FIELD_START:
+        return None
+    header = raw[: end + 2]
+    # What certs.mime._simple refuses; a bare LF cannot occur in canonical bytes, so a CR without its LF is the
+    # only way the counts differ.
+    if b"\x0b" in header or b"\x0c" in header or header.count(b"\r") != header.count(b"\n"):
+        return None
+    content_type = None
+    senders: list[str] = []
+    agents: list[str] = []
+    for field, value in mime._FIELD.findall(b"\r\n" + header):
+        key = field.lower()
+        if key == b"from":
+            senders.append(_unfolded(value))
+        elif key == b"sender":
+            agents.append(_unfolded(value))
+        elif key == b"content-type" and content_type is None:
+            content_type = _unfolded(value)
+    if content_type is None:
+        return None
+    simple = mime._SIMPLE_CONTENT_TYPE.fullmatch(content_type)
+    if simple is None or simple[1].strip().lower() != "multipart/signed":
+        return None
+    protocol = boundary = None
+    for name, token, quoted in mime._PARAMETERS.findall(simple[2]):  # the first of a name counts
+        parameter = name.lower()
+        if parameter == "protocol" and protocol is None:
+            protocol = token or quoted
+        elif parameter == "boundary" and boundary is None:
+            boundary = token or quoted
+    boundary = (boundary or "").rstrip()  # SimpleHeaders.get_boundary
+    if protocol is None or protocol.lower() not in _PKCS7_SIGNATURE or not boundary:
+        return None
+    # The body starts at end + 4 behind a CRLF, so the delimiter with its CRLF (RFC 2046 §5.1.1) is found
+    # from end + 2 even when the body opens with it: the same places as split_signed's _delimiter_at.
+    delimiter = b"\r\n--" + boundary.encode("ascii")
+    first = raw.find(delimiter, end + 2)
+    if first < 0:
+        return None
+    content_start = raw.find(b"\r\n", first + 2) + 2
+    if content_start < 2:
+        return None
+    second = raw.find(delimiter, content_start - 2)
+    if second < 0:
+        return None
+    part_start = raw.find(b"\r\n", second + 2) + 2
+    if part_start < 2:
+        return None
+    close = raw.find(delimiter, part_start - 2)
+    if close < 0:
+        return None
+    if raw.startswith(b"\r\n", part_start) and part_start + 2 <= close:
+        part_header, part_body = b"", raw[part_start + 2 : close]
+    else:
+        blank = raw.find(b"\r\n\r\n", part_start, close)
+        if blank < 0:
+            return None
+        part_header, part_body = raw[part_start : blank + 2], raw[blank + 4 : close]
+    headers = mime._read_part_headers(part_header)
+    if headers.get_content_type() not in _PKCS7_SIGNATURE:
+        return None
+    if str(headers.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+        try:
+            der = mime.BASE64.decode(part_body)
+        except (binascii.Error, ValueError):
+            return None
+    else:
+        der = part_body
+    return raw[content_start:second], der, tuple(senders), tuple(agents)
