@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
@@ -522,6 +522,20 @@ def read_signed_data(der: bytes) -> SignedData | None:
     return signed
 
 
+_KEY_KINDS: dict[type, str] = {}
+
+
+def _key_kind(key: object) -> str:
+    """"rsa", "ec" or "other", remembered per key class: an ``isinstance`` against cryptography's abstract key
+    classes costs more than a dictionary lookup, and a class's answer never changes."""
+    if isinstance(key, rsa.RSAPublicKey):
+        kind = "rsa"
+    else:
+        kind = "ec" if isinstance(key, ec.EllipticCurvePublicKey) else "other"
+    _KEY_KINDS[type(key)] = kind
+    return kind
+
+
 def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> None:
     """RFC 5652 §5.6: digest of the content against message-digest, then the signature. Raises BadSignature."""
     certificate = signer.signer_certificate
@@ -540,8 +554,10 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
     else:
         data = content
     key = certificate.public_key()
+    kind = _KEY_KINDS.get(type(key)) or _key_kind(key)
     try:
-        if isinstance(key, rsa.RSAPublicKey):
+        if kind == "rsa":
+            key = cast(rsa.RSAPublicKey, key)
             if signer.signature_algorithm == "rsassa_pss":
                 params = signer.pss
                 salt = int(params["salt_length"].native) if params is not None else 20
@@ -552,7 +568,8 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
                 key.verify(signer.signature, data, padding.PSS(padding.MGF1(mgf_hash()), salt), algorithm)
             else:
                 key.verify(signer.signature, data, _PKCS1V15, algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
+        elif kind == "ec":
+            key = cast(ec.EllipticCurvePublicKey, key)
             key.verify(signer.signature, data, ec.ECDSA(algorithm))
         else:
             raise BadSignature(f"unsupported signer key type {type(key).__name__}")

@@ -14,24 +14,38 @@ generated shapes and mutations.
 from __future__ import annotations
 
 import binascii
+import re
+from functools import lru_cache
 
 from certs import mime
 
-_PKCS7_SIGNATURE = ("application/pkcs7-signature", "application/x-pkcs7-signature")
+_PKCS7_SIGNATURE = (b"application/pkcs7-signature", b"application/x-pkcs7-signature")
+_SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 _FIELD_START = (b" ", b"\t", b"\r")  # a first line that is a continuation, or a header block that is empty
+# certs.mime's simple parameter forms over bytes, each match with its whole text: matches that tile the
+# parameters exactly are what certs.mime._SIMPLE_CONTENT_TYPE accepts, and findall reads them the same way.
+_PARAMETERS = re.compile(rf"(;{mime._PARAMETER})".encode())
 
 
-def _unfolded(value: bytes) -> str:
-    """A field value as :func:`certs.mime._simple` gives it (RFC 5322 §2.2.3 unfolding, blanks around removed)."""
-    return value.decode("latin-1").replace("\r\n", "").replace("\n", "").strip()
+def _signature_encoding(header: bytes) -> str | None:
+    """The Content-Transfer-Encoding of a signature part as certs.mime.decode_body reads it, None when the part
+    is not a PKCS#7 signature."""
+    headers = mime.read_headers(header)
+    if headers.get_content_type() not in _SIGNATURE_TYPES:
+        return None
+    return str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
+
+
+# A mail client writes the same signature part header on every message: short ones are read once.
+_known_encoding = lru_cache(maxsize=256)(_signature_encoding)
 
 
 def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple[str, ...]] | None:
     """``(content, signature DER, From: values, Sender: values)`` of a canonical message in the usual shape.
 
     ``raw`` is the output of :func:`certs.mime.canonical` (no bare LF). ``content`` is the first part as
-    :func:`certs.mime.split_signed` slices it, the DER is the decoded second part. None means "ask the
-    general readers".
+    :func:`certs.mime.split_signed` slices it, the DER is the decoded second part, the values are those of
+    :meth:`certs.mime.SimpleHeaders.values`. None means "ask the general readers".
     """
     end = raw.find(b"\r\n\r\n")  # the header block ends at the first empty line (RFC 5322 §2.1)
     if end < 0 or raw[:1] in _FIELD_START:
@@ -46,30 +60,36 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
     agents: list[str] = []
     for field, value in mime._FIELD.findall(b"\r\n" + header):
         key = field.lower()
-        if key == b"from":
-            senders.append(_unfolded(value))
+        if key == b"from":  # unfolded as certs.mime._simple does (no bare CR or LF is left to remove)
+            senders.append(value.decode("latin-1").replace("\r\n", "").strip())
         elif key == b"sender":
-            agents.append(_unfolded(value))
+            agents.append(value.decode("latin-1").replace("\r\n", "").strip())
         elif key == b"content-type" and content_type is None:
-            content_type = _unfolded(value)
+            content_type = value.replace(b"\r\n", b"").strip()
     if content_type is None:
         return None
-    simple = mime._SIMPLE_CONTENT_TYPE.fullmatch(content_type)
-    if simple is None or simple[1].strip().lower() != "multipart/signed":
+    # bytes.strip() removes less than str.strip(), but what it leaves at the ends fails the patterns below
+    # unless it is printable ASCII, which neither removes.
+    kind = content_type.partition(b";")[0]
+    if kind.strip(b" \t").lower() != b"multipart/signed":  # also what _TYPE allows in a type
+        return None
+    parameters = content_type[len(kind) :]
+    found = _PARAMETERS.findall(parameters)
+    if sum(len(match[0]) for match in found) != len(parameters):
         return None
     protocol = boundary = None
-    for name, token, quoted in mime._PARAMETERS.findall(simple[2]):  # the first of a name counts
+    for _whole, name, token, quoted in found:  # the first of a name counts
         parameter = name.lower()
-        if parameter == "protocol" and protocol is None:
+        if parameter == b"protocol" and protocol is None:
             protocol = token or quoted
-        elif parameter == "boundary" and boundary is None:
+        elif parameter == b"boundary" and boundary is None:
             boundary = token or quoted
-    boundary = (boundary or "").rstrip()  # SimpleHeaders.get_boundary
+    boundary = (boundary or b"").rstrip()  # SimpleHeaders.get_boundary
     if protocol is None or protocol.lower() not in _PKCS7_SIGNATURE or not boundary:
         return None
     # The body starts at end + 4 behind a CRLF, so the delimiter with its CRLF (RFC 2046 §5.1.1) is found
     # from end + 2 even when the body opens with it: the same places as split_signed's _delimiter_at.
-    delimiter = b"\r\n--" + boundary.encode("ascii")
+    delimiter = b"\r\n--" + boundary
     first = raw.find(delimiter, end + 2)
     if first < 0:
         return None
@@ -92,14 +112,14 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
         if blank < 0:
             return None
         part_header, part_body = raw[part_start : blank + 2], raw[blank + 4 : close]
-    headers = mime._read_part_headers(part_header)
-    if headers.get_content_type() not in _PKCS7_SIGNATURE:
+    encoding = _signature_encoding(part_header) if len(part_header) > 512 else _known_encoding(part_header)
+    if encoding is None:
         return None
-    if str(headers.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+    if encoding == "base64":
         try:
             der = mime.BASE64.decode(part_body)
         except (binascii.Error, ValueError):
             return None
     else:
         der = part_body
-    return raw[content_start:second], der, tuple(senders), tuple(agents)
+    return raw[content_start:second], der, tuple(senders), tuple(agents) if agents else ()

@@ -30,6 +30,10 @@ class Purpose(enum.Enum):
     SMIME_SIGN = "S/MIME signature"
     CLIENT_AUTH = "client authentication"
 
+    # Members are singletons, so the identity hash is right; Enum's own hashes the name in Python, and a
+    # purpose is part of a cache key on every verification.
+    __hash__ = object.__hash__
+
     @property
     def eku(self) -> x509.ObjectIdentifier:
         return ExtendedKeyUsageOID.EMAIL_PROTECTION if self is Purpose.SMIME_SIGN else ExtendedKeyUsageOID.CLIENT_AUTH
