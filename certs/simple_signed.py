@@ -2,9 +2,9 @@
 
 Mail clients write ``multipart/signed`` messages in one shape: a header block of plain fields whose
 ``Content-Type`` carries ``protocol`` and ``boundary`` as simple parameters, then the signed part, then a
-base64 ``application/pkcs7-signature`` part. :func:`read_simple_signed` reads that shape straight from the
-bytes of the canonical message, with offsets into it instead of the copies, header objects and parts of the
-general readers (:func:`certs.mime.split_entity`, :func:`certs.mime.read_headers`,
+base64 ``application/pkcs7-signature`` part, all with CRLF line ends. :func:`read_simple_signed` reads that
+shape straight from the bytes of the message, with offsets into it instead of the copies, header objects and
+parts of the general readers (:func:`certs.mime.split_entity`, :func:`certs.mime.read_headers`,
 :func:`certs.mime.split_signed`). It answers exactly what they answer, or None whenever the message is not in
 that shape, malformed, or anything the general readers word an error for: the caller then runs them, so every
 verdict and every error sentence stays theirs. ``tests/certs/test_simple_signed.py`` compares the two over
@@ -41,18 +41,19 @@ _known_encoding = lru_cache(maxsize=256)(_signature_encoding)
 
 
 def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple[str, ...]] | None:
-    """``(content, signature DER, From: values, Sender: values)`` of a canonical message in the usual shape.
+    """``(content, signature DER, From: values, Sender: values)`` of a message in the usual shape.
 
-    ``raw`` is the output of :func:`certs.mime.canonical` (no bare LF). ``content`` is the first part as
-    :func:`certs.mime.split_signed` slices it, the DER is the decoded second part, the values are those of
-    :meth:`certs.mime.SimpleHeaders.values`. None means "ask the general readers".
+    The answer is that of the general readers for ``certs.mime.canonical(raw)``: ``content`` is the first part
+    as :func:`certs.mime.split_signed` slices it, the DER is the decoded second part, the values are those of
+    :meth:`certs.mime.SimpleHeaders.values`. None means "ask the general readers", which a bare LF anywhere
+    does too: the reader only answers for messages that are canonical already.
     """
     end = raw.find(b"\r\n\r\n")  # the header block ends at the first empty line (RFC 5322 §2.1)
     if end < 0 or raw[:1] in _FIELD_START:
         return None
     header = raw[: end + 2]
-    # What certs.mime._simple refuses; a bare LF cannot occur in canonical bytes, so a CR without its LF is the
-    # only way the counts differ.
+    # What certs.mime._simple refuses; without a bare LF (checked below: the answer is dropped when there is
+    # one), a CR without its LF is the only way the counts differ.
     if b"\x0b" in header or b"\x0c" in header or header.count(b"\r") != header.count(b"\n"):
         return None
     content_type = None
@@ -106,20 +107,28 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
     if close < 0:
         return None
     if raw.startswith(b"\r\n", part_start) and part_start + 2 <= close:
-        part_header, part_body = b"", raw[part_start + 2 : close]
+        body = part_start + 2
+        part_header, part_body = b"", raw[body:close]
     else:
         blank = raw.find(b"\r\n\r\n", part_start, close)
         if blank < 0:
             return None
-        part_header, part_body = raw[part_start : blank + 2], raw[blank + 4 : close]
+        body = blank + 4
+        part_header, part_body = raw[part_start : blank + 2], raw[body:close]
+    # canonical(raw) is raw only without a bare LF (RFC 5322 §2.3): what is read here is then what the general
+    # readers read. The base64 text is scanned after its decoding, which may skip a known beginning.
+    if mime._BARE_LF.search(raw, 0, body):
+        return None
     encoding = _signature_encoding(part_header) if len(part_header) > 512 else _known_encoding(part_header)
     if encoding is None:
         return None
     if encoding == "base64":
         try:
-            der = mime.BASE64.decode(part_body)
+            der, known = mime.BASE64.decode_known(part_body)
         except (binascii.Error, ValueError):
             return None
     else:
-        der = part_body
+        der, known = part_body, 0
+    if mime._BARE_LF.search(raw, body + known):  # a known beginning is the text of a canonical message
+        return None
     return raw[content_start:second], der, tuple(senders), tuple(agents) if agents else ()

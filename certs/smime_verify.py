@@ -97,7 +97,7 @@ def verify_message(raw: bytes, trust: TrustStore, *, now: dt.datetime | None = N
     MIME entity, which for an opaque (``application/pkcs7-mime``) message is the readable message body.
     """
     try:
-        return _verify(canonical(raw), trust, now or dt.datetime.now(dt.UTC))
+        return _verify(raw, trust, now or dt.datetime.now(dt.UTC))
     except Exception as error:  # the promise is a verdict for any input; record what broke
         return Verdict(Status.MALFORMED, f"the message cannot be analysed: {type(error).__name__}: {error}")
 
@@ -117,10 +117,10 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
             signed = parse_signed_data(der)
         except CMSFormatError as error:
             return Verdict(Status.MALFORMED, str(error))
-        if BASE64.missed(der):
+        if BASE64.missed(der):  # a new signer: its next signatures skip the known text
             BASE64.learn(der, stable_prefix(der))
         return _judge(signed, content, (senders, agents), trust, now, opaque=False)
-    header, body = split_entity(raw)
+    header, body = split_entity(canonical(raw))
     headers = read_headers(header)
     content_type = headers.get_content_type()
     if content_type == "multipart/signed":

@@ -76,11 +76,13 @@ def _same_verdict(raw: bytes, pki: PKI, monkeypatch: pytest.MonkeyPatch) -> Verd
 
 
 def _same_parts(raw: bytes) -> None:
-    """When the reader answers, the general readers give the same parts and accept the message as S/MIME."""
-    canonical_raw = canonical(raw)
-    fast = read_simple_signed(canonical_raw)
+    """When the reader answers, the message is canonical already, and the general readers give the same parts
+    and accept the message as S/MIME."""
+    fast = read_simple_signed(raw)
     if fast is None:
         return
+    canonical_raw = canonical(raw)
+    assert canonical_raw is raw
     header, body = split_entity(canonical_raw)
     headers = read_headers(header)
     assert headers.get_content_type() == "multipart/signed"
@@ -212,7 +214,28 @@ def test_the_usual_shapes_take_the_one_pass_reader(
 ) -> None:
     for raw in usual:
         assert read_simple_signed(canonical(raw)) is not None
+        assert (read_simple_signed(raw) is None) is (b"\r\n" not in raw)  # LF-only: the general readers
         assert _same_verdict(raw, pki, monkeypatch).status is Status.VALID
+
+
+def test_a_bare_lf_after_a_known_base64_beginning_is_seen(
+    pki: PKI, usual: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader skips the line-end scan over a base64 beginning it knows: the rest is still scanned."""
+    ours = usual[0]
+    assert verify_message(ours, pki.trust()).valid  # the signer's base64 beginning is learnt
+    tail = ours.rindex(b"\r\n", 0, ours.rindex(b"\r\n--"))  # the line end before the last base64 line
+    variants = [
+        ours[:tail] + b"\n" + ours[tail + 2 :],  # in the base64 text, after the known beginning
+        ours[:tail] + ours[tail + 1 :],  # a bare LF, the CR removed
+        ours[:-2] + b"\n",  # in the closing delimiter line
+        ours + b"epilogue\n",
+        ours.replace(b"\r\n", b"\n", 1),  # in the header
+        ours.replace(b"\r\n\r\n", b"\n\r\n", 2),  # before the signature part's body
+    ]
+    for raw in variants:
+        assert read_simple_signed(raw) is None
+        _same_verdict(raw, pki, monkeypatch)
 
 
 def test_the_reader_leaves_other_shapes_to_the_general_readers(pki: PKI, usual: list[bytes]) -> None:
@@ -230,7 +253,7 @@ def test_the_reader_leaves_other_shapes_to_the_general_readers(pki: PKI, usual: 
         ours.replace(b"micalg=sha-256;", b"micalg=sha-256; boundary*=utf-8''x;", 1),
         ours.rpartition(b"\r\n--")[0],  # no closing delimiter
     ]
-    answers = [read_simple_signed(canonical(raw)) for raw in others]
+    answers = [read_simple_signed(raw) for raw in others]
     assert answers[3] is not None  # a part header the email package reads is still read (and cached)
     assert [answer is None for index, answer in enumerate(answers) if index != 3] == [True] * (len(others) - 1)
     for raw in others:
