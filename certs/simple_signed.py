@@ -22,9 +22,26 @@ from certs import mime
 _PKCS7_SIGNATURE = (b"application/pkcs7-signature", b"application/x-pkcs7-signature")
 _SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 _FIELD_START = (b" ", b"\t", b"\r")  # a first line that is a continuation, or a header block that is empty
-# certs.mime's simple parameter forms over bytes, each match with its whole text: matches that tile the
-# parameters exactly are what certs.mime._SIMPLE_CONTENT_TYPE accepts, and findall reads them the same way.
-_PARAMETERS = re.compile(rf"(;{mime._PARAMETER})".encode())
+# A Content-Type value that certs.mime._SIMPLE_CONTENT_TYPE reads as multipart/signed: the same forms, over
+# bytes, with the protocol and boundary parameters in their own groups. Each of them may occur once: the
+# lookahead refuses a second one (the first would count), which leaves such values to the general readers.
+_VALUE = rf'(?:{mime._VALUE}|"{mime._QUOTED}")'.encode()
+
+
+def _once(name: bytes, group: bytes) -> bytes:
+    return (
+        rb"(?i:" + name + rb")[ \t]*=[ \t]*"
+        rb"(?:(?P<" + group + rb"t>" + mime._VALUE.encode() + rb')|"(?P<' + group + rb"q>" + mime._QUOTED.encode()
+        + rb')")(?![^\r\n]*;[ \t]*(?i:' + name + rb")[ \t]*=)"
+    )
+
+
+_SIGNED_TYPE = re.compile(
+    rb"[ \t]*(?i:multipart/signed)[ \t]*(?:;[ \t]*(?:"
+    + _once(b"protocol", b"p") + rb"|" + _once(b"boundary", b"b")
+    + rb"|(?!(?i:protocol|boundary)[ \t]*=)" + mime._NAME.encode() + rb"[ \t]*=[ \t]*" + _VALUE
+    + rb")?[ \t]*)*"
+)
 
 
 def _signature_encoding(header: bytes) -> str | None:
@@ -69,22 +86,12 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
             content_type = value.replace(b"\r\n", b"").strip()
     if content_type is None:
         return None
-    # bytes.strip() removes less than str.strip(), but what it leaves at the ends fails the patterns below
-    # unless it is printable ASCII, which neither removes.
-    kind = content_type.partition(b";")[0]
-    if kind.strip(b" \t").lower() != b"multipart/signed":  # also what _TYPE allows in a type
+    # bytes.strip() removes less than str.strip(), but what it leaves at the ends fails the pattern unless it
+    # is printable ASCII, which neither removes.
+    signed = _SIGNED_TYPE.fullmatch(content_type)
+    if signed is None:
         return None
-    parameters = content_type[len(kind) :]
-    found = _PARAMETERS.findall(parameters)
-    if sum(len(match[0]) for match in found) != len(parameters):
-        return None
-    protocol = boundary = None
-    for _whole, name, token, quoted in found:  # the first of a name counts
-        parameter = name.lower()
-        if parameter == b"protocol" and protocol is None:
-            protocol = token or quoted
-        elif parameter == b"boundary" and boundary is None:
-            boundary = token or quoted
+    protocol, boundary = signed["pt"] or signed["pq"], signed["bt"] or signed["bq"]
     boundary = (boundary or b"").rstrip()  # SimpleHeaders.get_boundary
     if protocol is None or protocol.lower() not in _PKCS7_SIGNATURE or not boundary:
         return None
