@@ -280,6 +280,13 @@ class Base64Prefixes:
         self._missed = (text, result) if len(text) <= _LEARNT_TEXT else None
         return result, 0
 
+    def known(self, data: bytes, start: int) -> tuple[bytes, bytes] | None:
+        """A known beginning of the text at ``data[start:]`` and its decoding, without copying the text."""
+        for prefix, decoded in self._prefixes.get(data[start : start + self._key], ()):
+            if data.startswith(prefix, start):
+                return prefix, decoded
+        return None
+
     def missed(self, decoded: bytes) -> bool:
         """Whether ``decoded`` came from the last :meth:`decode` that found no prefix (and is yet to be learnt)."""
         return self._missed is not None and self._missed[1] is decoded
@@ -301,7 +308,7 @@ class Base64Prefixes:
                 high = middle
         prefix = text[:low]
         alphabet = len(prefix) - len(prefix.translate(None, _BASE64_ALPHABET))
-        if len(prefix) <= self._key or b"=" in prefix or alphabet != wanted:
+        if len(prefix) <= self._key or b"=" in prefix or b"-" in prefix or alphabet != wanted:
             return
         key = prefix[: self._key]
         entry = (prefix, binascii.a2b_base64(prefix))

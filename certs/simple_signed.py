@@ -108,34 +108,48 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
     if second < 0:
         return None
     part_start = raw.find(b"\r\n", second + 2) + 2
-    if part_start < 2:
+    if part_start < 2 or raw.startswith(b"\r\n", part_start):  # no part header: not a signature part
         return None
-    close = raw.find(delimiter, part_start - 2)
-    if close < 0:
+    # split_signed cuts the part at the next delimiter, then its header at the first empty line before it: that
+    # is the first empty line after part_start, when no delimiter starts before the body that follows it.
+    blank = raw.find(b"\r\n\r\n", part_start)
+    if blank < 0:
         return None
-    if raw.startswith(b"\r\n", part_start) and part_start + 2 <= close:
-        body = part_start + 2
-        part_header, part_body = b"", raw[body:close]
-    else:
-        blank = raw.find(b"\r\n\r\n", part_start, close)
-        if blank < 0:
-            return None
-        body = blank + 4
-        part_header, part_body = raw[part_start : blank + 2], raw[body:close]
+    body = blank + 4
+    if raw.find(delimiter, part_start - 2, body - 1 + len(delimiter)) >= 0:
+        return None
     # canonical(raw) is raw only without a bare LF (RFC 5322 §2.3): what is read here is then what the general
     # readers read. The base64 text is scanned after its decoding, which may skip a known beginning.
     if mime._BARE_LF.search(raw, 0, body):
         return None
+    part_header = raw[part_start : blank + 2]
     encoding = _signature_encoding(part_header) if len(part_header) > 512 else _known_encoding(part_header)
     if encoding is None:
         return None
-    if encoding == "base64":
-        try:
-            der, known = mime.BASE64.decode_known(part_body)
-        except (binascii.Error, ValueError):
+    known = mime.BASE64.known(raw, body) if encoding == "base64" else None
+    if known is None:
+        close = raw.find(delimiter, body)
+        if close < 0:
             return None
+        if encoding == "base64":
+            try:
+                der, skipped = mime.BASE64.decode_known(raw[body:close])
+            except (binascii.Error, ValueError):
+                return None
+        else:
+            der, skipped = raw[body:close], 0
     else:
-        der, known = part_body, 0
-    if mime._BARE_LF.search(raw, body + known):  # a known beginning is the text of a canonical message
+        # A known beginning is the text of an earlier signature part: base64 characters and line breaks, no
+        # "-", ending on a base64 character, so no delimiter starts inside it.
+        prefix, decoded = known
+        skipped = len(prefix)
+        close = raw.find(delimiter, body + skipped)
+        if close < 0:
+            return None
+        try:
+            der = decoded + binascii.a2b_base64(raw[body + skipped : close])
+        except (binascii.Error, ValueError):
+            return None  # the general readers word the error
+    if mime._BARE_LF.search(raw, body + skipped):  # a known beginning is the text of a canonical message
         return None
     return raw[content_start:second], der, tuple(senders), tuple(agents) if agents else ()
