@@ -182,20 +182,33 @@ def _judge(
     result = trust.validate(certificate, signed.certificates, now=now, purpose=Purpose.SMIME_SIGN)
     if result.status is not ChainStatus.OK:
         return Verdict(_CHAIN_VERDICTS[result.status], result.reason, signer, opaque, content)
-    senders = _addresses(originators[0])
-    agents = _addresses(originators[1]) if originators[1] else ()
+    from_values, sender_values = originators
+    short = sum(map(len, from_values)) + sum(map(len, sender_values)) <= 1000
+    check = _cached_address_check if short else _address_check
+    emails, who = (signer.emails, signer.name) if signer else ((), "the signer")
+    status, reason = check(emails, from_values, sender_values, who)
+    return Verdict(status, reason, signer, opaque, content)
+
+
+def _address_check(
+    emails: tuple[str, ...], from_values: tuple[str, ...], sender_values: tuple[str, ...], who: str
+) -> tuple[Status, str]:
+    """The ``From:`` addresses against the certificate's (RFC 8550 §3: or the ``Sender:``), with the sentence."""
+    senders = _addresses(from_values)
+    agents = _addresses(sender_values) if sender_values else ()
     if not senders:
-        reason = "the message has no From: address to compare with the certificate"
-        return Verdict(Status.ADDRESS_MISMATCH, reason, signer, opaque, content)
-    allowed = signer.emails if signer else ()
-    strangers = [address for address in senders if address not in allowed]
-    if strangers and not (agents and agents[0] in allowed):  # RFC 8550 §3: From or Sender
-        listed = ", ".join(sorted(set(allowed))) or "no address"
-        reason = f"From: {', '.join(strangers)} is not in the certificate, which names {listed} (RFC 8550 §3)"
-        return Verdict(Status.ADDRESS_MISMATCH, reason, signer, opaque, content)
-    who = signer.name if signer else "the signer"
+        return Status.ADDRESS_MISMATCH, "the message has no From: address to compare with the certificate"
+    strangers = [address for address in senders if address not in emails]
+    if strangers and not (agents and agents[0] in emails):  # RFC 8550 §3: From or Sender
+        listed = ", ".join(sorted(set(emails))) or "no address"
+        return (
+            Status.ADDRESS_MISMATCH,
+            f"From: {', '.join(strangers)} is not in the certificate, which names {listed} (RFC 8550 §3)",
+        )
     if strangers:
-        reason = f"signed by the sender {who} <{agents[0]}> on behalf of {', '.join(senders)}"
-        return Verdict(Status.VALID, reason, signer, opaque, content)
-    reason = f"signed by {who} <{senders[0]}> with a valid health PKI certificate"
-    return Verdict(Status.VALID, reason, signer, opaque, content)
+        return Status.VALID, f"signed by the sender {who} <{agents[0]}> on behalf of {', '.join(senders)}"
+    return Status.VALID, f"signed by {who} <{senders[0]}> with a valid health PKI certificate"
+
+
+# The same signers write from the same addresses: the answer for short values is worked out once.
+_cached_address_check = lru_cache(maxsize=4096)(_address_check)

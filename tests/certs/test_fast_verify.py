@@ -60,6 +60,7 @@ def _reference(
         patch.setattr(smime_verify, "canonical", _count_rule)
         patch.setattr(smime_verify, "_signer", smime_verify.signer_of)
         patch.setattr(smime_verify, "_addresses", smime_verify._parse_addresses)
+        patch.setattr(smime_verify, "_cached_address_check", smime_verify._address_check)
         return verify_message(raw, trust, now=now)
 
 
