@@ -69,9 +69,10 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
     if end < 0 or raw[:1] in _FIELD_START:
         return None
     header = raw[: end + 2]
-    # What certs.mime._simple refuses; without a bare LF (checked below: the answer is dropped when there is
-    # one), a CR without its LF is the only way the counts differ.
-    if b"\x0b" in header or b"\x0c" in header or header.count(b"\r") != header.count(b"\n"):
+    # What certs.mime._simple refuses: VT or FF, or a CR without its LF. Without a bare LF (checked below: the
+    # answer is dropped when there is one) every LF follows a CR, so the CRs, VTs and FFs number the LFs only
+    # when there is none of those.
+    if len(header) - len(header.translate(None, b"\r\x0b\x0c")) != header.count(b"\n"):
         return None
     content_type = None
     senders: list[str] = []

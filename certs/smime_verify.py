@@ -30,7 +30,7 @@ from certs.mime import BASE64, Headers, SimpleHeaders, canonical, decode_body, r
 from certs.names import dn_string, identity_of, mailbox_addresses
 from certs.simple_signed import read_simple_signed
 from certs.trust import ChainStatus, Purpose, TrustStore
-from certs.verdict import Signer, Status, Verdict
+from certs.verdict import Signer, Status, Verdict, make_verdict
 
 _PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _PKCS7_SIGNATURE = ("application/pkcs7-signature", "application/x-pkcs7-signature")
@@ -187,7 +187,7 @@ def _judge(
     check = _cached_address_check if short else _address_check
     emails, who = (signer.emails, signer.name) if signer else ((), "the signer")
     status, reason = check(emails, from_values, sender_values, who)
-    return Verdict(status, reason, signer, opaque, content)
+    return make_verdict(status, reason, signer, opaque, content)
 
 
 def _address_check(

@@ -22,7 +22,7 @@ from certs.mime import canonical, read_headers, split_entity, split_signed
 from certs.simple_signed import read_simple_signed
 from certs.smime_sign import _signature, sign_message
 from certs.smime_verify import verify_message
-from certs.verdict import Status, Verdict
+from certs.verdict import Status, Verdict, make_verdict
 from tests.certs.conftest import ALICE, CARDIO, MESSAGE, PKI
 
 _SETTINGS = settings(
@@ -309,3 +309,13 @@ def test_many_seeded_variants_of_real_messages(pki: PKI, usual: list[bytes], mon
                 raw[at:at] = piece
         statuses.add(_same_verdict(bytes(raw), pki, monkeypatch).status)
     assert Status.MALFORMED in statuses and Status.INVALID_SIGNATURE in statuses
+
+
+def test_make_verdict_is_the_dataclass(pki: PKI) -> None:
+    signer = smime_verify.signer_of(pki.alice_sign.certificate)
+    for arguments in ((Status.VALID, "why", signer, False, b"x"), (Status.ADDRESS_MISMATCH, "", None, True, None)):
+        made, built = make_verdict(*arguments), Verdict(*arguments)
+        assert made == built and hash(made) == hash(built) and vars(made) == vars(built)
+        assert made.as_dict() == built.as_dict() and repr(made) == repr(built)
+        with pytest.raises(AttributeError):
+            made.reason = "changed"  # type: ignore[misc]
