@@ -505,6 +505,87 @@ def stable_prefix(der: bytes) -> int:
     return len(layout.segments[0][1])
 
 
+def layout_of(der: bytes) -> _Layout | None:
+    """The layout of a recent signature that ``der`` shares (see :class:`_Layout`), if any."""
+    return _LAYOUTS.find(der)
+
+
+class Plan(NamedTuple):
+    """What checking the signature of a DER laid out as a known one needs, worked out once per layout."""
+
+    certificate: x509.Certificate
+    certificates: tuple[x509.Certificate, ...]
+    key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+    rsa: bool
+    hash: Any  # the hashlib constructor of the digest algorithm
+    algorithm: hashes.HashAlgorithm
+    digest: tuple[int, int]  # where the message-digest value sits
+    attributes: tuple[int, int]  # the signed attributes' TLV
+    signature: tuple[int, int]
+
+
+_PLANS: dict[int, tuple[_Layout, Plan | None]] = {}  # by the identity of the layout, which each entry keeps alive
+_PLANS_LOCK = threading.Lock()
+
+
+def plan_of(layout: _Layout) -> Plan | None:
+    """The :class:`Plan` of a layout, None when its signatures take :func:`check_signature`'s other branches
+    (no signed attributes, content types that differ, a key other than RSA or EC, a refused digest)."""
+    known = _PLANS.get(id(layout))
+    if known is not None and known[0] is layout:
+        return known[1]
+    signed, plan = layout.signed, None
+    signer = signed.signers[0]
+    certificate = signer.signer_certificate
+    if (
+        certificate is not None
+        and signer.digest_algorithm in _ALGORITHMS
+        and layout.attributes is not None
+        and layout.digest is not None
+        and signer.content_type == signed.content_type
+        and signer.signature_algorithm != "rsassa_pss"
+    ):
+        key = certificate.public_key()
+        kind = _KEY_KINDS.get(type(key)) or _key_kind(key)
+        if kind in ("rsa", "ec"):
+            plan = Plan(
+                certificate,
+                signed.certificates,
+                cast(rsa.RSAPublicKey | ec.EllipticCurvePublicKey, key),
+                kind == "rsa",
+                _HASHLIB[signer.digest_algorithm],
+                _ALGORITHMS[signer.digest_algorithm],
+                layout.digest,
+                layout.attributes,
+                layout.signature,
+            )
+    with _PLANS_LOCK:  # verification runs in worker threads (the gateway's asyncio.to_thread)
+        if len(_PLANS) >= 1024:
+            del _PLANS[next(iter(_PLANS))]
+        _PLANS[id(layout)] = (layout, plan)
+    return plan
+
+
+def signature_holds(plan: Plan, der: bytes, content: bytes) -> bool:
+    """Whether :func:`check_signature` passes for the SignedData of ``der`` (laid out as the plan's layout) over
+    ``content``: the same digest, comparison and key check, without building the SignedData. False means "ask
+    check_signature", which words what is wrong."""
+    digest, attributes, signature = plan.digest, plan.attributes, plan.signature
+    if not hmac.compare_digest(plan.hash(content).digest(), der[digest[0] : digest[1]]):
+        return False
+    data = b"\x31" + der[attributes[0] + 1 : attributes[1]]  # [0] IMPLICIT → SET OF (RFC 5652 §5.4)
+    try:
+        if plan.rsa:
+            cast(rsa.RSAPublicKey, plan.key).verify(der[signature[0] : signature[1]], data, _PKCS1V15, plan.algorithm)
+        else:
+            cast(ec.EllipticCurvePublicKey, plan.key).verify(
+                der[signature[0] : signature[1]], data, ec.ECDSA(plan.algorithm)
+            )
+    except Exception:  # InvalidSignature and the rest: check_signature says which
+        return False
+    return True
+
+
 def read_signed_data(der: bytes) -> SignedData | None:
     """The DER walker's reading of ``der``, or None when the input is not in the shape it takes.
 

@@ -19,9 +19,12 @@ from certs.cms import (
     SignedData,
     check_signature,
     content_type_of,
+    layout_of,
     parse_signed_data,
     parse_signed_data_asn1,
+    plan_of,
     read_signed_data,
+    signature_holds,
     stable_prefix,
 )
 from certs.errors import CMSFormatError, MessageFormatError
@@ -114,12 +117,23 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
     simple = read_simple_signed(raw)
     if simple is not None:  # the usual shape, read in one pass: the same parts as below
         content, der, senders, agents = simple
-        try:
-            signed = read_signed_data(der) or parse_signed_data_asn1(der)  # parse_signed_data, one call less
-        except CMSFormatError as error:
-            return Verdict(Status.MALFORMED, str(error))
-        if BASE64.missed(der):  # a new signer: its next signatures skip the known text
-            BASE64.learn(der, stable_prefix(der))
+        layout = layout_of(der)
+        if layout is not None:  # a signature laid out as a recent one: its values are sliced out of it
+            if BASE64.missed(der):  # its signer's base64 beginning was forgotten: learn it again
+                BASE64.learn(der, stable_prefix(der))
+            plan = plan_of(layout)
+            if plan is not None and signature_holds(plan, der, content):  # what _judge's first checks conclude
+                certificate = plan.certificate
+                return _judged(certificate, _signer(certificate), plan.certificates, content, (senders, agents),
+                               trust, now, opaque=False)
+            signed = layout.read(der)
+        else:
+            try:
+                signed = read_signed_data(der) or parse_signed_data_asn1(der)
+            except CMSFormatError as error:
+                return Verdict(Status.MALFORMED, str(error))
+            if BASE64.missed(der):  # a new signer: its next signatures skip the known text
+                BASE64.learn(der, stable_prefix(der))
         return _judge(signed, content, (senders, agents), trust, now, opaque=False)
     header, body = split_entity(canonical(raw))
     headers = read_headers(header)
@@ -180,7 +194,22 @@ def _judge(
     except BadSignature as error:
         return Verdict(Status.INVALID_SIGNATURE, str(error), signer, opaque, content)
     assert certificate is not None  # check_signature refuses a missing certificate
-    result = trust.validate(certificate, signed.certificates, now=now, purpose=_SMIME_SIGN)
+    return _judged(certificate, signer, signed.certificates, content, originators, trust, now, opaque=opaque)
+
+
+def _judged(
+    certificate: x509.Certificate,
+    signer: Signer | None,
+    certificates: tuple[x509.Certificate, ...],
+    content: bytes,
+    originators: tuple[tuple[str, ...], tuple[str, ...]],
+    trust: TrustStore,
+    now: dt.datetime,
+    *,
+    opaque: bool,
+) -> Verdict:
+    """The checks after the signature's: chain, validity, revocation, then the addresses."""
+    result = trust.validate(certificate, certificates, now=now, purpose=_SMIME_SIGN)
     if result.status is not _CHAIN_OK:
         return Verdict(_CHAIN_VERDICTS[result.status], result.reason, signer, opaque, content)
     from_values, sender_values = originators

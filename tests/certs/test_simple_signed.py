@@ -14,10 +14,13 @@ import random
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certs import smime_verify
+from certs.cms import BadSignature, check_signature, layout_of, plan_of, read_signed_data, signature_holds
 from certs.mime import canonical, read_headers, split_entity, split_signed
 from certs.simple_signed import read_simple_signed
 from certs.smime_sign import _signature, sign_message
@@ -319,3 +322,45 @@ def test_make_verdict_is_the_dataclass(pki: PKI) -> None:
         assert made.as_dict() == built.as_dict() and repr(made) == repr(built)
         with pytest.raises(AttributeError):
             made.reason = "changed"  # type: ignore[misc]
+
+
+def _flip(der: bytes, region: tuple[int, int]) -> bytes:
+    changed = bytearray(der)
+    changed[region[0]] ^= 0x01
+    return bytes(changed)
+
+
+def test_signature_holds_when_check_signature_passes(pki: PKI) -> None:
+    """The plan of a layout checks a signature as check_signature does, without building the SignedData."""
+    entity = ENTITIES[0]
+    for issued in (pki.alice_sign, pki.cardio_sign):  # RSA and ECDSA
+        der = _signature(entity, issued.certificate, issued.key, issued.chain, True)
+        assert read_signed_data(der) is not None  # the walker records the layout
+        layout = layout_of(der)
+        assert layout is not None
+        plan = plan_of(layout)
+        assert plan is not None and plan_of(layout) is plan and plan.certificate == issued.certificate
+        assert layout.digest is not None
+        for variant in (der, _flip(der, plan.signature), _flip(der, layout.digest), _flip(der, plan.attributes)):
+            assert layout_of(variant) in (layout, None)
+            signed = read_signed_data(variant)
+            for content in (entity, entity + b"x"):
+                try:
+                    check_signature(signed.signers[0], content, signed.content_type) if signed else None
+                    expected = signed is not None
+                except BadSignature:
+                    expected = False
+                assert (layout_of(variant) is layout and signature_holds(plan, variant, content)) is expected
+
+
+def test_signatures_without_signed_attributes_have_no_plan(pki: PKI) -> None:
+    alice = pki.alice_sign
+    der = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(ENTITIES[0])
+        .add_signer(alice.certificate, alice.key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.NoAttributes])
+    )
+    assert read_signed_data(der) is not None
+    layout = layout_of(der)
+    assert layout is not None and plan_of(layout) is None
