@@ -36,6 +36,7 @@ def _once(name: bytes, group: bytes) -> bytes:
     )
 
 
+_LONGEST_TYPE = 512  # bytes; the lookaheads make the pattern quadratic in the worst case, so it reads short ones
 _SIGNED_TYPE = re.compile(
     rb"[ \t]*(?i:multipart/signed)[ \t]*(?:;[ \t]*(?:"
     + _once(b"protocol", b"p") + rb"|" + _once(b"boundary", b"b")
@@ -85,7 +86,7 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
             agents.append(value.decode("latin-1").replace("\r\n", "").strip())
         elif key == b"content-type" and content_type is None:
             content_type = value.replace(b"\r\n", b"").strip()
-    if content_type is None:
+    if content_type is None or len(content_type) > _LONGEST_TYPE:
         return None
     # bytes.strip() removes less than str.strip(), but what it leaves at the ends fails the pattern unless it
     # is printable ASCII, which neither removes.

@@ -364,3 +364,14 @@ def test_signatures_without_signed_attributes_have_no_plan(pki: PKI) -> None:
     assert read_signed_data(der) is not None
     layout = layout_of(der)
     assert layout is not None and plan_of(layout) is None
+
+
+def test_long_content_types_are_left_to_the_general_readers(
+    pki: PKI, usual: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Content-Type pattern is only run on short values (its lookaheads would be quadratic on long ones)."""
+    ours = usual[0]
+    for padding in (b"; x=y" * 100, b"; protocol=a" * 20_000, b"; boundary=" + b"b" * 100_000):
+        raw = ours.replace(b"micalg=sha-256;", b"micalg=sha-256" + padding + b";", 1)
+        assert read_simple_signed(raw) is None
+        _same_verdict(raw, pki, monkeypatch)
