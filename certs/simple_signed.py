@@ -21,6 +21,7 @@ from certs import mime
 
 _PKCS7_SIGNATURE = (b"application/pkcs7-signature", b"application/x-pkcs7-signature")
 _SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
+_FIELDS, _BARE_LF = mime._FIELD.findall, mime._BARE_LF.search  # bound once: this runs on every message
 _FIELD_START = (b" ", b"\t", b"\r")  # a first line that is a continuation, or a header block that is empty
 # A Content-Type value that certs.mime._SIMPLE_CONTENT_TYPE reads as multipart/signed: the same forms, over
 # bytes, with the protocol and boundary parameters in their own groups. Each of them may occur once: the
@@ -78,7 +79,7 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
     content_type = None
     senders: list[str] = []
     agents: list[str] = []
-    for field, value in mime._FIELD.findall(b"\r\n" + header):
+    for field, value in _FIELDS(b"\r\n" + header):
         key = field.lower()
         if key == b"from":  # unfolded as certs.mime._simple does (no bare CR or LF is left to remove)
             senders.append(value.decode("latin-1").replace("\r\n", "").strip())
@@ -122,7 +123,7 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
         return None
     # canonical(raw) is raw only without a bare LF (RFC 5322 §2.3): what is read here is then what the general
     # readers read. The base64 text is scanned after its decoding, which may skip a known beginning.
-    if mime._BARE_LF.search(raw, 0, body):
+    if _BARE_LF(raw, 0, body):
         return None
     part_header = raw[part_start : blank + 2]
     encoding = _signature_encoding(part_header) if len(part_header) > 512 else _known_encoding(part_header)
@@ -152,6 +153,6 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
             der = decoded + binascii.a2b_base64(raw[body + skipped : close])
         except (binascii.Error, ValueError):
             return None  # the general readers word the error
-    if mime._BARE_LF.search(raw, body + skipped):  # a known beginning is the text of a canonical message
+    if _BARE_LF(raw, body + skipped):  # a known beginning is the text of a canonical message
         return None
     return raw[content_start:second], der, tuple(senders), tuple(agents) if agents else ()

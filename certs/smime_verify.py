@@ -39,6 +39,7 @@ _PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _PKCS7_SIGNATURE = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 _DATA = "1.2.840.113549.1.7.1"  # id-data, RFC 5652 §4
 _SMIME_SIGN, _CHAIN_OK = Purpose.SMIME_SIGN, ChainStatus.OK  # looked up once, not on every message
+_now, _UTC = dt.datetime.now, dt.UTC
 _CHAIN_VERDICTS = {
     ChainStatus.EXPIRED: Status.EXPIRED,
     ChainStatus.UNTRUSTED: Status.UNTRUSTED_CHAIN,
@@ -101,7 +102,7 @@ def verify_message(raw: bytes, trust: TrustStore, *, now: dt.datetime | None = N
     MIME entity, which for an opaque (``application/pkcs7-mime``) message is the readable message body.
     """
     try:
-        return _verify(raw, trust, now or dt.datetime.now(dt.UTC))
+        return _verify(raw, trust, now or _now(_UTC))
     except Exception as error:  # the promise is a verdict for any input; record what broke
         return Verdict(Status.MALFORMED, f"the message cannot be analysed: {type(error).__name__}: {error}")
 
