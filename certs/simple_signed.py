@@ -23,26 +23,31 @@ _PKCS7_SIGNATURE = (b"application/pkcs7-signature", b"application/x-pkcs7-signat
 _SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 _FIELDS, _BARE_LF = mime._FIELD.findall, mime._BARE_LF.search  # bound once: this runs on every message
 _FIELD_START = (b" ", b"\t", b"\r")  # a first line that is a continuation, or a header block that is empty
-# A Content-Type value that certs.mime._SIMPLE_CONTENT_TYPE reads as multipart/signed: the same forms, over
-# bytes, with the protocol and boundary parameters in their own groups. Each of them may occur once: the
-# lookahead refuses a second one (the first would count), which leaves such values to the general readers.
-_VALUE = rf'(?:{mime._VALUE}|"{mime._QUOTED}")'.encode()
+# A Content-Type value that certs.mime._SIMPLE_CONTENT_TYPE reads as multipart/signed with a protocol and a
+# boundary parameter: the same forms, over bytes. Its parameters are split where the first protocol and the
+# first boundary stand (either may come first), so their groups hold the values the general readers take.
+_BLANK = rb"[ \t]*"
+_ANY_VALUE = rf'(?:{mime._VALUE}|"{mime._QUOTED}")'.encode()
+_OTHER = rb";" + _BLANK + rb"(?:(?!(?i:protocol|boundary)[ \t]*=)" + mime._NAME.encode() + _BLANK + rb"=" + _BLANK
+_OTHER += _ANY_VALUE + rb")?" + _BLANK  # an empty parameter, or any but protocol and boundary
+_ANY = rb";" + _BLANK + rb"(?:" + mime._NAME.encode() + _BLANK + rb"=" + _BLANK + _ANY_VALUE + rb")?" + _BLANK
 
 
-def _once(name: bytes, group: bytes) -> bytes:
-    return (
-        rb"(?i:" + name + rb")[ \t]*=[ \t]*"
+def _named(name: bytes, group: bytes | None = None) -> bytes:
+    value = _ANY_VALUE if group is None else (
         rb"(?:(?P<" + group + rb"t>" + mime._VALUE.encode() + rb')|"(?P<' + group + rb"q>" + mime._QUOTED.encode()
-        + rb')")(?![^\r\n]*;[ \t]*(?i:' + name + rb")[ \t]*=)"
+        + rb')")'
     )
+    return rb";" + _BLANK + rb"(?i:" + name + rb")" + _BLANK + rb"=" + _BLANK + value + _BLANK
 
 
-_LONGEST_TYPE = 512  # bytes; the lookaheads make the pattern quadratic in the worst case, so it reads short ones
+_LONGEST_TYPE = 512  # bytes: longer values are left to the general readers
 _SIGNED_TYPE = re.compile(
-    rb"[ \t]*(?i:multipart/signed)[ \t]*(?:;[ \t]*(?:"
-    + _once(b"protocol", b"p") + rb"|" + _once(b"boundary", b"b")
-    + rb"|(?!(?i:protocol|boundary)[ \t]*=)" + mime._NAME.encode() + rb"[ \t]*=[ \t]*" + _VALUE
-    + rb")?[ \t]*)*"
+    _BLANK + rb"(?i:multipart/signed)" + _BLANK + rb"(?:" + _OTHER + rb")*(?:"
+    + _named(b"protocol", b"p") + rb"(?:" + _OTHER + rb"|" + _named(b"protocol") + rb")*"
+    + _named(b"boundary", b"b") + rb"(?:" + _ANY + rb")*"
+    + rb"|" + _named(b"boundary", b"c") + rb"(?:" + _OTHER + rb"|" + _named(b"boundary") + rb")*"
+    + _named(b"protocol", b"r") + rb"(?:" + _ANY + rb")*)"
 )
 
 
@@ -94,9 +99,12 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
     signed = _SIGNED_TYPE.fullmatch(content_type)
     if signed is None:
         return None
-    protocol, boundary = signed["pt"] or signed["pq"], signed["bt"] or signed["bq"]
-    boundary = (boundary or b"").rstrip()  # SimpleHeaders.get_boundary
-    if protocol is None or protocol.lower() not in _PKCS7_SIGNATURE or not boundary:
+    if signed["pt"] is not None or signed["pq"] is not None:  # protocol came first
+        protocol, boundary = signed["pt"] or signed["pq"], signed["bt"] or signed["bq"]
+    else:
+        protocol, boundary = signed["rt"] or signed["rq"], signed["ct"] or signed["cq"]
+    boundary = boundary.rstrip()  # SimpleHeaders.get_boundary
+    if protocol.lower() not in _PKCS7_SIGNATURE or not boundary:
         return None
     # The body starts at end + 4 behind a CRLF, so the delimiter with its CRLF (RFC 2046 §5.1.1) is found
     # from end + 2 even when the body opens with it: the same places as split_signed's _delimiter_at.
