@@ -126,7 +126,7 @@ def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
             if plan is not None and signature_holds(plan, der, content):  # what _judge's first checks conclude
                 certificate = plan.certificate
                 return _judged(certificate, _signer(certificate), plan.certificates, content, (senders, agents),
-                               trust, now, opaque=False)
+                               trust, now, False)
             signed = layout.read(der)
         else:
             try:
@@ -195,7 +195,7 @@ def _judge(
     except BadSignature as error:
         return Verdict(Status.INVALID_SIGNATURE, str(error), signer, opaque, content)
     assert certificate is not None  # check_signature refuses a missing certificate
-    return _judged(certificate, signer, signed.certificates, content, originators, trust, now, opaque=opaque)
+    return _judged(certificate, signer, signed.certificates, content, originators, trust, now, opaque)
 
 
 def _judged(
@@ -206,7 +206,6 @@ def _judged(
     originators: tuple[tuple[str, ...], tuple[str, ...]],
     trust: TrustStore,
     now: dt.datetime,
-    *,
     opaque: bool,
 ) -> Verdict:
     """The checks after the signature's: chain, validity, revocation, then the addresses."""
