@@ -510,12 +510,15 @@ def layout_of(der: bytes) -> _Layout | None:
     return _LAYOUTS.find(der)
 
 
+_ID_DATA = "1.2.840.113549.1.7.1"  # RFC 5652 §4
+
+
 class Plan(NamedTuple):
     """What checking the signature of a DER laid out as a known one needs, worked out once per layout."""
 
     certificate: x509.Certificate
     certificates: tuple[x509.Certificate, ...]
-    key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+    key: Any  # rsa.RSAPublicKey when ``rsa``, else ec.EllipticCurvePublicKey
     rsa: bool
     hash: Any  # the hashlib constructor of the digest algorithm
     algorithm: hashes.HashAlgorithm
@@ -534,11 +537,24 @@ def plan_of(layout: _Layout) -> Plan | None:
     known = _PLANS.get(id(layout))
     if known is not None and known[0] is layout:
         return known[1]
+    try:
+        plan = _planned(layout)
+    except Exception:  # a certificate whose key cannot be read, say: the general path raises it where it would
+        plan = None
+    with _PLANS_LOCK:  # verification runs in worker threads (the gateway's asyncio.to_thread)
+        if len(_PLANS) >= 1024:
+            del _PLANS[next(iter(_PLANS))]
+        _PLANS[id(layout)] = (layout, plan)
+    return plan
+
+
+def _planned(layout: _Layout) -> Plan | None:
     signed, plan = layout.signed, None
     signer = signed.signers[0]
     certificate = signer.signer_certificate
     if (
         certificate is not None
+        and signed.content_type == _ID_DATA  # S/MIME signs data; anything else is judged malformed
         and signer.digest_algorithm in _ALGORITHMS
         and layout.attributes is not None
         and layout.digest is not None
@@ -551,7 +567,7 @@ def plan_of(layout: _Layout) -> Plan | None:
             plan = Plan(
                 certificate,
                 signed.certificates,
-                cast(rsa.RSAPublicKey | ec.EllipticCurvePublicKey, key),
+                key,
                 kind == "rsa",
                 _HASHLIB[signer.digest_algorithm],
                 _ALGORITHMS[signer.digest_algorithm],
@@ -559,10 +575,6 @@ def plan_of(layout: _Layout) -> Plan | None:
                 layout.attributes,
                 layout.signature,
             )
-    with _PLANS_LOCK:  # verification runs in worker threads (the gateway's asyncio.to_thread)
-        if len(_PLANS) >= 1024:
-            del _PLANS[next(iter(_PLANS))]
-        _PLANS[id(layout)] = (layout, plan)
     return plan
 
 
@@ -570,17 +582,15 @@ def signature_holds(plan: Plan, der: bytes, content: bytes) -> bool:
     """Whether :func:`check_signature` passes for the SignedData of ``der`` (laid out as the plan's layout) over
     ``content``: the same digest, comparison and key check, without building the SignedData. False means "ask
     check_signature", which words what is wrong."""
-    digest, attributes, signature = plan.digest, plan.attributes, plan.signature
-    if not hmac.compare_digest(plan.hash(content).digest(), der[digest[0] : digest[1]]):
+    _certificate, _certificates, key, is_rsa, hash_function, algorithm, digest, attributes, signature = plan
+    if not hmac.compare_digest(hash_function(content).digest(), der[digest[0] : digest[1]]):
         return False
     data = b"\x31" + der[attributes[0] + 1 : attributes[1]]  # [0] IMPLICIT → SET OF (RFC 5652 §5.4)
     try:
-        if plan.rsa:
-            cast(rsa.RSAPublicKey, plan.key).verify(der[signature[0] : signature[1]], data, _PKCS1V15, plan.algorithm)
+        if is_rsa:
+            key.verify(der[signature[0] : signature[1]], data, _PKCS1V15, algorithm)
         else:
-            cast(ec.EllipticCurvePublicKey, plan.key).verify(
-                der[signature[0] : signature[1]], data, ec.ECDSA(plan.algorithm)
-            )
+            key.verify(der[signature[0] : signature[1]], data, ec.ECDSA(algorithm))
     except Exception:  # InvalidSignature and the rest: check_signature says which
         return False
     return True

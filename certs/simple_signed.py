@@ -21,7 +21,14 @@ from certs import mime
 
 _PKCS7_SIGNATURE = (b"application/pkcs7-signature", b"application/x-pkcs7-signature")
 _SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
-_FIELDS, _BARE_LF = mime._FIELD.findall, mime._BARE_LF.search  # bound once: this runs on every message
+# certs.mime._FIELD with the name in a group of its own (From, Sender, Content-Type; Content-Transfer-Encoding
+# in none), so that a field is told by which group is set.
+_FIELD = re.compile(
+    rb"\n(?:(from)|(sender)|(content-type)|content-transfer-encoding)(?:[ \t]|\r\n[ \t])*:"
+    rb"([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)\r",
+    re.IGNORECASE,
+)
+_FIELDS, _BARE_LF = _FIELD.findall, mime._BARE_LF.search  # bound once: this runs on every message
 _FIELD_START = (b" ", b"\t", b"\r")  # a first line that is a continuation, or a header block that is empty
 # A Content-Type value that certs.mime._SIMPLE_CONTENT_TYPE reads as multipart/signed with a protocol and a
 # boundary parameter: the same forms, over bytes. Its parameters are split where the first protocol and the
@@ -84,13 +91,12 @@ def read_simple_signed(raw: bytes) -> tuple[bytes, bytes, tuple[str, ...], tuple
     content_type = None
     senders: list[str] = []
     agents: list[str] = []
-    for field, value in _FIELDS(b"\r\n" + header):
-        key = field.lower()
-        if key == b"from":  # unfolded as certs.mime._simple does (no bare CR or LF is left to remove)
+    for sender, agent, kind, value in _FIELDS(b"\r\n" + header):
+        if sender:  # unfolded as certs.mime._simple does (no bare CR or LF is left to remove)
             senders.append(value.decode("latin-1").replace("\r\n", "").strip())
-        elif key == b"sender":
+        elif agent:
             agents.append(value.decode("latin-1").replace("\r\n", "").strip())
-        elif key == b"content-type" and content_type is None:
+        elif kind and content_type is None:
             content_type = value.replace(b"\r\n", b"").strip()
     if content_type is None or len(content_type) > _LONGEST_TYPE:
         return None

@@ -14,12 +14,14 @@ import random
 from typing import Any
 
 import pytest
+from asn1crypto import cms as asn1_cms
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certs import smime_verify
+from certs import mime, simple_signed, smime_verify
 from certs.cms import BadSignature, check_signature, layout_of, plan_of, read_signed_data, signature_holds
 from certs.mime import canonical, read_headers, split_entity, split_signed
 from certs.simple_signed import read_simple_signed
@@ -371,7 +373,45 @@ def test_long_content_types_are_left_to_the_general_readers(
 ) -> None:
     """The Content-Type pattern is only run on short values: the work per message stays bounded."""
     ours = usual[0]
-    for padding in (b"; x=y" * 100, b"; protocol=a" * 20_000, b"; boundary=" + b"b" * 100_000):
-        raw = ours.replace(b"micalg=sha-256;", b"micalg=sha-256" + padding + b";", 1)
+    for extra in (b"; x=y" * 100, b"; protocol=a" * 20_000, b"; boundary=" + b"b" * 100_000):
+        raw = ours.replace(b"micalg=sha-256;", b"micalg=sha-256" + extra + b";", 1)
         assert read_simple_signed(raw) is None
         _same_verdict(raw, pki, monkeypatch)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"From", b"fROM", b"Sender", b"Content-Type", b"content-transfer-encoding",
+                                 b"To", b"X-From", b"Content-Typo", b":", b" ", b"\t", b"\r\n", b"\r\n ", b"a@b",
+                                 b"\r"]), max_size=30))
+def test_the_field_pattern_finds_what_certs_mime_finds(pieces: list[bytes]) -> None:
+    lines = b"\r\n" + b"".join(pieces) + b"\r\n"
+    found = [(name, value) for name, value in mime._FIELD.findall(lines)]
+    assert [(b"from" if f else b"sender" if s else b"content-type" if c else b"content-transfer-encoding", v)
+            for f, s, c, v in simple_signed._FIELD.findall(lines)] == [(n.lower(), v) for n, v in found]
+
+
+def test_a_valid_signature_over_another_content_type_stays_malformed(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signed attributes and encapsulated content typed other than id-data, correctly signed: the plan of its
+    layout must not take it for a data signature (RFC 8551 signs data)."""
+    alice = pki.alice_sign
+    info = asn1_cms.ContentInfo.load(_signature(ENTITIES[0], alice.certificate, alice.key, alice.chain, True))
+    signed = info["content"]
+    signed["encap_content_info"]["content_type"] = "1.2.840.113549.1.9.16.1.4"
+    signer = signed["signer_infos"][0]
+    for attribute in signer["signed_attrs"]:
+        if attribute["type"].native == "content_type":
+            attribute["values"] = [asn1_cms.ContentType("1.2.840.113549.1.9.16.1.4")]
+    attributes = signer["signed_attrs"].dump(force=True)
+    assert isinstance(alice.key, rsa.RSAPrivateKey)
+    signer["signature"] = alice.key.sign(b"\x31" + attributes[1:], padding.PKCS1v15(), hashes.SHA256())
+    der = info.dump(force=True)
+    message = (
+        f"From: {ALICE}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/signed; "
+        'protocol="application/pkcs7-signature"; micalg=sha-256; boundary="B"\r\n\r\n--B\r\n'
+    ).encode() + ENTITIES[0] + b"\r\n--B\r\n" + PART_HEADERS[0] + b"\r\n" + _base64(der, 76) + b"\r\n--B--\r\n"
+    assert read_simple_signed(message) is not None
+    for _ in range(2):  # the second from the layout cache
+        verdict = _same_verdict(message, pki, monkeypatch)
+        assert verdict.status is Status.MALFORMED and "not data" in verdict.reason
