@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
@@ -46,8 +46,10 @@ class BadSignature(Exception):
     """The signature or a signed attribute does not match; the message says which."""
 
 
-@dataclass(frozen=True)
-class SignerInfo:
+class SignerInfo(NamedTuple):
+    """What signature checking needs of a SignerInfo. A named tuple: as immutable as a frozen dataclass, and
+    cheaper to build on every message (the layout reader below makes one per signature)."""
+
     digest_algorithm: str
     signature_algorithm: str
     pss: algos.RSASSAPSSParams | None
@@ -58,8 +60,7 @@ class SignerInfo:
     signer_certificate: x509.Certificate | None
 
 
-@dataclass(frozen=True)
-class SignedData:
+class SignedData(NamedTuple):
     content_type: str
     content: bytes | None  # the encapsulated content (opaque signing), None when detached
     certificates: tuple[x509.Certificate, ...]
@@ -347,26 +348,30 @@ class _Layout:
     signature: tuple[int, int]
 
     def matches(self, der: bytes) -> bool:
-        return all(der.startswith(piece, offset) for offset, piece in self.segments)
+        for offset, piece in self.segments:  # noqa: SIM110 (a loop is faster than all() over a generator)
+            if not der.startswith(piece, offset):
+                return False
+        return True
 
     def read(self, der: bytes) -> SignedData:
         old = self.signed.signers[0]
-        attributes, digest, content = self.attributes, self.digest, self.content
+        attributes, digest, content, signature = self.attributes, self.digest, self.content, self.signature
         signer = SignerInfo(
-            digest_algorithm=old.digest_algorithm,
-            signature_algorithm=old.signature_algorithm,
-            pss=None,
-            signature=der[self.signature[0] : self.signature[1]],
-            signed_attributes=None if attributes is None else b"\x31" + der[attributes[0] + 1 : attributes[1]],
-            message_digest=None if digest is None else der[digest[0] : digest[1]],
-            content_type=old.content_type,
-            signer_certificate=old.signer_certificate,
+            old.digest_algorithm,
+            old.signature_algorithm,
+            None,
+            der[signature[0] : signature[1]],
+            None if attributes is None else b"\x31" + der[attributes[0] + 1 : attributes[1]],
+            None if digest is None else der[digest[0] : digest[1]],
+            old.content_type,
+            old.signer_certificate,
         )
+        signed = self.signed
         return SignedData(
-            content_type=self.signed.content_type,
-            content=None if content is None else der[content[0] : content[1]],
-            certificates=self.signed.certificates,
-            signers=(signer,),
+            signed.content_type,
+            None if content is None else der[content[0] : content[1]],
+            signed.certificates,
+            (signer,),
         )
 
 
@@ -500,6 +505,97 @@ def stable_prefix(der: bytes) -> int:
     return len(layout.segments[0][1])
 
 
+def layout_of(der: bytes) -> _Layout | None:
+    """The layout of a recent signature that ``der`` shares (see :class:`_Layout`), if any."""
+    return _LAYOUTS.find(der)
+
+
+_ID_DATA = "1.2.840.113549.1.7.1"  # RFC 5652 §4
+
+
+class Plan(NamedTuple):
+    """What checking the signature of a DER laid out as a known one needs, worked out once per layout."""
+
+    certificate: x509.Certificate
+    certificates: tuple[x509.Certificate, ...]
+    key: Any  # rsa.RSAPublicKey when ``rsa``, else ec.EllipticCurvePublicKey
+    rsa: bool
+    hash: Any  # the hashlib constructor of the digest algorithm
+    algorithm: hashes.HashAlgorithm
+    digest: tuple[int, int]  # where the message-digest value sits
+    attributes: tuple[int, int]  # the signed attributes' TLV
+    signature: tuple[int, int]
+
+
+_PLANS: dict[int, tuple[_Layout, Plan | None]] = {}  # by the identity of the layout, which each entry keeps alive
+_PLANS_LOCK = threading.Lock()
+
+
+def plan_of(layout: _Layout) -> Plan | None:
+    """The :class:`Plan` of a layout, None when its signatures take :func:`check_signature`'s other branches
+    (no signed attributes, content types that differ, a key other than RSA or EC, a refused digest)."""
+    known = _PLANS.get(id(layout))
+    if known is not None and known[0] is layout:
+        return known[1]
+    try:
+        plan = _planned(layout)
+    except Exception:  # a certificate whose key cannot be read, say: the general path raises it where it would
+        plan = None
+    with _PLANS_LOCK:  # verification runs in worker threads (the gateway's asyncio.to_thread)
+        if len(_PLANS) >= 1024:
+            del _PLANS[next(iter(_PLANS))]
+        _PLANS[id(layout)] = (layout, plan)
+    return plan
+
+
+def _planned(layout: _Layout) -> Plan | None:
+    signed, plan = layout.signed, None
+    signer = signed.signers[0]
+    certificate = signer.signer_certificate
+    if (
+        certificate is not None
+        and signed.content_type == _ID_DATA  # S/MIME signs data; anything else is judged malformed
+        and signer.digest_algorithm in _ALGORITHMS
+        and layout.attributes is not None
+        and layout.digest is not None
+        and signer.content_type == signed.content_type
+        and signer.signature_algorithm != "rsassa_pss"
+    ):
+        key = certificate.public_key()
+        kind = _KEY_KINDS.get(type(key)) or _key_kind(key)
+        if kind in ("rsa", "ec"):
+            plan = Plan(
+                certificate,
+                signed.certificates,
+                key,
+                kind == "rsa",
+                _HASHLIB[signer.digest_algorithm],
+                _ALGORITHMS[signer.digest_algorithm],
+                layout.digest,
+                layout.attributes,
+                layout.signature,
+            )
+    return plan
+
+
+def signature_holds(plan: Plan, der: bytes, content: bytes) -> bool:
+    """Whether :func:`check_signature` passes for the SignedData of ``der`` (laid out as the plan's layout) over
+    ``content``: the same digest, comparison and key check, without building the SignedData. False means "ask
+    check_signature", which words what is wrong."""
+    _certificate, _certificates, key, is_rsa, hash_function, algorithm, digest, attributes, signature = plan
+    if not hmac.compare_digest(hash_function(content).digest(), der[digest[0] : digest[1]]):
+        return False
+    data = b"\x31" + der[attributes[0] + 1 : attributes[1]]  # [0] IMPLICIT → SET OF (RFC 5652 §5.4)
+    try:
+        if is_rsa:
+            key.verify(der[signature[0] : signature[1]], data, _PKCS1V15, algorithm)
+        else:
+            key.verify(der[signature[0] : signature[1]], data, ec.ECDSA(algorithm))
+    except Exception:  # InvalidSignature and the rest: check_signature says which
+        return False
+    return True
+
+
 def read_signed_data(der: bytes) -> SignedData | None:
     """The DER walker's reading of ``der``, or None when the input is not in the shape it takes.
 
@@ -515,6 +611,20 @@ def read_signed_data(der: bytes) -> SignedData | None:
     if signed.content is None and len(der) <= _CACHED_DER:  # opaque ones differ in length with their content
         _LAYOUTS.add(der, layout)
     return signed
+
+
+_KEY_KINDS: dict[type, str] = {}
+
+
+def _key_kind(key: object) -> str:
+    """"rsa", "ec" or "other", remembered per key class: an ``isinstance`` against cryptography's abstract key
+    classes costs more than a dictionary lookup, and a class's answer never changes."""
+    if isinstance(key, rsa.RSAPublicKey):
+        kind = "rsa"
+    else:
+        kind = "ec" if isinstance(key, ec.EllipticCurvePublicKey) else "other"
+    _KEY_KINDS[type(key)] = kind
+    return kind
 
 
 def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> None:
@@ -535,8 +645,10 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
     else:
         data = content
     key = certificate.public_key()
+    kind = _KEY_KINDS.get(type(key)) or _key_kind(key)
     try:
-        if isinstance(key, rsa.RSAPublicKey):
+        if kind == "rsa":
+            key = cast(rsa.RSAPublicKey, key)
             if signer.signature_algorithm == "rsassa_pss":
                 params = signer.pss
                 salt = int(params["salt_length"].native) if params is not None else 20
@@ -547,7 +659,8 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
                 key.verify(signer.signature, data, padding.PSS(padding.MGF1(mgf_hash()), salt), algorithm)
             else:
                 key.verify(signer.signature, data, _PKCS1V15, algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
+        elif kind == "ec":
+            key = cast(ec.EllipticCurvePublicKey, key)
             key.verify(signer.signature, data, ec.ECDSA(algorithm))
         else:
             raise BadSignature(f"unsupported signer key type {type(key).__name__}")

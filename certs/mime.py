@@ -263,17 +263,29 @@ class Base64Prefixes:
         self._lock = threading.Lock()  # readers take a list as it is; writers replace it
 
     def decode(self, text: bytes) -> bytes:
+        return self.decode_known(text)[0]
+
+    def decode_known(self, text: bytes) -> tuple[bytes, int]:
+        """The decoding of ``text`` and the length of the known beginning it skipped (0 when none): that
+        beginning is the text of an earlier decoding, byte for byte."""
         candidates = self._prefixes.get(text[: self._key])
         if candidates is not None:
             for prefix, decoded in candidates:
                 if text.startswith(prefix):
                     try:
-                        return decoded + binascii.a2b_base64(text[len(prefix) :])
+                        return decoded + binascii.a2b_base64(text[len(prefix) :]), len(prefix)
                     except (binascii.Error, ValueError):
                         break
         result = binascii.a2b_base64(text)
         self._missed = (text, result) if len(text) <= _LEARNT_TEXT else None
-        return result
+        return result, 0
+
+    def known(self, data: bytes, start: int) -> tuple[bytes, bytes] | None:
+        """A known beginning of the text at ``data[start:]`` and its decoding, without copying the text."""
+        for prefix, decoded in self._prefixes.get(data[start : start + self._key], ()):
+            if data.startswith(prefix, start):
+                return prefix, decoded
+        return None
 
     def missed(self, decoded: bytes) -> bool:
         """Whether ``decoded`` came from the last :meth:`decode` that found no prefix (and is yet to be learnt)."""
@@ -296,7 +308,7 @@ class Base64Prefixes:
                 high = middle
         prefix = text[:low]
         alphabet = len(prefix) - len(prefix.translate(None, _BASE64_ALPHABET))
-        if len(prefix) <= self._key or b"=" in prefix or alphabet != wanted:
+        if len(prefix) <= self._key or b"=" in prefix or b"-" in prefix or alphabet != wanted:
             return
         key = prefix[: self._key]
         entry = (prefix, binascii.a2b_base64(prefix))

@@ -19,21 +19,27 @@ from certs.cms import (
     SignedData,
     check_signature,
     content_type_of,
+    layout_of,
     parse_signed_data,
     parse_signed_data_asn1,
+    plan_of,
     read_signed_data,
+    signature_holds,
     stable_prefix,
 )
 from certs.errors import CMSFormatError, MessageFormatError
 from certs.issue import serial_hex
 from certs.mime import BASE64, Headers, SimpleHeaders, canonical, decode_body, read_headers, split_entity, split_signed
 from certs.names import dn_string, identity_of, mailbox_addresses
+from certs.simple_signed import read_simple_signed
 from certs.trust import ChainStatus, Purpose, TrustStore
-from certs.verdict import Signer, Status, Verdict
+from certs.verdict import Signer, Status, Verdict, make_verdict
 
 _PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _PKCS7_SIGNATURE = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 _DATA = "1.2.840.113549.1.7.1"  # id-data, RFC 5652 §4
+_SMIME_SIGN, _CHAIN_OK = Purpose.SMIME_SIGN, ChainStatus.OK  # looked up once, not on every message
+_now, _UTC = dt.datetime.now, dt.UTC
 _CHAIN_VERDICTS = {
     ChainStatus.EXPIRED: Status.EXPIRED,
     ChainStatus.UNTRUSTED: Status.UNTRUSTED_CHAIN,
@@ -96,7 +102,7 @@ def verify_message(raw: bytes, trust: TrustStore, *, now: dt.datetime | None = N
     MIME entity, which for an opaque (``application/pkcs7-mime``) message is the readable message body.
     """
     try:
-        return _verify(canonical(raw), trust, now or dt.datetime.now(dt.UTC))
+        return _verify(raw, trust, now or _now(_UTC))
     except Exception as error:  # the promise is a verdict for any input; record what broke
         return Verdict(Status.MALFORMED, f"the message cannot be analysed: {type(error).__name__}: {error}")
 
@@ -109,7 +115,28 @@ def _originators(headers: Headers) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _verify(raw: bytes, trust: TrustStore, now: dt.datetime) -> Verdict:
-    header, body = split_entity(raw)
+    simple = read_simple_signed(raw)
+    if simple is not None:  # the usual shape, read in one pass: the same parts as below
+        content, der, senders, agents = simple
+        layout = layout_of(der)
+        if layout is not None:  # a signature laid out as a recent one: its values are sliced out of it
+            if BASE64.missed(der):  # its signer's base64 beginning was forgotten: learn it again
+                BASE64.learn(der, stable_prefix(der))
+            plan = plan_of(layout)
+            if plan is not None and signature_holds(plan, der, content):  # what _judge's first checks conclude
+                certificate = plan.certificate
+                return _judged(certificate, _signer(certificate), plan.certificates, content, (senders, agents),
+                               trust, now, False)
+            signed = layout.read(der)
+        else:
+            try:
+                signed = read_signed_data(der) or parse_signed_data_asn1(der)
+            except CMSFormatError as error:
+                return Verdict(Status.MALFORMED, str(error))
+            if BASE64.missed(der):  # a new signer: its next signatures skip the known text
+                BASE64.learn(der, stable_prefix(der))
+        return _judge(signed, content, (senders, agents), trust, now, opaque=False)
+    header, body = split_entity(canonical(raw))
     headers = read_headers(header)
     content_type = headers.get_content_type()
     if content_type == "multipart/signed":
@@ -163,31 +190,55 @@ def _judge(
     signer_info = signed.signers[0]  # RFC 8551 §3.5: one signer is what mail clients produce
     certificate = signer_info.signer_certificate
     signer = _signer(certificate) if certificate is not None else None
-
-    def verdict(status: Status, reason: str) -> Verdict:
-        return Verdict(status, reason, signer, opaque, content)
-
     try:
         check_signature(signer_info, content, signed.content_type)
     except BadSignature as error:
-        return verdict(Status.INVALID_SIGNATURE, str(error))
+        return Verdict(Status.INVALID_SIGNATURE, str(error), signer, opaque, content)
     assert certificate is not None  # check_signature refuses a missing certificate
-    result = trust.validate(certificate, signed.certificates, now=now, purpose=Purpose.SMIME_SIGN)
-    if not result.ok:
-        return verdict(_CHAIN_VERDICTS[result.status], result.reason)
-    senders = _addresses(originators[0])
-    agents = _addresses(originators[1])
+    return _judged(certificate, signer, signed.certificates, content, originators, trust, now, opaque)
+
+
+def _judged(
+    certificate: x509.Certificate,
+    signer: Signer | None,
+    certificates: tuple[x509.Certificate, ...],
+    content: bytes,
+    originators: tuple[tuple[str, ...], tuple[str, ...]],
+    trust: TrustStore,
+    now: dt.datetime,
+    opaque: bool,
+) -> Verdict:
+    """The checks after the signature's: chain, validity, revocation, then the addresses."""
+    result = trust.validate(certificate, certificates, now=now, purpose=_SMIME_SIGN)
+    if result.status is not _CHAIN_OK:
+        return Verdict(_CHAIN_VERDICTS[result.status], result.reason, signer, opaque, content)
+    from_values, sender_values = originators
+    short = sum(map(len, from_values)) + sum(map(len, sender_values)) <= 1000
+    check = _cached_address_check if short else _address_check
+    emails, who = (signer.emails, signer.name) if signer else ((), "the signer")
+    status, reason = check(emails, from_values, sender_values, who)
+    return make_verdict(status, reason, signer, opaque, content)
+
+
+def _address_check(
+    emails: tuple[str, ...], from_values: tuple[str, ...], sender_values: tuple[str, ...], who: str
+) -> tuple[Status, str]:
+    """The ``From:`` addresses against the certificate's (RFC 8550 §3: or the ``Sender:``), with the sentence."""
+    senders = _addresses(from_values)
+    agents = _addresses(sender_values) if sender_values else ()
     if not senders:
-        return verdict(Status.ADDRESS_MISMATCH, "the message has no From: address to compare with the certificate")
-    allowed = set(signer.emails) if signer else set()
-    strangers = [address for address in senders if address not in allowed]
-    if strangers and not (agents and agents[0] in allowed):  # RFC 8550 §3: From or Sender
-        listed = ", ".join(sorted(allowed)) or "no address"
-        return verdict(
+        return Status.ADDRESS_MISMATCH, "the message has no From: address to compare with the certificate"
+    strangers = [address for address in senders if address not in emails]
+    if strangers and not (agents and agents[0] in emails):  # RFC 8550 §3: From or Sender
+        listed = ", ".join(sorted(set(emails))) or "no address"
+        return (
             Status.ADDRESS_MISMATCH,
             f"From: {', '.join(strangers)} is not in the certificate, which names {listed} (RFC 8550 §3)",
         )
-    who = signer.name if signer else "the signer"
     if strangers:
-        return verdict(Status.VALID, f"signed by the sender {who} <{agents[0]}> on behalf of {', '.join(senders)}")
-    return verdict(Status.VALID, f"signed by {who} <{senders[0]}> with a valid health PKI certificate")
+        return Status.VALID, f"signed by the sender {who} <{agents[0]}> on behalf of {', '.join(senders)}"
+    return Status.VALID, f"signed by {who} <{senders[0]}> with a valid health PKI certificate"
+
+
+# The same signers write from the same addresses: the answer for short values is worked out once.
+_cached_address_check = lru_cache(maxsize=4096)(_address_check)

@@ -52,6 +52,7 @@ def _reference(
     with monkeypatch.context() as patch:
         patch.setattr(cms, "read_signed_data", lambda _der: None)
         patch.setattr(smime_verify, "read_signed_data", lambda _der: None)
+        patch.setattr(smime_verify, "read_simple_signed", lambda _raw: None)
         patch.setattr(smime_verify, "read_headers", parse_headers)
         patch.setattr(mime, "_read_part_headers", parse_headers)
         patch.setattr(mime, "BASE64", _PlainBase64())
@@ -59,6 +60,7 @@ def _reference(
         patch.setattr(smime_verify, "canonical", _count_rule)
         patch.setattr(smime_verify, "_signer", smime_verify.signer_of)
         patch.setattr(smime_verify, "_addresses", smime_verify._parse_addresses)
+        patch.setattr(smime_verify, "_cached_address_check", smime_verify._address_check)
         return verify_message(raw, trust, now=now)
 
 
