@@ -136,6 +136,17 @@ def _merge(lines: list[tuple[Row, str, str, str]]) -> Row:
     return tuple(first)
 
 
+def vocabulary(counts: Counter[str], accepted: int) -> dict[str, int]:
+    """Word counts from the counts of word strings (:attr:`ActivityBatches.counts`, summed over the parts of a
+    file) and the number of accepted lines."""
+    words: Counter[str] = Counter()
+    for value, count in counts.items():
+        for word in set(value.split(" ")) - {""}:
+            words[word] += count
+    words[TOTAL_WORD] = accepted
+    return dict(words)
+
+
 def _without(dropped: set[int], *lists: list[Any]) -> Any:
     return tuple([item for index, item in enumerate(values) if index not in dropped] for values in lists)
 
@@ -210,12 +221,7 @@ class ActivityBatches:
 
     def vocabulary(self) -> dict[str, int]:
         """How many accepted lines carry each word of the persons' documents (see ``directory_words``)."""
-        words: Counter[str] = Counter()
-        for value, count in self.counts.items():
-            for word in set(value.split(" ")) - {""}:
-                words[word] += count
-        words[TOTAL_WORD] = self.accepted
-        return dict(words)
+        return vocabulary(self.counts, self.accepted)
 
     def _decode(self, raws: list[bytes]) -> list[str]:
         if self.encoding == "utf-8":
