@@ -23,6 +23,7 @@ import itertools
 import operator
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Final
 
 from directory.extraction import (
@@ -176,8 +177,17 @@ class ActivityBatches:
             keep = [index for index, value in enumerate(texts) if value]
             texts, raws, numbers = [texts[i] for i in keep], [raws[i] for i in keep], [numbers[i] for i in keep]
         read = len(texts)
-        rows: list[list[str]] = list(map(str.split, texts, _repeat("|")))
         matched = list(map(self.pattern.fullmatch, texts))
+        if texts and None not in matched and max(map(len, raws)) <= MAX_LINE:
+            # every line has exactly the header's fields, each followed by "|": one split of the whole batch
+            # and every column is a slice (no list per line, no transposition)
+            flat = "".join(texts).split("|")
+            width, end = header.columns, header.columns * len(texts)
+            empty = [""] * len(texts)  # a column missing from this generation
+            sliced = [flat[position:end:width] if position < width else empty for position in self.positions]
+            if "" not in map(fold, sliced[_FAMILY]):
+                return self._activities(numbers, sliced), self._persons(numbers, sliced), [], read
+        rows: list[list[str]] = list(map(str.split, texts, _repeat("|")))
         rejects: list[Rejected] = []
         dropped: set[int] = set()
         if rows and max(map(len, raws)) > MAX_LINE:
@@ -210,8 +220,8 @@ class ActivityBatches:
                 rows, raws, numbers = _without(dropped, rows, raws, numbers)
         if not rows:
             return [], [], rejects, read
-        columns = list(zip(*rows, strict=False))  # the last one is the empty field after the trailing "|",
-        values = [columns[position] for position in self.positions]  # what a column missing from the file reads
+        transposed = list(zip(*rows, strict=False))  # the last one is the empty field after the trailing "|",
+        values = [transposed[position] for position in self.positions]  # what a column missing from the file reads
         return self._activities(numbers, values), self._persons(numbers, values), rejects, read
 
     def flush(self) -> list[Row]:
@@ -234,7 +244,7 @@ class ActivityBatches:
         return list(map(str.rstrip, decoded, _repeat("\r\n")))
 
     @staticmethod
-    def _activities(numbers: list[int], v: list[tuple[str, ...]]) -> list[Row]:
+    def _activities(numbers: list[int], v: Sequence[Sequence[str]]) -> list[Row]:
         id_nat, specialty, specialty_label, mode = v[2], v[10], v[11], v[12]
         siret, siren, finess_site, finess_legal, technical_id, name = v[13], v[14], v[15], v[16], v[17], v[18]
         sector, function, genre = v[33], v[34], v[35]
@@ -247,7 +257,7 @@ class ActivityBatches:
             genre, map(_activity_key, id_nat, identity), strict=True,
         ))
 
-    def _persons(self, numbers: list[int], v: list[tuple[str, ...]]) -> list[Row]:
+    def _persons(self, numbers: list[int], v: Sequence[Sequence[str]]) -> list[Row]:
         """Person rows of the persons this batch closes; the last one stays pending."""
         ids = v[_ID_NAT]
         profession, label, specialty, specialty_label, postal, city, department = (
