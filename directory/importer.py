@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from directory.batch import vocabulary
@@ -306,23 +306,25 @@ async def _transaction(
     database: Database, source: Source, seen: date, rejects: _Rejects, progress: Progress | None, force: bool,
     batch: int, processes: int | None,
 ) -> ImportReport:
-    async with database.engine.connect() as connection:
-        transaction = await connection.begin()
-        try:
-            report = await _import(connection, source, seen, rejects, progress, force, batch, processes)
-            report.rejected = rejects.count
-            await transaction.commit()
-        except BaseException:
-            await transaction.rollback()
-            raise
-        finally:
-            await restore(connection)
+    with tempfile.TemporaryDirectory(prefix="mssante-import-") as scratch:
+        async with database.engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
+                                       Path(scratch) if database.sqlite else None)
+                report.rejected = rejects.count
+                await transaction.commit()
+            except BaseException:
+                await transaction.rollback()
+                raise
+            finally:
+                await restore(connection)
     return report
 
 
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
-    force: bool, batch: int, processes: int | None,
+    force: bool, batch: int, processes: int | None, scratch: Path | None,
 ) -> ImportReport:
     with open_stream(source) as stream:
         first = stream.readline(SAMPLE)
@@ -350,10 +352,18 @@ async def _import(
             await persons.create()
             parts = open_parts(
                 None if source.zipped else source.path, first, header, encoding, bounded_lines(stream), len(first),
-                batch, connection.dialect.name == "postgresql", processes, source.size,
+                batch, connection.dialect.name == "postgresql", processes, source.size, scratch,
             )
+            # SQLite: the parsing processes stage into their own files, attached before the transaction's
+            # first write (ATTACH is refused within a transaction) and copied from afterwards
+            attached = [f"stg_part{index}" for index in range(len(parts.scratch))]
+            for name, path in zip(attached, parts.scratch, strict=True):
+                await connection.execute(text(f"ATTACH DATABASE :path AS {name}"), {"path": path})
             report.read, words = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                         len(first))
+            for name in attached:
+                await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
+                await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
         else:
             report.read = await _load_mailboxes(_Batches(header, encoding, bounded_lines(stream), rejects, batch,
                                                          len(first)), staging, progress, source.size)

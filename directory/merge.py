@@ -280,7 +280,11 @@ class Merger:
 
 
 async def restore(connection: AsyncConnection) -> None:
-    """SQLite's default page cache back on the pooled connection, whether the import succeeded or not."""
+    """SQLite's default page cache back on the pooled connection, and the parsing processes' staging files
+    detached, whether the import succeeded or not."""
     if connection.dialect.name == "sqlite":
         await connection.execute(text("PRAGMA cache_size = -2000"))
         await connection.execute(text("PRAGMA temp.cache_size = -2000"))
+        for row in (await connection.execute(text("PRAGMA database_list"))).all():
+            if str(row[1]).startswith("stg_part"):
+                await connection.execute(text(f"DETACH DATABASE {row[1]}"))

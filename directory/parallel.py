@@ -34,7 +34,7 @@ from directory.batch import ActivityBatches, Row
 from directory.errors import ExtractionError
 from directory.extraction import MAX_LINE, Header, Rejected, parse_header
 from directory.sources import bounded_lines
-from directory.staging import copy_text
+from directory.staging import Scratch, copy_text
 
 PROCESS_BYTES = 32 * 1024 * 1024  # a plain file at least this large is parsed in child processes
 _ROOT = str(Path(__file__).resolve().parent.parent)  # where ``directory`` is, for the child processes
@@ -53,6 +53,7 @@ class Part:
     end: int  # offset after its last line
     size: int  # lines per batch
     copy: bool  # PostgreSQL: rows as COPY text
+    scratch: str | None = None  # SQLite: the part's own staging database file (directory.staging.Scratch)
 
 
 @dataclass(slots=True)
@@ -178,8 +179,17 @@ def parse_part(part: Part, out: Any) -> None:
             stream.seek(part.start)
             parser = PartParser(header, part.encoding, bounded_lines(stream, part.end - part.start), first,
                                 part.size, part.copy, part.index)
+            scratch = Scratch(part.scratch) if part.scratch is not None else None
             while True:
                 message = parser.step()
+                if scratch is not None:
+                    if isinstance(message, Batch):
+                        assert isinstance(message.rows, list) and isinstance(message.persons, list)
+                        scratch.write("stg_activity", message.rows)
+                        scratch.write("stg_person", message.persons)
+                        message.rows, message.persons = [], []
+                    else:
+                        scratch.close()
                 _send(out, message)
                 if isinstance(message, Done):
                     break
@@ -198,6 +208,7 @@ class ThreadParts:
     def __init__(self, parser: PartParser) -> None:
         self.parser = parser
         self.parts = 1
+        self.scratch: list[str] = []
 
     async def get(self) -> Message:
         return await asyncio.to_thread(self.parser.step)
@@ -214,6 +225,7 @@ class ProcessParts:
     def __init__(self, parts: list[Part]) -> None:
         self.pending = parts
         self.parts = len(parts)
+        self.scratch = [part.scratch for part in parts if part.scratch is not None]
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=2)
         self.processes: list[asyncio.subprocess.Process] = []
         self.readers: list[asyncio.Task[None]] = []
@@ -270,16 +282,19 @@ Parts = ThreadParts | ProcessParts
 
 
 def open_parts(path: Path | None, header_line: bytes, header: Header, encoding: str, lines: Iterator[bytes],
-               first: int, size: int, copy: bool, processes: int | None, file_size: int) -> Parts:
+               first: int, size: int, copy: bool, processes: int | None, file_size: int,
+               scratch: Path | None = None) -> Parts:
     """Processes for a plain file of at least :data:`PROCESS_BYTES` (or when ``processes`` says how many),
-    else the thread; ``lines`` and ``first`` (the offset after the header) serve the thread."""
+    else the thread; ``lines`` and ``first`` (the offset after the header) serve the thread. With ``scratch``
+    (a directory, SQLite), each process stages its rows in its own database file there."""
     count = processes if processes is not None else (PROCESSES if file_size >= PROCESS_BYTES else 1)
     if path is None or count <= 1:
         return ThreadParts(PartParser(header, encoding, lines, 2, size, copy))
     offsets = cut(path, first, file_size, count, header.positions["id_nat"])
     ends = [*offsets[1:], file_size]
     return ProcessParts([
-        Part(index, str(path), header_line, encoding, start, end, size, copy)
+        Part(index, str(path), header_line, encoding, start, end, size, copy,
+             str(scratch / f"part{index}.db") if scratch is not None else None)
         for index, (start, end) in enumerate(zip(offsets, ends, strict=True))
     ])
 

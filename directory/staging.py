@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sqlite3
 from typing import Any
 
 from sqlalchemy import text
@@ -163,6 +164,41 @@ def mailbox_row(entry: MailboxEntry) -> tuple[Any, ...]:
     return tuple(entry)
 
 
+def definitions(columns: tuple[str, ...], *, sqlite: bool) -> str:
+    """The column list of a staging table."""
+
+    def kind(column: str) -> str:
+        if column in _INTEGER:
+            return "INTEGER"
+        if column in _BOOLEAN:
+            return "INTEGER" if sqlite else "BOOLEAN"
+        return "TEXT"
+
+    return ", ".join(f"{column} {kind(column)} NOT NULL" for column in columns)
+
+
+class Scratch:
+    """A parsing process's own staging tables for a SQLite import: a throwaway database file (no journal, no
+    sync: it dies with the import) that the import's connection attaches and copies from in one statement."""
+
+    def __init__(self, path: str) -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None)
+        self.connection.execute("PRAGMA journal_mode = OFF")
+        self.connection.execute("PRAGMA synchronous = OFF")
+        self.connection.execute("BEGIN")
+        for name, columns in (("stg_activity", ACTIVITY_COLUMNS), ("stg_person", PERSON_COLUMNS)):
+            self.connection.execute(f"CREATE TABLE {name} ({definitions(columns, sqlite=True)})")
+
+    def write(self, name: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            self.connection.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)  # noqa: S608
+
+    def close(self) -> None:
+        self.connection.execute("COMMIT")
+        self.connection.close()
+
+
 class Staging:
     """One temporary table on the import's connection, filled in batches."""
 
@@ -172,15 +208,8 @@ class Staging:
         self.columns = columns
         self.sqlite = connection.dialect.name == "sqlite"
 
-    def _type(self, column: str) -> str:
-        if column in _INTEGER:
-            return "INTEGER"
-        if column in _BOOLEAN:
-            return "INTEGER" if self.sqlite else "BOOLEAN"
-        return "TEXT"
-
     async def create(self) -> None:
-        columns = ", ".join(f"{column} {self._type(column)} NOT NULL" for column in self.columns)
+        columns = definitions(self.columns, sqlite=self.sqlite)
         if self.sqlite:
             await self.connection.execute(text(f"DROP TABLE IF EXISTS temp.{self.name}"))
             await self.connection.execute(text(f"CREATE TEMP TABLE {self.name} ({columns})"))

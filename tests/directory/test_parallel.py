@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from directory import parallel
 from directory.errors import ExtractionError
@@ -72,6 +72,10 @@ async def test_processes_give_the_same_tables_as_the_thread(database: Database, 
         assert (report.read, report.rejected, report.details) == (expected.read, expected.rejected, expected.details)
         assert await _tables(database) == tables
         assert process_rejects.read_text() == thread_rejects.read_text()
+    if database.sqlite:  # the parsing processes' staging files are detached from the pooled connection
+        async with database.engine.connect() as connection:
+            attached = (await connection.execute(text("PRAGMA database_list"))).all()
+        assert [row[1] for row in attached if str(row[1]).startswith("stg_part")] == []
 
 
 def test_cut_falls_between_persons(tmp_path: Path) -> None:
