@@ -24,7 +24,6 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory.batch import vocabulary
 from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import (
     Header,
@@ -45,7 +44,7 @@ from directory.merge import (
     restore,
 )
 from directory.models import ImportRun
-from directory.parallel import Done, Failed, Parts, merge_counts, open_parts
+from directory.parallel import Done, Failed, Parts, merge_words, open_parts
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
@@ -222,8 +221,7 @@ async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rej
                 await pending
         await parts.close()
     rejects.settle()
-    counts, accepted = merge_counts(finished)
-    return read, vocabulary(counts, accepted)
+    return read, merge_words(finished)
 
 
 async def _load_mailboxes(batches: _Batches, staging: Staging, progress: Progress | None, total: int) -> int:

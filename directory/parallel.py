@@ -70,10 +70,10 @@ class Batch:
 
 @dataclass(slots=True)
 class Done:
-    """A part is finished: its word strings by lines, and how many lines it accepted (``directory_words``)."""
+    """A part is finished: how many of its accepted lines carry each word (``directory_words``; the counts of
+    a file are the sums of its parts')."""
 
-    counts: Counter[str] = field(default_factory=Counter)
-    accepted: int = 0
+    words: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -95,7 +95,7 @@ class PartParser:
 
     def step(self) -> Batch | Done:
         if self.finished:
-            return Done(self.batches.counts, self.batches.accepted)
+            return Done(self.batches.vocabulary())
         raws = list(itertools.islice(self.lines, self.size))
         rows, persons, rejected, read = self.batches.parse(self.line_no, raws)
         self.line_no += len(raws)
@@ -299,12 +299,13 @@ def open_parts(path: Path | None, header_line: bytes, header: Header, encoding: 
     ])
 
 
-def merge_counts(done: list[Done]) -> tuple[Counter[str], int]:
-    counts: Counter[str] = Counter()
+def merge_words(done: list[Done]) -> dict[str, int]:
+    if len(done) == 1:
+        return done[0].words
+    words: Counter[str] = Counter()
     for message in done:
-        counts.update(message.counts)
-    return counts, sum(message.accepted for message in done)
-
+        words.update(message.words)
+    return dict(words)
 
 
 if __name__ == "__main__":  # a parsing process; its messages must be pickled as directory.parallel's classes
