@@ -7,8 +7,9 @@ Generates an activity extraction of ``--lines`` lines (and its mailbox extractio
 generator, then for each engine: imports both files into a fresh, migrated database in a child process
 (lines/s, that process's peak RSS and that of its largest parsing process), runs ``--searches`` realistic
 searches through the search service (a fifth each: family name, name + city, profession + postal code,
-idNat/RPPS lookup, given name + family prefix) and prints p50/p99 latency. The first ``--baseline-searches`` of them are also run as a naive
-``LIKE '%…%'`` scan over the same tables, in the same run, and the ratio of the medians is printed.
+idNat/RPPS lookup, given name + family prefix) and prints p50/p99 latency. The first ``--baseline-searches``
+of them are also run as a naive ``LIKE '%…%'`` scan over the same tables, in the same run, and the ratio of
+the medians is printed.
 Without ``--postgres-url`` a throwaway PostgreSQL server is started (``tests/pg.py``).
 Targets (issue 5): import >= 50,000 lines/s, peak memory < 500 MiB, search p99 <= 20 ms on both engines.
 """
