@@ -138,14 +138,21 @@ def _merge(lines: list[tuple[Row, str, str, str]]) -> Row:
 
 
 def vocabulary(counts: Counter[str], accepted: int) -> dict[str, int]:
-    """Word counts from the counts of word strings (:attr:`ActivityBatches.counts`, summed over the parts of a
-    file) and the number of accepted lines."""
+    """Word counts from the counts of word strings (:attr:`ActivityBatches.counts`) and the number of accepted
+    lines. ``counts`` is emptied as it is read (the strings go as the words come: a lower peak of memory)."""
     words: Counter[str] = Counter()
-    for value, count in counts.items():
+    while counts:
+        value, count = counts.popitem()
         for word in set(value.split(" ")) - {""}:
             words[word] += count
     words[TOTAL_WORD] = accepted
     return dict(words)
+
+
+def clear_caches() -> None:
+    """Empty the per-value caches of the parsing functions (a parsing process that has read its last line)."""
+    for cached in (_facet_words, _words, _facets, _name, _fold_name, _line_facets, _line_words, fold):
+        cached.cache_clear()
 
 
 def _without(dropped: set[int], *lists: list[Any]) -> Any:
@@ -230,7 +237,8 @@ class ActivityBatches:
         return [_merge(pending)] if pending else []
 
     def vocabulary(self) -> dict[str, int]:
-        """How many accepted lines carry each word of the persons' documents (see ``directory_words``)."""
+        """How many accepted lines carry each word of the persons' documents (see ``directory_words``); once, at
+        the end of the file."""
         return vocabulary(self.counts, self.accepted)
 
     def _decode(self, raws: list[bytes]) -> list[str]:

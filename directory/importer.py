@@ -304,7 +304,9 @@ async def _transaction(
     database: Database, source: Source, seen: date, rejects: _Rejects, progress: Progress | None, force: bool,
     batch: int, processes: int | None,
 ) -> ImportReport:
-    with tempfile.TemporaryDirectory(prefix="mssante-import-") as scratch:
+    # the parsing processes' staging files (SQLite) go next to the database: the disk that has room for it
+    near = Path(database.sqlite_path).parent if database.sqlite_path is not None else None
+    with tempfile.TemporaryDirectory(prefix="mssante-import-", dir=near) as scratch:
         async with database.engine.connect() as connection:
             transaction = await connection.begin()
             try:
