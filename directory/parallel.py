@@ -3,11 +3,13 @@
 Parsing an activity line costs about as much CPU as all the database work for it, and in a thread it competes
 with the driver for the interpreter. A large plain ``.txt`` file is therefore cut into parts at person
 boundaries (a person's lines are consecutive) and each part is parsed by :class:`directory.batch.ActivityBatches`
-in a child process (``spawn``: nothing of the import process's threads or connections is inherited). The
-parts send their batches through one bounded queue (memory stays constant): for PostgreSQL the rows are
-already ``COPY`` text (:func:`directory.staging.copy_text`), so the import process hands bytes to the server;
-for SQLite they are tuples for ``executemany``. Line numbers are the file's own: a part counts the line breaks
-before its first byte.
+in a child process (``python -m directory.parallel``: a fresh interpreter, nothing of the import process's
+threads or connections inherited, and no re-import of the caller's main module as ``multiprocessing`` would
+do). Each process sends its batches as length-prefixed pickles on its standard output (the pipes and a small
+queue bound what is in flight): for PostgreSQL the rows are already ``COPY`` text
+(:func:`directory.staging.copy_text`), so the import process hands bytes to the server; for SQLite the process
+writes them into its own staging file (:class:`directory.staging.Scratch`) and sends only the counts and the
+rejected lines. Line numbers are the file's own: a part counts the line breaks before its first byte.
 
 A person listed at the end of one part and the start of the next (only when the cut could not fall between
 two persons) gives two staged rows that :meth:`directory.merge.Merger.fold_persons` folds, as it folds a person
