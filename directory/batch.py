@@ -87,12 +87,6 @@ def _activity_key(id_nat: str, identity: str) -> str:
     return id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
 
 
-@functools.lru_cache(maxsize=_CACHE)
-def _facet_words(facets: str) -> str:
-    """A line's filter tokens as they are counted in ``directory_words`` (``~`` + token)."""
-    return " ".join(FACET_WORD + token for token in facets.split(" ") if token)
-
-
 def _specialty(code: str, label: str) -> str:
     return f"{code}={label}" if code else ""
 
@@ -109,8 +103,10 @@ def _words(profession_label: str, specialty_label: str, city: str) -> str:
 
 @functools.lru_cache(maxsize=_CACHE)
 def _facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
-    """One line's filter tokens, sorted and unique."""
-    return _sorted_words(set(_line_facets(profession, specialty, postal_code, department, city).split(" ")))
+    """One line's filter tokens, sorted and unique (the same key as ``_line_facets``: its cache would only
+    double this one's memory)."""
+    tokens = _line_facets.__wrapped__(profession, specialty, postal_code, department, city)
+    return _sorted_words(set(tokens.split(" ")))
 
 
 @functools.lru_cache(maxsize=131_072)
@@ -137,21 +133,23 @@ def _merge(lines: list[tuple[Row, str, str, str]]) -> Row:
     return tuple(first)
 
 
-def vocabulary(counts: Counter[str], accepted: int) -> dict[str, int]:
-    """Word counts from the counts of word strings (:attr:`ActivityBatches.counts`) and the number of accepted
-    lines. ``counts`` is emptied as it is read (the strings go as the words come: a lower peak of memory)."""
+def vocabulary(counts: Counter[str], facets: Counter[str], accepted: int) -> dict[str, int]:
+    """Word counts from the counts of word strings and of filter-token strings (:class:`ActivityBatches`; a
+    filter token is counted as ``~`` + token) and the number of accepted lines. Both counters are emptied as
+    they are read (the strings go as the words come: a lower peak of memory)."""
     words: Counter[str] = Counter()
-    while counts:
-        value, count = counts.popitem()
-        for word in set(value.split(" ")) - {""}:
-            words[word] += count
+    for strings, prefix in ((counts, ""), (facets, FACET_WORD)):
+        while strings:
+            value, count = strings.popitem()
+            for word in set(value.split(" ")) - {""}:
+                words[prefix + word] += count
     words[TOTAL_WORD] = accepted
     return dict(words)
 
 
 def clear_caches() -> None:
     """Empty the per-value caches of the parsing functions (a parsing process that has read its last line)."""
-    for cached in (_facet_words, _words, _facets, _name, _fold_name, _line_facets, _line_words, fold):
+    for cached in (_words, _facets, _name, _fold_name, _line_facets, _line_words, fold):
         cached.cache_clear()
 
 
@@ -173,6 +171,7 @@ class ActivityBatches:
         self.pending: list[tuple[Row, str, str, str]] = []
         self.accepted = 0
         self.counts: Counter[str] = Counter()  # word strings (names, a line's words) by the lines carrying them
+        self.facet_counts: Counter[str] = Counter()  # a line's filter tokens (one string) by the lines carrying them
 
     def parse(self, first_line: int, raws: list[bytes]) -> tuple[list[Row], list[Row], list[Rejected], int]:
         """``raws`` are consecutive lines numbered from ``first_line``. Returns the activity rows, the persons
@@ -239,7 +238,7 @@ class ActivityBatches:
     def vocabulary(self) -> dict[str, int]:
         """How many accepted lines carry each word of the persons' documents (see ``directory_words``); once, at
         the end of the file."""
-        return vocabulary(self.counts, self.accepted)
+        return vocabulary(self.counts, self.facet_counts, self.accepted)
 
     def _decode(self, raws: list[bytes]) -> list[str]:
         if self.encoding == "utf-8":
@@ -280,7 +279,7 @@ class ActivityBatches:
         counts.update(family_norm)
         counts.update(given_norm)
         counts.update(words)
-        counts.update(map(_facet_words, facets))
+        self.facet_counts.update(facets)
         singles = list(zip(
             numbers, ids, v[0], v[1], v[3], v[4], v[_FAMILY], v[_GIVEN], family_norm, given_norm,
             map("{} {} {}".format, family_norm, given_norm, ids), profession, label, v[9], specialties,
