@@ -5,10 +5,11 @@
 
 Generates an activity extraction of ``--lines`` lines (and its mailbox extraction) with the project's
 generator, then for each engine: imports both files into a fresh, migrated database in a child process
-(lines/s and that process's peak RSS), runs ``--searches`` realistic searches through the search service (a
-fifth each: family name, name + city, profession + postal code, idNat/RPPS lookup, given name + family
-prefix) and prints p50/p99 latency. The first ``--baseline-searches`` of them are also run as a naive
-``LIKE '%…%'`` scan over the same tables, in the same run, and the ratio of the medians is printed.
+(lines/s, that process's peak RSS and that of its largest parsing process), runs ``--searches`` realistic
+searches through the search service (a fifth each: family name, name + city, profession + postal code,
+idNat/RPPS lookup, given name + family prefix) and prints p50/p99 latency. The first ``--baseline-searches``
+of them are also run as a naive ``LIKE '%…%'`` scan over the same tables, in the same run, and the ratio of
+the medians is printed.
 Without ``--postgres-url`` a throwaway PostgreSQL server is started (``tests/pg.py``).
 Targets (issue 5): import >= 50,000 lines/s, peak memory < 500 MiB, search p99 <= 20 ms on both engines.
 """
@@ -33,6 +34,7 @@ from sqlalchemy import text
 
 from directory.generator import LINES_PER_PERSON, generate
 from directory.importer import import_file
+from directory.parallel import PROCESSES
 from directory.search import SearchQuery, search
 from directory.text import fold, words
 from storage.engine import Database
@@ -56,19 +58,20 @@ def _import_child(url: str, paths: list[str], queue: Any) -> None:
             await database.dispose()
 
     results = asyncio.run(run())
-    queue.put((results, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((results, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
 
 
-def timed_import(url: str, paths: list[Path]) -> tuple[list[tuple[str, int, float]], float]:
+def timed_import(url: str, paths: list[Path]) -> tuple[list[tuple[str, int, float]], float, float]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_import_child, args=(url, [str(path) for path in paths], queue))
     child.start()
-    results, peak = queue.get()
+    results, peak, parsing = queue.get()
     child.join()
     if child.exitcode != 0:
         raise SystemExit(f"the import failed in the child process (exit {child.exitcode})")
-    return results, peak
+    return results, peak, parsing
 
 
 async def build_queries(database: Database, count: int, seed: int) -> list[tuple[str, SearchQuery]]:
@@ -181,10 +184,12 @@ def bench_engine(name: str, url: str, paths: list[Path], args: argparse.Namespac
     print(f"\n== {name}")
     if not args.search_only:
         asyncio.run(prepare(url))
-        results, peak = timed_import(url, paths)
+        results, peak, parsing = timed_import(url, paths)
         for kind, read, seconds in results:
             print(f"import {kind:8}: {read:>10,} lines in {seconds:7.1f} s = {read / seconds:>9,.0f} lines/s")
-        print(f"import peak memory (child process RSS): {peak:,.0f} MiB")
+        print(f"import peak memory (child process RSS): {peak:,.0f} MiB; its parsing processes "
+              f"(directory.parallel, {PROCESSES} at a time): at most {parsing:,.0f} MiB each, so at most "
+              f"{peak + PROCESSES * parsing:,.0f} MiB in all")
     figures = asyncio.run(measure_searches(url, args.searches, args.baseline_searches, args.seed))
     print(f"search ({args.searches}, {figures['found']:.0%} with results): p50 {figures['p50']:.2f} ms, "
           f"p99 {figures['p99']:.2f} ms, max {figures['max']:.1f} ms")

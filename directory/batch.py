@@ -23,6 +23,7 @@ import itertools
 import operator
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Final
 
 from directory.extraction import (
@@ -86,12 +87,6 @@ def _activity_key(id_nat: str, identity: str) -> str:
     return id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
 
 
-@functools.lru_cache(maxsize=_CACHE)
-def _facet_words(facets: str) -> str:
-    """A line's filter tokens as they are counted in ``directory_words`` (``~`` + token)."""
-    return " ".join(FACET_WORD + token for token in facets.split(" ") if token)
-
-
 def _specialty(code: str, label: str) -> str:
     return f"{code}={label}" if code else ""
 
@@ -108,8 +103,10 @@ def _words(profession_label: str, specialty_label: str, city: str) -> str:
 
 @functools.lru_cache(maxsize=_CACHE)
 def _facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
-    """One line's filter tokens, sorted and unique."""
-    return _sorted_words(set(_line_facets(profession, specialty, postal_code, department, city).split(" ")))
+    """One line's filter tokens, sorted and unique (the same key as ``_line_facets``: its cache would only
+    double this one's memory)."""
+    tokens = _line_facets.__wrapped__(profession, specialty, postal_code, department, city)
+    return _sorted_words(set(tokens.split(" ")))
 
 
 @functools.lru_cache(maxsize=131_072)
@@ -136,6 +133,26 @@ def _merge(lines: list[tuple[Row, str, str, str]]) -> Row:
     return tuple(first)
 
 
+def vocabulary(counts: Counter[str], facets: Counter[str], accepted: int) -> dict[str, int]:
+    """Word counts from the counts of word strings and of filter-token strings (:class:`ActivityBatches`; a
+    filter token is counted as ``~`` + token) and the number of accepted lines. Both counters are emptied as
+    they are read (the strings go as the words come: a lower peak of memory)."""
+    words: Counter[str] = Counter()
+    for strings, prefix in ((counts, ""), (facets, FACET_WORD)):
+        while strings:
+            value, count = strings.popitem()
+            for word in set(value.split(" ")) - {""}:
+                words[prefix + word] += count
+    words[TOTAL_WORD] = accepted
+    return dict(words)
+
+
+def clear_caches() -> None:
+    """Empty the per-value caches of the parsing functions (a parsing process that has read its last line)."""
+    for cached in (_words, _facets, _name, _fold_name, _line_facets, _line_words, fold):
+        cached.cache_clear()
+
+
 def _without(dropped: set[int], *lists: list[Any]) -> Any:
     return tuple([item for index, item in enumerate(values) if index not in dropped] for values in lists)
 
@@ -154,6 +171,7 @@ class ActivityBatches:
         self.pending: list[tuple[Row, str, str, str]] = []
         self.accepted = 0
         self.counts: Counter[str] = Counter()  # word strings (names, a line's words) by the lines carrying them
+        self.facet_counts: Counter[str] = Counter()  # a line's filter tokens (one string) by the lines carrying them
 
     def parse(self, first_line: int, raws: list[bytes]) -> tuple[list[Row], list[Row], list[Rejected], int]:
         """``raws`` are consecutive lines numbered from ``first_line``. Returns the activity rows, the persons
@@ -165,8 +183,17 @@ class ActivityBatches:
             keep = [index for index, value in enumerate(texts) if value]
             texts, raws, numbers = [texts[i] for i in keep], [raws[i] for i in keep], [numbers[i] for i in keep]
         read = len(texts)
-        rows: list[list[str]] = list(map(str.split, texts, _repeat("|")))
         matched = list(map(self.pattern.fullmatch, texts))
+        if texts and None not in matched and max(map(len, raws)) <= MAX_LINE:
+            # every line has exactly the header's fields, each followed by "|": one split of the whole batch
+            # and every column is a slice (no list per line, no transposition)
+            flat = "".join(texts).split("|")
+            width, end = header.columns, header.columns * len(texts)
+            empty = [""] * len(texts)  # a column missing from this generation
+            sliced = [flat[position:end:width] if position < width else empty for position in self.positions]
+            if "" not in map(fold, sliced[_FAMILY]):
+                return self._activities(numbers, sliced), self._persons(numbers, sliced), [], read
+        rows: list[list[str]] = list(map(str.split, texts, _repeat("|")))
         rejects: list[Rejected] = []
         dropped: set[int] = set()
         if rows and max(map(len, raws)) > MAX_LINE:
@@ -199,8 +226,8 @@ class ActivityBatches:
                 rows, raws, numbers = _without(dropped, rows, raws, numbers)
         if not rows:
             return [], [], rejects, read
-        columns = list(zip(*rows, strict=False))  # the last one is the empty field after the trailing "|",
-        values = [columns[position] for position in self.positions]  # what a column missing from the file reads
+        transposed = list(zip(*rows, strict=False))  # the last one is the empty field after the trailing "|",
+        values = [transposed[position] for position in self.positions]  # what a column missing from the file reads
         return self._activities(numbers, values), self._persons(numbers, values), rejects, read
 
     def flush(self) -> list[Row]:
@@ -209,13 +236,9 @@ class ActivityBatches:
         return [_merge(pending)] if pending else []
 
     def vocabulary(self) -> dict[str, int]:
-        """How many accepted lines carry each word of the persons' documents (see ``directory_words``)."""
-        words: Counter[str] = Counter()
-        for value, count in self.counts.items():
-            for word in set(value.split(" ")) - {""}:
-                words[word] += count
-        words[TOTAL_WORD] = self.accepted
-        return dict(words)
+        """How many accepted lines carry each word of the persons' documents (see ``directory_words``); once, at
+        the end of the file."""
+        return vocabulary(self.counts, self.facet_counts, self.accepted)
 
     def _decode(self, raws: list[bytes]) -> list[str]:
         if self.encoding == "utf-8":
@@ -228,7 +251,7 @@ class ActivityBatches:
         return list(map(str.rstrip, decoded, _repeat("\r\n")))
 
     @staticmethod
-    def _activities(numbers: list[int], v: list[tuple[str, ...]]) -> list[Row]:
+    def _activities(numbers: list[int], v: Sequence[Sequence[str]]) -> list[Row]:
         id_nat, specialty, specialty_label, mode = v[2], v[10], v[11], v[12]
         siret, siren, finess_site, finess_legal, technical_id, name = v[13], v[14], v[15], v[16], v[17], v[18]
         sector, function, genre = v[33], v[34], v[35]
@@ -241,7 +264,7 @@ class ActivityBatches:
             genre, map(_activity_key, id_nat, identity), strict=True,
         ))
 
-    def _persons(self, numbers: list[int], v: list[tuple[str, ...]]) -> list[Row]:
+    def _persons(self, numbers: list[int], v: Sequence[Sequence[str]]) -> list[Row]:
         """Person rows of the persons this batch closes; the last one stays pending."""
         ids = v[_ID_NAT]
         profession, label, specialty, specialty_label, postal, city, department = (
@@ -256,7 +279,7 @@ class ActivityBatches:
         counts.update(family_norm)
         counts.update(given_norm)
         counts.update(words)
-        counts.update(map(_facet_words, facets))
+        self.facet_counts.update(facets)
         singles = list(zip(
             numbers, ids, v[0], v[1], v[3], v[4], v[_FAMILY], v[_GIVEN], family_norm, given_norm,
             map("{} {} {}".format, family_norm, given_norm, ids), profession, label, v[9], specialties,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import itertools
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -20,13 +21,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory.batch import ActivityBatches
 from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import (
-    Activity,
     Header,
     Kind,
     MailboxEntry,
@@ -45,11 +44,12 @@ from directory.merge import (
     restore,
 )
 from directory.models import ImportRun
+from directory.parallel import Done, Failed, Parts, merge_words, open_parts
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
-from directory.staging import PersonAccumulator, Staging, activity_row, mailbox_row
+from directory.staging import Staging, mailbox_row
 from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
@@ -106,46 +106,64 @@ class ImportReport:
 
 
 class _Rejects:
-    """The rejects file, opened on the first rejected line only."""
+    """The rejects file, opened on the first rejected line only. The lines of a file's later parts (parsed at
+    the same time as the first) wait in temporary files and follow in order (:meth:`settle`)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.count = 0
         self._file: IO[str] | None = None
+        self._parts: dict[int, IO[str]] = {}
 
-    def add(self, line_no: int, reason: str, raw: str) -> None:
+    def add(self, line_no: int, reason: str, raw: str, part: int = 0) -> None:
         self.count += 1
         if self.path is None:
             return
+        entry = f"{line_no}|{reason.replace('|', '/')}|{raw[:2000]}\n"
+        if part:
+            if part not in self._parts:
+                self._parts[part] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            self._parts[part].write(entry)
+            return
+        self._main().write(entry)
+
+    def _main(self) -> IO[str]:
         if self._file is None:
+            assert self.path is not None
             self._file = self.path.open("w", encoding="utf-8")
             self._file.write("line|reason|content\n")
-        self._file.write(f"{line_no}|{reason.replace('|', '/')}|{raw[:2000]}\n")
+        return self._file
+
+    def settle(self) -> None:
+        """The waiting lines of later parts, after those of the first."""
+        for part in sorted(self._parts):
+            waiting = self._parts.pop(part)
+            waiting.seek(0)
+            shutil.copyfileobj(waiting, self._main())
+            waiting.close()
 
     def close(self) -> None:
+        for waiting in self._parts.values():
+            waiting.close()
+        self._parts.clear()
         if self._file is not None:
             self._file.close()
 
 
 class _Batches:
-    """The parsing side of an import: lines to staging rows, a batch at a time, in a worker thread."""
+    """The parsing side of a mailbox import: lines to staging rows, a batch at a time, in a worker thread."""
 
     def __init__(self, header: Header, encoding: str, lines: Iterator[bytes], rejects: _Rejects, size: int,
                  done: int) -> None:
         self.header, self.encoding, self.lines, self.rejects, self.size = header, encoding, lines, rejects, size
-        self.accumulator = PersonAccumulator()
         self.line_no = 1
         self.read = 0
         self.done = done
         self.finished = False
-        self.fast = ActivityBatches(header, encoding) if header.kind is Kind.ACTIVITY else None
 
-    def next(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
-        if self.fast is not None:
-            return self._next_activities(self.fast)
+    def next(self) -> tuple[list[tuple[Any, ...]], int]:
         rows: list[tuple[Any, ...]] = []
-        persons: list[tuple[Any, ...]] = []
-        header, encoding, accumulator = self.header, self.encoding, self.accumulator
+        header, encoding = self.header, self.encoding
         for raw in self.lines:
             self.line_no += 1
             self.done += len(raw)
@@ -155,39 +173,78 @@ class _Batches:
             record = parse_line(header, self.line_no, raw, encoding)
             if isinstance(record, Rejected):
                 self.rejects.add(record.line_no, record.reason, record.raw)
-            elif isinstance(record, Activity):
-                rows.append(activity_row(record))
-                person = accumulator.add(record)
-                if person is not None:
-                    persons.append(person)
             elif isinstance(record, MailboxEntry):
                 rows.append(mailbox_row(record))
             if len(rows) >= self.size:
-                return rows, persons, self.done
+                return rows, self.done
         self.finished = True
-        last = accumulator.flush()
-        return rows, [*persons, last] if last is not None else persons, self.done
-
-    def _next_activities(self, fast: ActivityBatches) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
-        """The activity file, a batch of lines at a time, column by column (:mod:`directory.batch`)."""
-        raws = list(itertools.islice(self.lines, self.size))
-        first = self.line_no + 1
-        self.line_no += len(raws)
-        self.done += sum(map(len, raws))
-        rows, persons, rejected, read = fast.parse(first, raws)
-        self.read += read
-        for record in rejected:
-            self.rejects.add(record.line_no, record.reason, record.raw)
-        if len(raws) < self.size:
-            self.finished = True
-            persons += fast.flush()
-        return rows, persons, self.done
+        return rows, self.done
 
 
-async def _write(staging: Staging, rows: list[tuple[Any, ...]], persons: Staging,
-                 person_rows: list[tuple[Any, ...]]) -> None:
+async def _write(staging: Staging, rows: list[tuple[Any, ...]] | bytes, persons: Staging | None,
+                 person_rows: list[tuple[Any, ...]] | bytes) -> None:
     await staging.write(rows)
-    await persons.write(person_rows)
+    if persons is not None:
+        await persons.write(person_rows)
+
+
+async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rejects: _Rejects,
+                           progress: Progress | None, total: int, done: int) -> tuple[int, dict[str, int]]:
+    """Stage the batches of the parsing side as they come, each written while the next is parsed; return the
+    lines read and the word counts."""
+    pending: asyncio.Task[None] | None = None
+    finished: list[Done] = []
+    read = 0
+    try:
+        while len(finished) < parts.parts:
+            message = await parts.get()
+            if isinstance(message, Failed):
+                raise message.error
+            if isinstance(message, Done):
+                finished.append(message)
+                continue
+            for record in message.rejected:
+                rejects.add(record.line_no, record.reason, record.raw, message.part)
+            read += message.read
+            done += message.done
+            if pending is not None:
+                await pending
+            pending = asyncio.create_task(_write(staging, message.rows, persons, message.persons))
+            if progress is not None:
+                progress(done, total, read)
+        if pending is not None:
+            await pending
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        await parts.close()
+    rejects.settle()
+    return read, merge_words(finished)
+
+
+async def _load_mailboxes(batches: _Batches, staging: Staging, progress: Progress | None, total: int) -> int:
+    pending: asyncio.Task[None] | None = None
+    try:
+        while True:
+            # parse the next batch in a thread while the previous one is written (the driver's thread or the
+            # server does that work): the two overlap instead of taking turns
+            rows, done = await asyncio.to_thread(batches.next)
+            if pending is not None:
+                await pending
+            pending = asyncio.create_task(_write(staging, rows, None, []))
+            if progress is not None:
+                progress(done, total, batches.read)
+            if batches.finished:
+                break
+        await pending
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+    return batches.read
 
 
 async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
@@ -224,15 +281,18 @@ async def import_file(
     today: date | None = None,
     force: bool = False,
     batch: int = BATCH,
+    processes: int | None = None,
 ) -> ImportReport:
-    """Import the activity or mailbox extraction at ``path`` (``.txt`` or ``.zip``); see the module docstring."""
+    """Import the activity or mailbox extraction at ``path`` (``.txt`` or ``.zip``); see the module docstring.
+    ``processes``: how many child processes parse an activity file (default: :func:`directory.parallel.open_parts`
+    decides by size; 1 parses in a thread)."""
     started = time.perf_counter()
     source = describe(path)
     seen = extraction_date(source.name) or today or datetime.now(UTC).date()
     rejects = _Rejects(rejects_path)
     try:
         with _collector_paused():
-            report = await _transaction(database, source, seen, rejects, progress, force, batch)
+            report = await _transaction(database, source, seen, rejects, progress, force, batch, processes)
     finally:
         rejects.close()
     report.rejects_path = rejects_path if rejects.count else None
@@ -242,25 +302,29 @@ async def import_file(
 
 async def _transaction(
     database: Database, source: Source, seen: date, rejects: _Rejects, progress: Progress | None, force: bool,
-    batch: int,
+    batch: int, processes: int | None,
 ) -> ImportReport:
-    async with database.engine.connect() as connection:
-        transaction = await connection.begin()
-        try:
-            report = await _import(connection, source, seen, rejects, progress, force, batch)
-            report.rejected = rejects.count
-            await transaction.commit()
-        except BaseException:
-            await transaction.rollback()
-            raise
-        finally:
-            await restore(connection)
+    # the parsing processes' staging files (SQLite) go next to the database: the disk that has room for it
+    near = Path(database.sqlite_path).parent if database.sqlite_path is not None else None
+    with tempfile.TemporaryDirectory(prefix="mssante-import-", dir=near) as scratch:
+        async with database.engine.connect() as connection:
+            transaction = await connection.begin()
+            try:
+                report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
+                                       Path(scratch) if database.sqlite else None)
+                report.rejected = rejects.count
+                await transaction.commit()
+            except BaseException:
+                await transaction.rollback()
+                raise
+            finally:
+                await restore(connection)
     return report
 
 
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
-    force: bool, batch: int,
+    force: bool, batch: int, processes: int | None, scratch: Path | None,
 ) -> ImportReport:
     with open_stream(source) as stream:
         first = stream.readline(SAMPLE)
@@ -283,29 +347,26 @@ async def _import(
                           STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
         await staging.create()
         persons = Staging(connection, "stg_person", STAGED_PERSON)
+        words: dict[str, int] = {}
         if is_activity:
             await persons.create()
-        batches = _Batches(header, encoding, bounded_lines(stream), rejects, batch, len(first))
-        pending: asyncio.Task[None] | None = None
-        try:
-            while True:
-                # parse the next batch in a thread while the previous one is written (the driver's thread or
-                # the server does that work): the two overlap instead of taking turns
-                rows, person_rows, done = await asyncio.to_thread(batches.next)
-                if pending is not None:
-                    await pending
-                pending = asyncio.create_task(_write(staging, rows, persons, person_rows))
-                if progress is not None:
-                    progress(done, source.size, batches.read)
-                if batches.finished:
-                    break
-            await pending
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-        report.read = batches.read
+            parts = open_parts(
+                None if source.zipped else source.path, first, header, encoding, bounded_lines(stream), len(first),
+                batch, connection.dialect.name == "postgresql", processes, source.size, scratch,
+            )
+            # SQLite: the parsing processes stage into their own files, attached before the transaction's
+            # first write (ATTACH is refused within a transaction) and copied from afterwards
+            attached = [f"stg_part{index}" for index in range(len(parts.scratch))]
+            for name, path in zip(attached, parts.scratch, strict=True):
+                await connection.execute(text(f"ATTACH DATABASE :path AS {name}"), {"path": path})
+            report.read, words = await _load_activities(parts, staging, persons, rejects, progress, source.size,
+                                                        len(first))
+            for name in attached:
+                await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
+                await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
+        else:
+            report.read = await _load_mailboxes(_Batches(header, encoding, bounded_lines(stream), rejects, batch,
+                                                         len(first)), staging, progress, source.size)
         if progress is not None:
             progress(source.size, source.size, report.read)
     if report.read == rejects.count:
@@ -324,8 +385,7 @@ async def _import(
         report.details["activities"] = await merger.merge(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
         )
-        if batches.fast is not None:
-            await merger.count_words(batches.fast.vocabulary())
+        await merger.count_words(words)
         await merger.drop("stg_activity", "stg_person", "stg_structure")
         await merger.finish("directory_persons", "directory_structures", "directory_activities")
     else:

@@ -29,6 +29,7 @@ class Source:
     path: Path
     name: str  # the text file's own name (the zip member for a zip)
     size: int  # uncompressed bytes, for the progress bar
+    zipped: bool = False
 
 
 def extraction_date(name: str) -> date | None:
@@ -55,7 +56,7 @@ def describe(path: Path) -> Source:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 info = _member(archive)
-                return Source(path, Path(info.filename).name, info.file_size)
+                return Source(path, Path(info.filename).name, info.file_size, zipped=True)
         return Source(path, path.name, path.stat().st_size)
     except (OSError, zipfile.BadZipFile) as error:
         raise ExtractionError(f"cannot read {path}: {error}") from error
@@ -74,14 +75,18 @@ def open_stream(source: Source) -> Iterator[IO[bytes]]:
         raise ExtractionError(f"cannot read {source.path}: {error}") from error
 
 
-def bounded_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    """Lines of at most ``MAX_LINE + 1`` bytes: a longer line is cut (and later rejected), the rest skipped."""
-    while True:
+def bounded_lines(stream: IO[bytes], limit: int | None = None) -> Iterator[bytes]:
+    """Lines of at most ``MAX_LINE + 1`` bytes: a longer line is cut (and later rejected), the rest skipped.
+    With ``limit``, the lines that start within the next ``limit`` bytes (a part ends at a line boundary)."""
+    consumed = 0
+    while limit is None or consumed < limit:
         line = stream.readline(MAX_LINE + 1)
         if not line:
             return
+        consumed += len(line)
         if len(line) > MAX_LINE and not line.endswith(b"\n"):
             rest = line
             while rest and not rest.endswith(b"\n"):
                 rest = stream.readline(MAX_LINE + 1)
+                consumed += len(rest)
         yield line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from directory.batch import ActivityBatches
 from directory.extraction import Activity, Rejected, parse_header, parse_line
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56
-from directory.staging import PersonAccumulator, activity_row
+from directory.staging import PersonAccumulator, _line_facets, _line_words, activity_row
+from directory.text import fold
 from tests.directory.helpers import small
 
 Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, str, str]], int]
@@ -128,3 +130,32 @@ def test_fuzzed_lines_give_the_reference_rows(
         lines.append(("|".join(values) + ("|" if trailing or index % 4 else "") + "\n").encode())
     expected = reference(lines, "utf-8")
     assert fast(lines, "utf-8", size) == expected
+
+
+@pytest.mark.parametrize("size", [3, 10_000])
+def test_word_counts_count_each_accepted_line(tmp_path: Path, size: int) -> None:
+    """``directory_words``: each word of a line's family name, given name and words (profession, specialty,
+    city) once per string it is in, each filter token as ``~`` + token, the empty word for the line count."""
+    lines = _lines(small(tmp_path, persons=200, seed=5).activity_path)
+    lines[5:5] = [b"a|b|c|\n"]  # rejected: not counted
+    header = parse_header(lines[0], "utf-8")
+    expected: Counter[str] = Counter()
+    for line_no, raw in enumerate(lines[1:], start=2):
+        record = parse_line(header, line_no, raw, "utf-8")
+        if isinstance(record, Rejected):
+            continue
+        assert isinstance(record, Activity)
+        for value in (fold(record.family)[:200], fold(record.given)[:200],
+                      _line_words(record.profession_label, record.specialty_label, record.city)):
+            expected.update(set(value.split(" ")) - {""})
+        tokens = _line_facets(record.profession_code, record.specialty_code, record.postal_code,
+                              record.department, record.city)
+        expected.update("~" + token for token in set(tokens.split(" ")) - {""})
+        expected[""] += 1
+    batches = ActivityBatches(header, "utf-8")
+    body = lines[1:]
+    for start in range(0, len(body), size):
+        batches.parse(start + 2, body[start:start + size])
+    batches.flush()
+    assert batches.vocabulary() == dict(expected)
+    assert expected["~p10"] > 0 and expected[""] == len(body) - 1

@@ -30,18 +30,28 @@ async def test_migration_matches_the_models(database: Database) -> None:
 
 
 async def test_first_import_keeps_the_search_indexes(database: Database, tmp_path: Path) -> None:
-    """The first load drops and rebuilds PostgreSQL's GIN indexes; they must be there afterwards."""
-    await import_file(database, small(tmp_path).activity_path)
+    """The first load drops and rebuilds the secondary indexes (PostgreSQL: the GIN indexes and the unique
+    constraints too); they must be there afterwards, as the migration made them."""
+    generated = small(tmp_path)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
     async with database.engine.connect() as connection:
+        assert await connection.run_sync(_differences) == []
+        every = {name for table in BULK_INDEXES[connection.dialect.name].values() for name in table}
         if database.sqlite:
             names = {row[0] for row in await connection.execute(text("SELECT name FROM sqlite_master"))}
             assert {"directory_person_fts", "directory_persons_fts_insert"} <= names
-            assert set(BULK_INDEXES["sqlite"]["directory_persons"]) <= names
+            assert every <= names
+            config = await connection.execute(text("SELECT k, v FROM directory_person_fts_config"))
+            assert {row[0]: row[1] for row in config}.get("hashsize", 1024 * 1024) == 1024 * 1024
             hits = await connection.execute(text(
                 "SELECT count(*) FROM directory_person_fts WHERE directory_person_fts MATCH 'doc:a*'"))
         else:
             names = {row[0] for row in await connection.execute(text("SELECT indexname FROM pg_indexes"))}
-            assert set(BULK_INDEXES["postgresql"]["directory_persons"]) <= names
+            assert every <= names
+            unique = await connection.execute(text(
+                "SELECT conname FROM pg_constraint WHERE contype = 'u' AND conname LIKE 'uq_directory_%'"))
+            assert {row[0] for row in unique} >= {name for name in every if name.startswith("uq_")}
             hits = await connection.execute(text(
                 "SELECT count(*) FROM directory_persons WHERE to_tsvector('simple'::regconfig, doc) @@ "
                 "to_tsquery('simple', 'a:*')"))

@@ -1,0 +1,134 @@
+"""A large activity file parsed by child processes gives exactly what the thread of the import process gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, text
+
+from directory import parallel
+from directory.errors import ExtractionError
+from directory.extraction import parse_header
+from directory.importer import import_file
+from directory.models import Activity, ImportRun, Mailbox, Person, Structure, Word
+from directory.parallel import Failed, Part, ProcessParts, cut
+from directory.staging import copy_text
+from storage.engine import Database
+from tests.directory.helpers import field, read_lines, small, with_field, write_lines
+
+ID_NAT, FAMILY, STRUCTURE_NAME = 2, 7, 24  # positions in the generated 56-column file
+TABLES = (Person, Structure, Activity, Word)
+
+
+async def _tables(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every directory table's rows without the generated id and the import time, in a fixed order."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    async with database.read() as session:
+        for model in TABLES:
+            columns = [column for column in model.__table__.c if column.name not in ("id", "updated_at")]
+            out[model.__tablename__] = sorted(tuple(row) for row in (await session.execute(select(*columns))).all())
+    return out
+
+
+async def _empty(database: Database) -> None:
+    async with database.write() as session:
+        for model in (*TABLES, ImportRun, Mailbox):
+            await session.execute(delete(model))
+
+
+def _file(tmp_path: Path) -> tuple[Path, int]:
+    """A generated file with rejected lines, a blank line, a duplicate and a person in two places spread over
+    it; returns it and its number of lines."""
+    header, *lines = read_lines(small(tmp_path, persons=300, seed=11).activity_path)
+    third = len(lines) // 3
+    lines.insert(third, with_field(lines[third], ID_NAT, "12345"))  # rejected in the middle of a person
+    lines.insert(2 * third, "a|b|c|")
+    lines.insert(2 * third + 5, "")
+    lines.append(lines[third + 10])  # a duplicate activity in the last part
+    ids = [line.split("|")[ID_NAT] if line.count("|") > ID_NAT else "" for line in lines]
+    several = next(index for index in range(2 * third + 10, len(lines)) if ids.count(ids[index]) > 1)
+    lines.insert(3, lines.pop(several))  # a person listed in the first and the third part
+    lines[third + 3] = with_field(lines[third + 3], STRUCTURE_NAME, "CLINIQUE A\\B\tC")
+    return write_lines(tmp_path / "big" / "PS_LibreAcces_Personne_activite_202611010000.txt", [header, *lines]), \
+        len(lines) + 1
+
+
+async def test_processes_give_the_same_tables_as_the_thread(database: Database, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    path, count = _file(tmp_path)
+    thread_rejects, process_rejects = tmp_path / "thread.txt", tmp_path / "process.txt"
+    expected = await import_file(database, path, rejects_path=thread_rejects, processes=1, batch=50)
+    tables = await _tables(database)
+    assert any("CLINIQUE A\\B\tC" in row for row in tables["directory_activities"])  # escaped in COPY text
+    assert expected.rejected == 3 and expected.details["persons"].inserted == len(tables["directory_persons"])
+    offsets = [0, *(index for index, byte in enumerate(path.read_bytes()) if byte == ord("\n"))]
+    for cuts in ([count // 3, 2 * count // 3], [4, count // 2], [count // 5, count // 4, count - 2]):
+        # anywhere, even within a person: the parts may end and begin in the middle of one
+        monkeypatch.setattr(parallel, "cut", lambda *_: [offsets[1], *(offsets[line] + 1 for line in cuts)])  # noqa: B023
+        await _empty(database)
+        report = await import_file(database, path, rejects_path=process_rejects, processes=len(cuts) + 1, batch=50)
+        assert (report.read, report.rejected, report.details) == (expected.read, expected.rejected, expected.details)
+        assert await _tables(database) == tables
+        assert process_rejects.read_text() == thread_rejects.read_text()
+    if database.sqlite:  # the parsing processes' staging files are detached from the pooled connection
+        async with database.engine.connect() as connection:
+            attached = (await connection.execute(text("PRAGMA database_list"))).all()
+        assert [row[1] for row in attached if str(row[1]).startswith("stg_part")] == []
+
+
+def test_cut_falls_between_persons(tmp_path: Path) -> None:
+    path = small(tmp_path, persons=300).activity_path
+    data = path.read_bytes()
+    header = parse_header(data[: data.index(b"\n") + 1], "utf-8")
+    start = data.index(b"\n") + 1
+    for parts in (2, 3, 7):
+        offsets = cut(path, start, len(data), parts, header.positions["id_nat"])
+        assert offsets[0] == start and offsets == sorted(set(offsets)) and len(offsets) > 1
+        for offset in offsets[1:]:
+            assert data[offset - 1:offset] == b"\n"
+            before = data[data.rindex(b"\n", 0, offset - 1) + 1:offset].decode()
+            after = data[offset:data.index(b"\n", offset)].decode()
+            assert field(before, ID_NAT) != field(after, ID_NAT)
+
+
+async def test_a_part_that_cannot_be_read_fails_the_import(tmp_path: Path) -> None:
+    header = small(tmp_path).activity_path.read_bytes().partition(b"\n")[0]
+    part = Part(0, str(tmp_path / "gone.txt"), header, "utf-8", len(header) + 1, 10_000, 5, False)
+    parts = ProcessParts([part])
+    try:
+        message = await parts.get()
+    finally:
+        await parts.close()
+    assert isinstance(message, Failed) and isinstance(message.error, ExtractionError)
+    assert "cannot read" in str(message.error)
+
+
+async def test_an_interrupted_import_stops_its_processes(database: Database, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _ = _file(tmp_path)
+    stopped: list[ProcessParts] = []
+    close = ProcessParts.close
+
+    async def recording(self: ProcessParts) -> None:
+        await close(self)
+        stopped.append(self)
+
+    monkeypatch.setattr(ProcessParts, "close", recording)
+
+    def interrupt(done: int, total: int, lines_read: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        await import_file(database, path, progress=interrupt, processes=2, batch=20)
+    assert len(stopped) == 1 and all(process.returncode is not None for process in stopped[0].processes)
+    assert await _tables(database) == {model.__tablename__: [] for model in TABLES}
+    report = await import_file(database, path, processes=2, batch=20)
+    assert report.details["persons"].inserted > 0
+
+
+def test_copy_text_escapes_what_copy_would_read_as_a_separator() -> None:
+    assert copy_text([(1, "a", "b"), (2, "c", "")]) == b"1\ta\tb\n2\tc\t\n"
+    assert copy_text([(1, "a\\b", "t\tz"), (2, "r\rn", "\\N")]) == b"1\ta\\\\b\tt\\tz\n2\tr\\rn\t\\\\N\n"
+    assert copy_text([]) == b""
