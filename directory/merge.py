@@ -55,6 +55,11 @@ _FTS_TRIGGER = (
     "CREATE TRIGGER directory_persons_fts_insert AFTER INSERT ON directory_persons BEGIN "
     "INSERT INTO directory_person_fts(rowid, doc, facets) VALUES (new.id, new.doc, new.facets); END"
 )
+# The search's narrow copy of the active persons, in display order (migration 0007_directory_search_persons).
+SEARCH_FILL = (
+    "INSERT INTO directory_search_persons (sort_key, id, family_norm, doc, facets) "
+    "SELECT sort_key, id, family_norm, doc, facets FROM directory_persons WHERE active ORDER BY sort_key"
+)
 IMPORT_CACHE_KIB = 64 * 1024  # within the 500 MiB the whole import may use
 PERSON_COLUMNS = (
     "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm", "sort_key",
@@ -237,6 +242,13 @@ class Merger:
             await driver.executemany("INSERT INTO directory_words (word, lines) VALUES (?, ?)", rows)
         else:
             await driver.copy_records_to_table("directory_words", records=rows, columns=["word", "lines"])
+
+    async def refresh_search(self) -> None:
+        """Rebuild ``directory_search_persons`` (the search's narrow copy of the active persons) in display
+        order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already."""
+        if not await self.empty("directory_search_persons"):
+            await self.run("DELETE FROM directory_search_persons")
+        await self.run(SEARCH_FILL)
 
     async def drop(self, *staging: str) -> None:
         if self.sqlite:

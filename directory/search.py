@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.errors import InvalidQuery
-from directory.models import Activity, Mailbox, Person, Word
+from directory.models import Activity, Mailbox, Person, SearchPerson, Word
 from directory.staging import facet
 from directory.text import fold, words
 from policies.addresses import MAX_ADDRESS
@@ -206,24 +206,53 @@ def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | 
     return conditions + list(_mailbox_conditions(query))
 
 
-def _scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where a walk in display order reads its rows: the person table itself, or its narrow copy of the active
+    persons kept in display order (``directory_search_persons``), whose key ranges are consecutive pages."""
+
+    id: Any
+    key: Any
+    family: Any
+    doc: Any
+    facets: Any
+    persons: bool  # the person table: check ``active``; only there can a mailbox condition be tested
+
+
+PERSONS = _Source(Person.id, Person.sort_key, Person.family_norm, Person.doc, Person.facets, True)
+ORDERED = _Source(SearchPerson.id, SearchPerson.sort_key, SearchPerson.family_norm, SearchPerson.doc,
+                  SearchPerson.facets, False)
+
+
+def _source(query: SearchQuery) -> _Source:
+    """The narrow ordered copy, unless a mailbox condition needs the person's idNat."""
+    return PERSONS if query.mailbox or query.has_mailbox is not None else ORDERED
+
+
+def _checks(query: SearchQuery, source: _Source) -> list[ColumnElement[bool]]:
     """The same match as :func:`_conditions` without the full-text index, as word tests on a row's own text:
-    for candidates an index on the family name already narrowed down to a few thousand rows."""
-    doc = literal(" ") + Person.doc
-    conditions = [Person.active.is_(True), *(doc.like(f"% {term}%") for term in words(query.q))]
+    for candidates an index already narrowed down, or rows read in display order."""
+    doc = literal(" ") + source.doc
+    conditions: list[ColumnElement[bool]] = [Person.active.is_(True)] if source.persons else []
+    conditions += [doc.like(f"% {term}%") for term in words(query.q)]
     for token, starts in _facets(query):
-        conditions.append((literal(" ") + Person.facets + ("" if starts else " ")).like(
+        conditions.append((literal(" ") + source.facets + ("" if starts else " ")).like(
             f"% {token}%" if starts else f"% {token} %"))
-    return conditions + _mailbox_conditions(query)
+    return conditions + (_mailbox_conditions(query) if source.persons else [])
 
 
-def _rank(terms: list[str]) -> ColumnElement[int]:
+def _scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """:func:`_checks` on the person table."""
+    return _checks(query, PERSONS)
+
+
+def _rank(terms: list[str], family: Any = Person.family_norm) -> ColumnElement[int]:
     if not terms:
         return literal(0)
     phrase = " ".join(terms)
     return case(
-        (Person.family_norm.in_([phrase, *terms]), 0),
-        (or_(*(Person.family_norm.like(f"{term}%") for term in terms)), 1),
+        (family.in_([phrase, *terms]), 0),
+        (or_(*(family.like(f"{term}%") for term in terms)), 1),
         else_=2,
     )
 
@@ -232,66 +261,149 @@ def _specialties(value: str) -> list[tuple[str, str]]:
     return [tuple(item.split("=", 1)) for item in value.split(";") if "=" in item]  # type: ignore[misc]
 
 
-async def _complete(session: AsyncSession, persons: list[Person]) -> list[Practitioner]:
-    ids = [person.id_nat for person in persons]
-    mailboxes: dict[str, list[str]] = {}
-    places: dict[str, list[Place]] = {}
-    if ids:
-        for box in await session.scalars(
-            select(Mailbox).where(Mailbox.id_nat.in_(ids), Mailbox.active.is_(True)).order_by(Mailbox.address)
-        ):
-            mailboxes.setdefault(box.id_nat, []).append(box.address)
-        for activity in await session.scalars(
-            select(Activity).where(Activity.id_nat.in_(ids), Activity.active.is_(True)).order_by(Activity.key)
-        ):
-            places.setdefault(activity.id_nat, []).append(Place(
-                activity.structure_name, activity.address, activity.postal_code, activity.city, activity.department,
-                activity.phone, activity.mode_code,
-            ))
-    return [
-        Practitioner(
-            p.id_nat, p.id_type, p.id_pp, p.civility, p.title, p.family, p.given, p.profession_code,
-            p.profession_label, _specialties(p.specialties), p.active, mailboxes.get(p.id_nat, []),
-            places.get(p.id_nat, []),
-        )
-        for p in persons
-    ]
+_PERSON_COLUMNS = (
+    Person.id, Person.id_nat, Person.id_type, Person.id_pp, Person.civility, Person.title, Person.family,
+    Person.given, Person.profession_code, Person.profession_label, Person.specialties, Person.active,
+)
+_PLACE_COLUMNS = (
+    Activity.id, Activity.structure_name, Activity.address, Activity.postal_code, Activity.city,
+    Activity.department, Activity.phone, Activity.mode_code,
+)
+
+
+async def _complete(session: AsyncSession, chosen: ColumnElement[bool], order: list[int] | None) -> list[Practitioner]:
+    """The practitioners of the persons ``chosen`` selects (in the order of the ids ``order``, else as found),
+    with their places and mailboxes: two plain statements (persons joined to their active activities, then
+    their active mailboxes), read as rows rather than ORM objects."""
+    connection = await session.connection()
+    activity = and_(Activity.id_nat == Person.id_nat, Activity.active.is_(True))
+    rows: list[Any] = list((await connection.execute(
+        select(*_PERSON_COLUMNS, *_PLACE_COLUMNS).outerjoin(Activity, activity).where(chosen)
+        .order_by(Person.id, Activity.key)
+    )).all())
+    if not rows:
+        return []
+    boxes = (await connection.execute(
+        select(Person.id, Mailbox.address).join(Mailbox, Mailbox.id_nat == Person.id_nat)
+        .where(chosen, Mailbox.active.is_(True)).order_by(Mailbox.address)
+    )).all()
+    mailboxes: dict[int, list[str]] = {}
+    for person_id, address in boxes:
+        mailboxes.setdefault(person_id, []).append(address)
+    found: dict[int, Practitioner] = {}
+    width = len(_PERSON_COLUMNS)
+    for row in rows:
+        p = row[:width]
+        practitioner = found.get(p[0])
+        if practitioner is None:
+            practitioner = found[p[0]] = Practitioner(
+                p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], _specialties(p[10]), bool(p[11]),
+                mailboxes.get(p[0], []), [],
+            )
+        a = row[width:]
+        if a[0] is not None:
+            practitioner.places.append(Place(a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+    return [found[identifier] for identifier in order if identifier in found] if order is not None else list(
+        found.values())
 
 
 _AFTER_WORDS = "\x7f"  # above every folded character: [t, t + this) is "starts with t"
+Hit = tuple[int, str, int]  # person id, sort key, rank
+
+# PostgreSQL: both scan kinds in one statement, local to the transaction (see _rows)
+_SCANS = text("SELECT set_config('enable_bitmapscan', :value, true), set_config('enable_seqscan', :value, true)")
+_WALKING = "directory_search_walking"
+
+
+async def _rows(session: AsyncSession, statement: Any, *, walk: bool | None = None) -> list[Any]:
+    """The rows of a ranking statement. ``walk``: the statement reads an index in display order and stops at the
+    page. PostgreSQL's planner cannot know that a walk's row checks pass often (it takes them for very
+    selective) and would rather collect the whole range and sort it: a walk runs with bitmap and sequential
+    scans off. The setting stays for the next walks of the search (one round trip, not two per walk) and is
+    undone before a statement that needs them (``walk=False``: full-text, whose GIN index is only read through
+    bitmaps); ``None``: either way."""
+    connection = await session.connection()
+    if walk is not None and connection.dialect.name != "sqlite":
+        transaction = id(session.get_transaction())
+        walking = session.info.get(_WALKING) == transaction
+        if walk != walking:
+            await connection.execute(_SCANS.bindparams(value="off" if walk else "on"))
+            session.info[_WALKING] = transaction if walk else None
+    return list((await connection.execute(statement)).all())
+
+
+def _ranged(key: Any, low: str, high: str, after: str | None) -> list[ColumnElement[bool]]:
+    """Keys in ``[low, high)`` and after the cursor's key."""
+    return [key >= low, key < high] + ([] if after is None else [key > after])
+
+
+async def _exact_tier(
+    session: AsyncSession, query: SearchQuery, after: str | None, wanted: int
+) -> list[Hit]:
+    """Rank 0 (family equal to the text or one of its words) in display order, checked row by row.
+
+    From the narrow ordered copy: a family equal to ``t`` has a key starting with ``t`` and a space, so rank 0
+    is one key range per word (ranges of different words do not overlap and come in the order of ``t + " "``;
+    the whole text as a family lies in its first word's range). With a mailbox condition, from the index on
+    the family and the key of the person table."""
+    terms = words(query.q)
+    families = [" ".join(terms), *terms]
+    source = _source(query)
+    checks = _checks(query, source)
+    if source.persons:
+        statement = select(Person.id, Person.sort_key).where(Person.family_norm.in_(families), *checks)
+        if after is not None:
+            statement = statement.where(Person.sort_key > after)
+        rows = await _rows(session, statement.order_by(Person.sort_key).limit(wanted), walk=True)
+        return [(int(row[0]), str(row[1]), 0) for row in rows]
+    found: list[Hit] = []
+    for low in sorted({term + " " for term in terms}):
+        high = low + _AFTER_WORDS
+        if after is not None and after >= high:
+            continue
+        statement = select(source.id, source.key).where(
+            *_ranged(source.key, low, high, after), source.family.in_(families), *checks)
+        rows = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
+        found += [(int(row[0]), str(row[1]), 0) for row in rows]
+        if len(found) >= wanted:
+            break
+    return found
 
 
 async def _single_term(
     session: AsyncSession, term: str, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
-    """A one-word search tier by tier, each read in ``sort_key`` order from an index: family equal to the word
-    (index on family and sort key), family starting with it (a ``sort_key`` range: the key starts with the
-    family), then the other full-text matches (given names, cities, professions). A common surname fills the
-    page from the first tier without touching the full-text index; the ranking is the general one."""
-    starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
-    tiers: list[ColumnElement[bool] | TextClause] = [
-        Person.family_norm == term,
-        and_(starts, Person.family_norm != term),
-        and_(match_words(sqlite, "doc", [term], [True]), ~starts),
-    ]
-    found: list[tuple[int, str, int]] = []
-    for rank, condition in enumerate(tiers):
-        if after is not None and rank < after[0]:
-            continue
-        statement = select(Person.id, Person.sort_key).where(Person.active.is_(True), condition)
-        if after is not None and rank == after[0]:
+) -> list[Hit]:
+    """A one-word search tier by tier, each read in display order: family equal to the word and family starting
+    with it (key ranges of the narrow ordered copy: the key starts with the family), then the other full-text
+    matches (given names, cities, professions). A common surname fills the page from the first tier without
+    touching the full-text index; the ranking is the general one."""
+    query = SearchQuery(q=term)
+    found: list[Hit] = []
+    if after is None or after[0] == 0:
+        found = await _exact_tier(session, query, after[1] if after else None, wanted)
+        after = None
+    if len(found) < wanted and (after is None or after[0] == 1):
+        statement = select(SearchPerson.id, SearchPerson.sort_key).where(
+            *_ranged(SearchPerson.sort_key, term, term + _AFTER_WORDS, after[1] if after else None),
+            SearchPerson.family_norm != term)
+        rows = await _rows(session, statement.order_by(SearchPerson.sort_key).limit(wanted - len(found)), walk=True)
+        found += [(int(row[0]), str(row[1]), 1) for row in rows]
+        after = None
+    if len(found) < wanted:
+        starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
+        statement = select(Person.id, Person.sort_key).where(
+            Person.active.is_(True), match_words(sqlite, "doc", [term], [True]), ~starts)
+        if after is not None:
             statement = statement.where(Person.sort_key > after[1])
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted - len(found)))).all()
-        found += [(int(row[0]), str(row[1]), rank) for row in rows]
-        if len(found) >= wanted:
-            break
+        rows = await _rows(session, statement.order_by(Person.sort_key).limit(wanted - len(found)), walk=False)
+        found += [(int(row[0]), str(row[1]), 2) for row in rows]
     return found
 
 
 async def _general(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int,
     *, skip_exact: bool = False,
-) -> list[tuple[int, str, int]]:
+) -> list[Hit]:
     terms = words(query.q)
     rank = _rank(terms)
     statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(*_conditions(query, sqlite))
@@ -299,26 +411,19 @@ async def _general(
         statement = statement.where(Person.family_norm.not_in([" ".join(terms), *terms]))
     if after is not None:
         statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
-    rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
+    rows = await _rows(session, statement.order_by(rank, Person.sort_key).limit(wanted), walk=False)
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
 async def _exact_first(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
-    """Rank 0 (family equal to the text or one of its words) read from the family index and checked row by
-    row, then the general ranked query for the rest: "martin lyon" or "martin" + a postal code never has to
-    intersect two long full-text posting lists when the family name alone fills the page."""
-    found: list[tuple[int, str, int]] = []
+) -> list[Hit]:
+    """Rank 0 (family equal to the text or one of its words) in display order, checked row by row, then the
+    general ranked query for the rest: "martin lyon" or "martin" + a postal code never has to intersect two
+    long full-text posting lists when the family name alone fills the page."""
+    found: list[Hit] = []
     if after is None or after[0] == 0:
-        terms = words(query.q)
-        statement = select(Person.id, Person.sort_key).where(
-            Person.family_norm.in_([" ".join(terms), *terms]), *_scan_conditions(query)
-        )
-        if after is not None:
-            statement = statement.where(Person.sort_key > after[1])
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
-        found = [(int(row[0]), str(row[1]), 0) for row in rows]
+        found = await _exact_tier(session, query, after[1] if after else None, wanted)
         if len(found) >= wanted:
             return found
         after = None
@@ -347,53 +452,38 @@ async def _lines_starting(session: AsyncSession, term: str, starts: bool = True)
 
 async def _filters_only(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
-    """Filters without text, in ``sort_key`` order, on PostgreSQL. A rare filter token (few lines in
-    ``directory_words``) reads its candidates from the GIN index and sorts them; a common one walks the
-    ``sort_key`` index and checks the filters on each row (plain string tests instead of the planner's
-    ``to_tsvector`` per row), stopping as soon as the page is full. SQLite plans the general query well: it
-    walks the sort key index and probes the rowids the full-text index gave, without reading the rows."""
+) -> list[Hit]:
+    """Filters without text, in display order. A rare filter token (few lines in ``directory_words``) reads its
+    candidates from the full-text index and sorts them; a common one walks the narrow ordered copy (or, with a
+    mailbox condition, the person table's sort key index) with plain string checks of the facets, stopping as
+    soon as the page is full."""
     facets = _facets(query)
-    if not facets or sqlite:  # SQLite walks the sort key index itself, probing the full-text rowids (cheap)
+    if not facets:
         return await _general(session, query, sqlite, after, wanted)
     counts = await _line_counts(session, [(FACET_WORD + token, starts) for token, starts in facets])
     lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))
-    statement: Any = select(Person.id, Person.sort_key).where(*_scan_conditions(query))
     if lines <= DRIVER_LINES:
         hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
-        statement = statement.where(Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)))
-    if after is not None:
-        statement = statement.where(or_(literal(0) > after[0], and_(literal(0) == after[0],
-                                                                    Person.sort_key > after[1])))
-    if lines <= DRIVER_LINES:
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+        statement: Any = select(Person.id, Person.sort_key).where(
+            Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)), *_scan_conditions(query))
+        if after is not None:
+            statement = statement.where(Person.sort_key > after[1])
+        # SQLite: sort the candidates (+ "" hides the sort key index, which it would walk probing them)
+        order = Person.sort_key + "" if sqlite else Person.sort_key
+        rows = await _rows(session, statement.order_by(order).limit(wanted), walk=False)
     else:
-        rows = await _walk(session, sqlite, statement, wanted)
+        source = _source(query)
+        statement = select(source.id, source.key).where(*_checks(query, source))
+        if after is not None:
+            statement = statement.where(source.key > after[1])
+        rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
     return [(int(row[0]), str(row[1]), 0) for row in rows]
-
-
-# SET LOCAL of both scan kinds in one statement (PostgreSQL; the transaction's end undoes it anyway)
-_SCANS = text("SELECT set_config('enable_bitmapscan', :value, true), set_config('enable_seqscan', :value, true)")
-
-
-async def _walk(session: AsyncSession, sqlite: bool, statement: Any, limit: int) -> list[Any]:
-    """The first ``limit`` rows of ``statement`` in ``sort_key`` order, read by walking the sort key index
-    and stopping there. PostgreSQL's planner cannot know that the row checks of a walk pass often (it takes
-    them for very selective) and would rather collect the whole range and sort it: it is told not to."""
-    ordered = statement.order_by(Person.sort_key).limit(limit)
-    if sqlite:
-        return list((await session.execute(ordered)).all())
-    await session.execute(_SCANS.bindparams(value="off"))
-    try:
-        return list((await session.execute(ordered)).all())
-    finally:
-        await session.execute(_SCANS.bindparams(value="on"))
 
 
 async def _driven(
     session: AsyncSession, query: SearchQuery, sqlite: bool, drivers: list[str], after: tuple[int, str] | None,
     wanted: int,
-) -> list[tuple[int, str, int]]:
+) -> list[Hit]:
     """The general ranked query with the full-text index used for the rarer ``drivers`` words only: the other
     words and the filters are checked on their few candidate rows (the same match, see ``_scan_conditions``)."""
     rank = _rank(words(query.q))
@@ -402,13 +492,13 @@ async def _driven(
     )
     if after is not None:
         statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
-    rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
+    rows = await _rows(session, statement.order_by(rank, Person.sort_key).limit(wanted), walk=False)
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
 async def _several_words(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
+) -> list[Hit]:
     """Free text with several words or filters, planned on the words' line counts (``directory_words``).
 
     The full-text index intersects the words that are not common (a common word's posting list costs more
@@ -440,23 +530,19 @@ async def _several_words(
 async def _tiers(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int, *,
     walk: bool,
-) -> list[tuple[int, str, int]]:
-    """Every word common: the ranked result tier by tier, each read in ``sort_key`` order and checked row by
-    row, stopping when the page is full. Rank 0 from the family index; rank 1 (a family starting with one of
-    the words) as ``sort_key`` ranges, one per word, in order (a word that starts with another word is in that
-    one's range); rank 2 by walking the ``sort_key`` index when ``walk`` (matches are dense enough), else from
-    the full-text index."""
+) -> list[Hit]:
+    """Every word common: the ranked result tier by tier, each read in display order and checked row by row,
+    stopping when the page is full. Rank 0 as in :func:`_exact_tier`; rank 1 (a family starting with one of
+    the words) as key ranges, one per word, in order (a word that starts with another word is in that one's
+    range); rank 2 by walking the whole key order when ``walk`` (matches are dense enough), else from the
+    full-text index. Rows come from the narrow ordered copy unless a mailbox condition needs the persons."""
     terms = words(query.q)
-    rank = _rank(terms)
-    checks = _scan_conditions(query)
-    found: list[tuple[int, str, int]] = []
+    source = _source(query)
+    rank = _rank(terms, source.family)
+    checks = _checks(query, source)
+    found: list[Hit] = []
     if after is None or after[0] == 0:
-        statement = select(Person.id, Person.sort_key).where(Person.family_norm.in_([" ".join(terms), *terms]),
-                                                             *checks)
-        if after is not None:
-            statement = statement.where(Person.sort_key > after[1])
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
-        found = [(int(row[0]), str(row[1]), 0) for row in rows]
+        found = await _exact_tier(session, query, after[1] if after else None, wanted)
         after = None
     if len(found) < wanted and (after is None or after[0] == 1):
         starts: list[str] = []
@@ -467,11 +553,9 @@ async def _tiers(
             upper = term + _AFTER_WORDS
             if after is not None and after[1] >= upper:
                 continue
-            statement = select(Person.id, Person.sort_key).where(
-                Person.sort_key >= term, Person.sort_key < upper, rank == 1, *checks)
-            if after is not None:
-                statement = statement.where(Person.sort_key > after[1])
-            rows = await _walk(session, sqlite, statement, wanted - len(found))
+            statement = select(source.id, source.key).where(
+                *_ranged(source.key, term, upper, after[1] if after else None), rank == 1, *checks)
+            rows = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
             found += [(int(row[0]), str(row[1]), 1) for row in rows]
             if len(found) >= wanted:
                 return found
@@ -480,10 +564,10 @@ async def _tiers(
         return found
     if not walk:
         return found + await _general(session, query, sqlite, after or (1, _AFTER_WORDS), wanted - len(found))
-    statement = select(Person.id, Person.sort_key).where(rank == 2, *checks)
+    statement = select(source.id, source.key).where(rank == 2, *checks)
     if after is not None:
-        statement = statement.where(Person.sort_key > after[1])
-    rows = await _walk(session, sqlite, statement, wanted - len(found))
+        statement = statement.where(source.key > after[1])
+    rows = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
     return found + [(int(row[0]), str(row[1]), 2) for row in rows]
 
 
@@ -494,9 +578,6 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     query = _check(query)
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
-    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
-        await session.execute(text(
-            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     stripped = query.q.strip()
     if is_identifier(stripped) or ("@" in stripped and " " not in stripped):
         found = await lookup(session, stripped)
@@ -504,6 +585,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     terms = words(query.q)
     fingerprint = _fingerprint(query)
     after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
+    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
+        await session.execute(text(
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
     if len(terms) == 1 and not filtered:
@@ -513,13 +597,12 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     else:
         hits = await _filters_only(session, query, sqlite, after, limit + 1)
     ids = [hit[0] for hit in hits[:limit]]
-    rows = {person.id: person for person in await session.scalars(select(Person).where(Person.id.in_(ids)))}
-    persons = [rows[identifier] for identifier in ids]
     next_cursor = None
     if len(hits) > limit:
         _, last_key, last_rank = hits[limit - 1]
         next_cursor = encode_cursor(last_rank, last_key, fingerprint)
-    return Page(await _complete(session, persons), next_cursor, limit)
+    items = await _complete(session, Person.id.in_(ids), ids) if ids else []
+    return Page(items, next_cursor, limit)
 
 
 async def lookup(session: AsyncSession, identifier: str) -> Practitioner | None:
@@ -538,5 +621,6 @@ async def lookup(session: AsyncSession, identifier: str) -> Practitioner | None:
             "identifier",
             "an identifier is an idNat (8 + 11-digit RPPS, or 0 + 9-character ADELI), an RPPS, an ADELI or an address",
         )
-    person = (await session.scalars(select(Person).where(condition).order_by(Person.active.desc()).limit(1))).first()
-    return (await _complete(session, [person]))[0] if person is not None else None
+    chosen = select(Person.id).where(condition).order_by(Person.active.desc(), Person.id).limit(1).scalar_subquery()
+    found = await _complete(session, Person.id == chosen, None)
+    return found[0] if found else None
