@@ -194,7 +194,10 @@ class SearchPerson(Base):
     ``WITHOUT ROWID`` table (one B-tree ordered by the key); PostgreSQL's heap is filled in key order."""
 
     __tablename__ = "directory_search_persons"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        Index("ix_directory_search_persons_family", "family_norm", "sort_key"),  # rank 0: family equal to a word
+        {"sqlite_with_rowid": False},
+    )
 
     sort_key: Mapped[str] = mapped_column(SortKey, primary_key=True)
     id: Mapped[int] = mapped_column(Integer)  # directory_persons.id

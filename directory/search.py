@@ -34,14 +34,16 @@ MAX_TEXT = 200
 # A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
 # posting list costs more than checking it on the rows the other words already selected.
 SHORT_TERM = 3
-# A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
-# few candidates are checked row by row, instead of intersecting the long posting lists of common words.
-DRIVER_LINES = 8000
+# Plans are chosen on the words' line counts (directory_words) with a simple cost model: a candidate the
+# full-text index gives is a person row read at random and sorted (about RANDOM_ROW times the cost of a row of
+# a walk, measured at 2,000,000 lines: ~6 µs against ~0.7 µs); a walk in display order reads consecutive rows
+# of the narrow ordered copy and stops when the page is full.
+RANDOM_ROW = 8
+# A word carried by at most this many activity lines drives a multi-word search alone: its few candidates are
+# checked row by row, instead of intersecting the long posting lists of common words.
+DRIVER_LINES = 3000
 COMMON_LINES = 600_000  # a word on more lines than this is checked on rows rather than read from the index
 PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
-# When every word is common, rows are read in display order tier by tier and checked one by one; the last tier
-# (no family match) walks the whole sort key index only when the words' counts say this many rows will do.
-WALK_ROWS = 10_000
 _VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
 _PROFESSION = re.compile(r"\d{1,3}")
 _SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
@@ -275,18 +277,13 @@ async def _complete(session: AsyncSession, chosen: ColumnElement[bool], order: l
     """The practitioners of the persons ``chosen`` selects (in the order of the ids ``order``, else as found),
     with their places and mailboxes: two plain statements (persons joined to their active activities, then
     their active mailboxes), read as rows rather than ORM objects."""
-    connection = await session.connection()
     activity = and_(Activity.id_nat == Person.id_nat, Activity.active.is_(True))
-    rows: list[Any] = list((await connection.execute(
-        select(*_PERSON_COLUMNS, *_PLACE_COLUMNS).outerjoin(Activity, activity).where(chosen)
-        .order_by(Person.id, Activity.key)
-    )).all())
+    rows = await _fetch(session, select(*_PERSON_COLUMNS, *_PLACE_COLUMNS).outerjoin(Activity, activity)
+                        .where(chosen).order_by(Person.id, Activity.key))
     if not rows:
         return []
-    boxes = (await connection.execute(
-        select(Person.id, Mailbox.address).join(Mailbox, Mailbox.id_nat == Person.id_nat)
-        .where(chosen, Mailbox.active.is_(True)).order_by(Mailbox.address)
-    )).all()
+    boxes = await _fetch(session, select(Person.id, Mailbox.address).join(Mailbox, Mailbox.id_nat == Person.id_nat)
+                         .where(chosen, Mailbox.active.is_(True)).order_by(Mailbox.address))
     mailboxes: dict[int, list[str]] = {}
     for person_id, address in boxes:
         mailboxes.setdefault(person_id, []).append(address)
@@ -329,6 +326,11 @@ async def _rows(session: AsyncSession, statement: Any, *, walk: bool | None = No
         if walk != walking:
             await connection.execute(_SCANS.bindparams(value="off" if walk else "on"))
             session.info[_WALKING] = transaction if walk else None
+    return await _fetch(session, statement)
+
+
+async def _fetch(session: AsyncSession, statement: Any) -> list[Any]:
+    connection = await session.connection()
     return list((await connection.execute(statement)).all())
 
 
@@ -340,34 +342,17 @@ def _ranged(key: Any, low: str, high: str, after: str | None) -> list[ColumnElem
 async def _exact_tier(
     session: AsyncSession, query: SearchQuery, after: str | None, wanted: int
 ) -> list[Hit]:
-    """Rank 0 (family equal to the text or one of its words) in display order, checked row by row.
-
-    From the narrow ordered copy: a family equal to ``t`` has a key starting with ``t`` and a space, so rank 0
-    is one key range per word (ranges of different words do not overlap and come in the order of ``t + " "``;
-    the whole text as a family lies in its first word's range). With a mailbox condition, from the index on
-    the family and the key of the person table."""
+    """Rank 0 (family equal to the text or one of its words) in display order, checked row by row: from the
+    index on the family and the key of the narrow ordered copy (the rows it points to are read in key order,
+    close together), or of the person table when a mailbox condition needs it."""
     terms = words(query.q)
-    families = [" ".join(terms), *terms]
     source = _source(query)
-    checks = _checks(query, source)
-    if source.persons:
-        statement = select(Person.id, Person.sort_key).where(Person.family_norm.in_(families), *checks)
-        if after is not None:
-            statement = statement.where(Person.sort_key > after)
-        rows = await _rows(session, statement.order_by(Person.sort_key).limit(wanted), walk=True)
-        return [(int(row[0]), str(row[1]), 0) for row in rows]
-    found: list[Hit] = []
-    for low in sorted({term + " " for term in terms}):
-        high = low + _AFTER_WORDS
-        if after is not None and after >= high:
-            continue
-        statement = select(source.id, source.key).where(
-            *_ranged(source.key, low, high, after), source.family.in_(families), *checks)
-        rows = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
-        found += [(int(row[0]), str(row[1]), 0) for row in rows]
-        if len(found) >= wanted:
-            break
-    return found
+    statement = select(source.id, source.key).where(source.family.in_([" ".join(terms), *terms]),
+                                                     *_checks(query, source))
+    if after is not None:
+        statement = statement.where(source.key > after)
+    rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
+    return [(int(row[0]), str(row[1]), 0) for row in rows]
 
 
 async def _single_term(
@@ -390,14 +375,32 @@ async def _single_term(
         found += [(int(row[0]), str(row[1]), 1) for row in rows]
         after = None
     if len(found) < wanted:
-        starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
-        statement = select(Person.id, Person.sort_key).where(
-            Person.active.is_(True), match_words(sqlite, "doc", [term], [True]), ~starts)
+        lines, total = await _line_counts(session, [(term, True), (TOTAL_WORD, False)])
+        rest = wanted - len(found)
+        if lines * RANDOM_ROW <= _rows_to_fill(rest, [lines / total if total else 0.0]):
+            starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
+            statement = select(Person.id, Person.sort_key).where(
+                Person.active.is_(True), match_words(sqlite, "doc", [term], [True]), ~starts)
+            key, walk = Person.sort_key, False
+        else:  # a common word: walk the display order, checking the word on each row
+            statement = select(SearchPerson.id, SearchPerson.sort_key).where(
+                (literal(" ") + SearchPerson.doc).like(f"% {term}%"),
+                or_(SearchPerson.sort_key < term, SearchPerson.sort_key >= term + _AFTER_WORDS))
+            key, walk = SearchPerson.sort_key, True
         if after is not None:
-            statement = statement.where(Person.sort_key > after[1])
-        rows = await _rows(session, statement.order_by(Person.sort_key).limit(wanted - len(found)), walk=False)
+            statement = statement.where(key > after[1])
+        rows = await _rows(session, statement.order_by(key).limit(rest), walk=walk)
         found += [(int(row[0]), str(row[1]), 2) for row in rows]
     return found
+
+
+def _rows_to_fill(wanted: int, shares: list[float]) -> float:
+    """About how many rows a walk of the whole display order reads to find ``wanted`` rows that match every
+    independent condition of these shares."""
+    density = 1.0
+    for share in shares:
+        density *= share
+    return wanted / density if density > 0 else float("inf")
 
 
 async def _general(
@@ -442,7 +445,7 @@ async def _line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> 
     """About how many activity lines carry a word starting with each term (or equal to it when not
     ``starts``), from ``directory_words``, in one statement; a prefix reads at most 300 words. Filter tokens
     are counted there as ``~`` + token, the number of lines as the empty word."""
-    row = (await session.execute(select(*(_counted(term, starts) for term, starts in items)))).one()
+    row = (await _fetch(session, select(*(_counted(term, starts) for term, starts in items))))[0]
     return [int(value) for value in row]
 
 
@@ -460,9 +463,10 @@ async def _filters_only(
     facets = _facets(query)
     if not facets:
         return await _general(session, query, sqlite, after, wanted)
-    counts = await _line_counts(session, [(FACET_WORD + token, starts) for token, starts in facets])
+    *counts, total = await _line_counts(
+        session, [*((FACET_WORD + token, starts) for token, starts in facets), (TOTAL_WORD, False)])
     lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))
-    if lines <= DRIVER_LINES:
+    if lines * RANDOM_ROW <= _rows_to_fill(wanted, [count / total if total else 0.0 for count in counts]):
         hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
         statement: Any = select(Person.id, Person.sort_key).where(
             Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)), *_scan_conditions(query))
@@ -506,8 +510,13 @@ async def _several_words(
     small, its candidates are ranked (:func:`_driven`). Otherwise matches are dense: the ranked result is read
     tier by tier in display order (:func:`_tiers`)."""
     terms = sorted(set(words(query.q)), key=len, reverse=True)
-    *found, total = await _line_counts(session, [*((term, True) for term in terms), (TOTAL_WORD, False)])
-    counts = dict(zip(terms, found, strict=True))
+    facets = _facets(query)
+    *found, total = await _line_counts(session, [*((term, True) for term in terms),
+                                                 *((FACET_WORD + token, starts) for token, starts in facets),
+                                                 (TOTAL_WORD, False)])
+    counts = dict(zip(terms, found, strict=False))
+    shares = {term: min(1.0, counts[term] / total) if total else 0.0 for term in terms}
+    filters = [min(1.0, count / total) if total else 0.0 for count in found[len(terms):]]
     by_count = sorted(terms, key=lambda term: counts[term])
     indexable = [term for term in by_count if len(term) >= PREFIX_INDEXED] or by_count
     drivers: list[str] = []
@@ -516,15 +525,37 @@ async def _several_words(
         if drivers and (expected <= DRIVER_LINES or counts[term] > COMMON_LINES):
             break
         drivers.append(term)
-        expected *= min(1.0, counts[term] / total) if total else 0.0
-    if expected <= DRIVER_LINES:
+        expected *= shares[term]
+    if expected <= DRIVER_LINES or expected * RANDOM_ROW < _walk_rows(terms, counts, shares, filters, wanted):
         return await _driven(session, query, sqlite, drivers, after, wanted)
-    share = 1.0
-    for term in terms:
-        share *= min(1.0, counts[term] / total) if total else 0.0
-    if wanted <= share * WALK_ROWS:
-        return await _tiers(session, query, sqlite, after, wanted, walk=True)
-    return await _exact_first(session, query, sqlite, after, wanted)
+    return await _tiers(session, query, sqlite, after, wanted, walk=True)
+
+
+def _family_starts(terms: list[str]) -> list[str]:
+    """The words whose ``sort_key`` ranges hold the families starting with any word, in key order (a word that
+    starts with another word is in that one's range)."""
+    starts: list[str] = []
+    for term in sorted(set(terms)):
+        if not starts or not term.startswith(starts[-1]):
+            starts.append(term)
+    return starts
+
+
+def _walk_rows(terms: list[str], counts: dict[str, int], shares: dict[str, float], filters: list[float],
+               wanted: int) -> float:
+    """About how many rows :func:`_tiers` reads in display order to fill the page: the family ranges of the
+    words in order (a range holds at most the lines of its word; the other words and the filters match there
+    as independent shares), then the whole order. Rank 0 reads few rows and is left out."""
+    rows, need = 0.0, float(wanted)
+    everything = [*shares.values(), *filters]
+    for term in _family_starts(terms):
+        others = [share for other, share in shares.items() if other != term] + filters
+        density = 1.0 / _rows_to_fill(1, others) if others else 1.0
+        matches = counts[term] * density
+        if matches >= need:
+            return rows + need / density
+        rows, need = rows + counts[term], need - matches
+    return rows + _rows_to_fill(int(need) + 1, everything)
 
 
 async def _tiers(
@@ -545,11 +576,7 @@ async def _tiers(
         found = await _exact_tier(session, query, after[1] if after else None, wanted)
         after = None
     if len(found) < wanted and (after is None or after[0] == 1):
-        starts: list[str] = []
-        for term in sorted(set(terms)):
-            if not starts or not term.startswith(starts[-1]):
-                starts.append(term)
-        for term in starts:
+        for term in _family_starts(terms):
             upper = term + _AFTER_WORDS
             if after is not None and after[1] >= upper:
                 continue
@@ -571,6 +598,20 @@ async def _tiers(
     return found + [(int(row[0]), str(row[1]), 2) for row in rows]
 
 
+# SQLite: read the file through a memory map (its largest size by default): a search reads pages at random
+# (candidate rows, the page's rows), and a mapped page is read without a system call or a copy.
+MMAP_BYTES = 0x7FFF0000
+_MAPPED = "directory_search_mmap"
+
+
+async def _map(session: AsyncSession) -> None:
+    """Once per pooled SQLite connection (its ``info`` outlives the checkout)."""
+    connection = await session.connection()
+    if not connection.info.get(_MAPPED):
+        await connection.exec_driver_sql(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        connection.info[_MAPPED] = True
+
+
 async def search(session: AsyncSession, query: SearchQuery) -> Page:
     """One page of active practitioners matching ``query``, best first.
 
@@ -578,6 +619,8 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     query = _check(query)
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        await _map(session)
     stripped = query.q.strip()
     if is_identifier(stripped) or ("@" in stripped and " " not in stripped):
         found = await lookup(session, stripped)

@@ -241,13 +241,13 @@ async def test_word_counts_follow_the_last_import(database: Database, tmp_path: 
         assert await _lines_starting(session, "dupont") == FILLERS + 1
 
 
-@pytest.mark.parametrize("driver_lines", [0, 10**9])
+@pytest.mark.parametrize("random_row", [0, 10**9])
 async def test_filters_alone_read_like_the_general_query(
-    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver_lines: int
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, random_row: int
 ) -> None:
-    """Filters without text, by a walk of the sort key index (common filter) or from the full-text index (rare
-    one): the same rows as the general query, with cursors (PostgreSQL; SQLite runs the general query)."""
-    monkeypatch.setattr(search_module, "DRIVER_LINES", driver_lines)
+    """Filters without text, by a walk of the display order (common filter) or from the full-text index (rare
+    one): the same rows as the general query, with cursors."""
+    monkeypatch.setattr(search_module, "RANDOM_ROW", random_row)
     generated = small(tmp_path, persons=300, seed=3)
     await import_file(database, generated.activity_path)
     await import_file(database, generated.mailbox_path)

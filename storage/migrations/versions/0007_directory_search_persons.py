@@ -37,6 +37,7 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.execute(FILL)
+    op.create_index("ix_directory_search_persons_family", "directory_search_persons", ["family_norm", "sort_key"])
 
 
 def downgrade() -> None:
