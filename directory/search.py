@@ -39,9 +39,10 @@ SHORT_TERM = 3
 # a walk, measured at 2,000,000 lines: ~6 µs against ~0.7 µs); a walk in display order reads consecutive rows
 # of the narrow ordered copy and stops when the page is full.
 RANDOM_ROW = 8
-# A word carried by at most this many activity lines drives a multi-word search alone: its few candidates are
-# checked row by row, instead of intersecting the long posting lists of common words.
-DRIVER_LINES = 3000
+POSTING = 0.2  # an entry of a posting list the full-text index reads to intersect a word, in the same unit
+# Words of one name ("Anne-Laure", "Jean-Pierre") come together far more often than independent shares say: an
+# intersection is expected to hold at least this share of its rarest word's lines.
+CORRELATED = 0.1
 COMMON_LINES = 600_000  # a word on more lines than this is checked on rows rather than read from the index
 PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
 _VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
@@ -505,10 +506,9 @@ async def _several_words(
 ) -> list[Hit]:
     """Free text with several words or filters, planned on the words' line counts (``directory_words``).
 
-    The full-text index intersects the words that are not common (a common word's posting list costs more
-    to read than checking the word on the rows the others select); when that intersection is expected to be
-    small, its candidates are ranked (:func:`_driven`). Otherwise matches are dense: the ranked result is read
-    tier by tier in display order (:func:`_tiers`)."""
+    Either the full-text index intersects the rarest words (adding a word while its postings cost less than the
+    candidate rows it removes) and the candidates are checked and ranked (:func:`_driven`), or the ranked result
+    is read tier by tier in display order (:func:`_tiers`), whichever the cost model expects to read less."""
     terms = sorted(set(words(query.q)), key=len, reverse=True)
     facets = _facets(query)
     *found, total = await _line_counts(session, [*((term, True) for term in terms),
@@ -521,14 +521,17 @@ async def _several_words(
     indexable = [term for term in by_count if len(term) >= PREFIX_INDEXED] or by_count
     drivers: list[str] = []
     expected = float(total)
-    for term in indexable:  # the rarest first, as long as the expected intersection is not small yet
-        if drivers and (expected <= DRIVER_LINES or counts[term] > COMMON_LINES):
+    for term in indexable:  # the rarest first, while reading its postings costs less than the rows it saves
+        saved = max(expected, counts[indexable[0]] * CORRELATED) * (1 - shares[term]) * RANDOM_ROW
+        if drivers and (counts[term] > COMMON_LINES or counts[term] * POSTING > saved):
             break
         drivers.append(term)
         expected *= shares[term]
-    if expected <= DRIVER_LINES or expected * RANDOM_ROW < _walk_rows(terms, counts, shares, filters, wanted):
+    candidates = max(expected, counts[indexable[0]] * CORRELATED)
+    driven = candidates * RANDOM_ROW + sum(counts[term] for term in drivers) * POSTING
+    if driven <= _walk_rows(terms, counts, shares, filters, wanted):
         return await _driven(session, query, sqlite, drivers, after, wanted)
-    return await _tiers(session, query, sqlite, after, wanted, walk=True)
+    return await _tiers(session, query, sqlite, after, wanted, walk=True, drivers=drivers, instead=driven)
 
 
 def _family_starts(terms: list[str]) -> list[str]:
@@ -558,44 +561,99 @@ def _walk_rows(terms: list[str], counts: dict[str, int], shares: dict[str, float
     return rows + _rows_to_fill(int(need) + 1, everything)
 
 
+# A walk in display order planned on word counts examines at most this many rows (in windows of these sizes)
+# before the rest of the page is read from the full-text index instead: the counts cannot say where a word
+# stands (a family "LA GRANVEOT" is not in the range of "granveot"), so a walk the plan expected short is cut.
+WALK_WINDOWS = (1_000, 4_000, 15_000)
+
+
+class _Walk:
+    """The row budget of the walks of one search."""
+
+    def __init__(self, windows: tuple[int, ...] | None, instead: float = float("inf")) -> None:
+        self.windows = list(windows) if windows is not None else None
+        self.instead = instead  # rows the other plan is expected to cost: a walk expected to cost more stops
+
+    async def rows(
+        self, session: AsyncSession, source: _Source, low: str, high: str | None, checks: list[Any],
+        after: str | None, wanted: int, covered: str,
+    ) -> tuple[list[Any], str | None]:
+        """Up to ``wanted`` rows with keys in ``[low, high)`` after the key ``after`` that pass ``checks``, in key
+        order, and, when the budget ran out before the page was full or the range was done, the key up to
+        which rows were examined (``covered`` if none could be). Each statement gets one lower and one upper
+        bound on the key (SQLite ranges an index on one of each and would only filter on the others)."""
+        start = source.key > after if after is not None and after >= low else source.key >= low
+        end = [] if high is None else [source.key < high]
+        if self.windows is None:
+            statement = select(source.id, source.key).where(start, *end, *checks).order_by(source.key).limit(wanted)
+            return await _rows(session, statement, walk=True), None
+        if not self.windows:
+            return [], covered
+        found: list[Any] = []
+        while self.windows:
+            size = self.windows.pop(0)
+            window = select(source.key).where(start, *end).order_by(source.key).limit(size).subquery()
+            count, last = (await _rows(session, select(func.count(), func.max(window.c.sort_key)), walk=True))[0]
+            if not count:
+                return found, None
+            statement = select(source.id, source.key).where(start, source.key <= last, *checks)
+            matched = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
+            found += matched
+            if len(found) >= wanted or count < size:
+                return found, None
+            start = source.key > last
+            if not self.windows or (wanted - len(found)) * count > len(matched) * self.instead:
+                self.windows = []  # the density seen so far says the rest of the walk costs more than the other plan
+                return found, str(last)
+        return found, None
+
+
 async def _tiers(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int, *,
-    walk: bool,
+    walk: bool, drivers: list[str] | None = None, instead: float = float("inf"),
 ) -> list[Hit]:
     """Every word common: the ranked result tier by tier, each read in display order and checked row by row,
     stopping when the page is full. Rank 0 as in :func:`_exact_tier`; rank 1 (a family starting with one of
     the words) as key ranges, one per word, in order (a word that starts with another word is in that one's
     range); rank 2 by walking the whole key order when ``walk`` (matches are dense enough), else from the
-    full-text index. Rows come from the narrow ordered copy unless a mailbox condition needs the persons."""
+    full-text index. Rows come from the narrow ordered copy unless a mailbox condition needs the persons.
+    With ``drivers``, the walks examine at most :data:`WALK_WINDOWS` rows, and stop sooner when the matches
+    seen so far say that finishing the page costs more than ``instead`` (the driven plan's expected cost); the
+    rest of the page is then read by :func:`_driven` with these words, from where the walk stopped."""
     terms = words(query.q)
     source = _source(query)
     rank = _rank(terms, source.family)
     checks = _checks(query, source)
+    budget = _Walk(WALK_WINDOWS if drivers is not None else None, instead)
     found: list[Hit] = []
     if after is None or after[0] == 0:
         found = await _exact_tier(session, query, after[1] if after else None, wanted)
         after = None
     if len(found) < wanted and (after is None or after[0] == 1):
+        covered = after[1] if after else ""  # rank 1 rows up to this key are found (ranges come in key order)
         for term in _family_starts(terms):
             upper = term + _AFTER_WORDS
             if after is not None and after[1] >= upper:
                 continue
-            statement = select(source.id, source.key).where(
-                *_ranged(source.key, term, upper, after[1] if after else None), rank == 1, *checks)
-            rows = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
+            rows, stopped = await budget.rows(session, source, term, upper, [rank == 1, *checks],
+                                              after[1] if after else None, wanted - len(found), covered)
             found += [(int(row[0]), str(row[1]), 1) for row in rows]
             if len(found) >= wanted:
                 return found
+            if stopped is not None and drivers is not None:
+                return found + await _driven(session, query, sqlite, drivers, (1, stopped), wanted - len(found))
+            covered = max(covered, upper)
         after = None
     if len(found) >= wanted:
         return found
     if not walk:
         return found + await _general(session, query, sqlite, after or (1, _AFTER_WORDS), wanted - len(found))
-    statement = select(source.id, source.key).where(rank == 2, *checks)
-    if after is not None:
-        statement = statement.where(source.key > after[1])
-    rows = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
-    return found + [(int(row[0]), str(row[1]), 2) for row in rows]
+    rows, stopped = await budget.rows(session, source, "", None, [rank == 2, *checks], after[1] if after else None,
+                                      wanted - len(found), after[1] if after else "")
+    found += [(int(row[0]), str(row[1]), 2) for row in rows]
+    if stopped is not None and drivers is not None and len(found) < wanted:
+        return found + await _driven(session, query, sqlite, drivers, (2, stopped), wanted - len(found))
+    return found
 
 
 # SQLite: read the file through a memory map (its largest size by default): a search reads pages at random
