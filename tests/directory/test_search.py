@@ -320,8 +320,8 @@ async def test_cut_walks_finish_like_the_general_query(
             general = await _general(session, query, sqlite, None, 1000)
             answered += len(general) > 3
             drivers = sorted({term for term in words(query.q) if len(term) >= 2}) or words(query.q)
-            for instead in (float("inf"), 0.0):
-                options: dict[str, Any] = {"walk": True, "drivers": drivers, "instead": instead}
+            for instead, per_match in ((float("inf"), 0.0), (0.0, 0.0), (10.0, 1.0)):
+                options: dict[str, Any] = {"walk": True, "drivers": drivers, "instead": instead, "per_match": per_match}
                 assert await _tiers(session, query, sqlite, None, 1000, **options) == general, (query, instead)
                 for size in (1, 3):
                     assert await _tiers(session, query, sqlite, None, size, **options) == general[:size], query
