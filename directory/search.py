@@ -510,9 +510,22 @@ async def _several_words(
 ) -> list[Hit]:
     """Free text with several words or filters, planned on the words' line counts (``directory_words``).
 
-    Either the full-text index intersects the rarest words (adding a word while its postings cost less than the
-    candidate rows it removes) and the candidates are checked and ranked (:func:`_driven`), or the ranked result
-    is read tier by tier in display order (:func:`_tiers`), whichever the cost model expects to read less."""
+    Rank 0 (a family equal to a word) is read first from the family index. Then either the full-text index
+    intersects the rarest words (adding a word while its postings cost less than the candidate rows it
+    removes) and the candidates are checked and ranked (:func:`_driven`), or the ranked result is read tier by
+    tier in display order (:func:`_tiers`), whichever the cost model expects to read less."""
+    exact: list[Hit] = []
+    if after is None or after[0] == 0:  # rank 0 first: a family equal to a word often fills the page alone
+        exact = await _exact_tier(session, query, after[1] if after else None, wanted)
+        if len(exact) >= wanted:
+            return exact
+        after, wanted = (0, _AFTER_WORDS), wanted - len(exact)
+    return exact + await _planned(session, query, sqlite, after, wanted)
+
+
+async def _planned(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[Hit]:
     terms = sorted(set(words(query.q)), key=len, reverse=True)
     facets = _facets(query)
     *found, total = await _line_counts(session, [*((term, True) for term in terms),
