@@ -58,7 +58,10 @@ _FTS_TRIGGER = (
 # The search's narrow copy of the active persons, in display order (migration 0007_directory_search_persons).
 SEARCH_FILL = (
     "INSERT INTO directory_search_persons (sort_key, id, family_norm, doc, facets) "
-    "SELECT sort_key, id, family_norm, doc, facets FROM directory_persons WHERE active ORDER BY sort_key"
+    "SELECT sort_key, id, family_norm, doc, facets FROM directory_persons WHERE active ORDER BY sort_key || ''"
+)
+SEARCH_FAMILY_INDEX = (
+    "CREATE INDEX ix_directory_search_persons_family ON directory_search_persons (family_norm, sort_key)"
 )
 IMPORT_CACHE_KIB = 64 * 1024  # within the 500 MiB the whole import may use
 PERSON_COLUMNS = (
@@ -245,10 +248,13 @@ class Merger:
 
     async def refresh_search(self) -> None:
         """Rebuild ``directory_search_persons`` (the search's narrow copy of the active persons) in display
-        order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already."""
+        order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already; its
+        family index is dropped before and built once after (a sorted build, not 1.5 million random inserts)."""
+        await self.run("DROP INDEX ix_directory_search_persons_family")  # built once from the loaded rows
         if not await self.empty("directory_search_persons"):
             await self.run("DELETE FROM directory_search_persons")
         await self.run(SEARCH_FILL)
+        await self.run(SEARCH_FAMILY_INDEX)
 
     async def drop(self, *staging: str) -> None:
         if self.sqlite:
