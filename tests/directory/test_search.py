@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from directory import search as search_module
 from directory.errors import InvalidQuery
@@ -355,3 +356,19 @@ async def test_ordered_copy_follows_the_active_persons(database: Database, tmp_p
             assert any(row[2] == "dupontel" for row in copy) and not any(row[2] == "veran" for row in copy)
             inactive = (await session.execute(select(Person.id).where(Person.active.is_(False)))).all()
             assert inactive
+
+
+async def test_search_session_settings(known: Database) -> None:
+    """SQLite search connections read through a memory map; PostgreSQL searches run without JIT and set the scan
+    kinds back on before a full-text statement (GIN is only read through bitmaps)."""
+    async with known.read() as session:
+        await search(session, SearchQuery(q="dupont lyon"))
+        if known.sqlite:
+            mapped = (await session.execute(sql("PRAGMA mmap_size"))).scalar_one()
+            assert mapped == search_module.MMAP_BYTES
+        else:
+            assert (await session.execute(sql("SHOW jit"))).scalar_one() == "off"
+            await search_module._rows(session, select(Person.id).limit(1), walk=True)
+            assert (await session.execute(sql("SHOW enable_bitmapscan"))).scalar_one() == "off"
+            await search_module._rows(session, select(Person.id).limit(1), walk=False)
+            assert (await session.execute(sql("SHOW enable_bitmapscan"))).scalar_one() == "on"
