@@ -385,9 +385,13 @@ async def _import(
         report.details["activities"] = await merger.merge(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
         )
+        changed = report.details["persons"]
+        if changed.inserted or changed.updated or changed.deactivated:
+            await merger.refresh_search()
         await merger.count_words(words)
         await merger.drop("stg_activity", "stg_person", "stg_structure")
-        await merger.finish("directory_persons", "directory_structures", "directory_activities")
+        await merger.finish("directory_persons", "directory_structures", "directory_activities",
+                            "directory_search_persons")
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")

@@ -182,3 +182,25 @@ class Word(Base):
 
     word: Mapped[str] = mapped_column(SortKey, primary_key=True)
     lines: Mapped[int] = mapped_column(Integer)
+
+
+class SearchPerson(Base):
+    """The search's narrow copy of the active persons, stored in display order (``sort_key``).
+
+    Rebuilt from ``directory_persons`` by each activity import that changed a person. Searches that read
+    their results in display order (a family name and its prefixes, common words, common filters) walk this
+    table's key range and test the words on its few columns, instead of reading the wide person rows one at a
+    time from all over ``directory_persons``: a walk here reads consecutive pages. SQLite keeps it as a
+    ``WITHOUT ROWID`` table (one B-tree ordered by the key); PostgreSQL's heap is filled in key order."""
+
+    __tablename__ = "directory_search_persons"
+    __table_args__ = (
+        Index("ix_directory_search_persons_family", "family_norm", "sort_key"),  # rank 0: family equal to a word
+        {"sqlite_with_rowid": False},
+    )
+
+    sort_key: Mapped[str] = mapped_column(SortKey, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer)  # directory_persons.id
+    family_norm: Mapped[str] = mapped_column(String(200))
+    doc: Mapped[str] = mapped_column(Text)
+    facets: Mapped[str] = mapped_column(Text)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.errors import InvalidQuery
-from directory.models import Activity, Mailbox, Person, Word
+from directory.models import Activity, Mailbox, Person, SearchPerson, Word
 from directory.staging import facet
 from directory.text import fold, words
 from policies.addresses import MAX_ADDRESS
@@ -34,14 +34,21 @@ MAX_TEXT = 200
 # A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
 # posting list costs more than checking it on the rows the other words already selected.
 SHORT_TERM = 3
-# A word carried by at most this many activity lines (directory_words) drives a multi-word search alone: its
-# few candidates are checked row by row, instead of intersecting the long posting lists of common words.
-DRIVER_LINES = 8000
+# Plans are chosen on the words' line counts (directory_words) with a simple cost model: a candidate the
+# full-text index gives is a person row read at random and sorted (about RANDOM_ROW times the cost of a row of
+# a walk, measured at 2,000,000 lines: ~6 µs against ~0.7 µs); a walk in display order reads consecutive rows
+# of the narrow ordered copy and stops when the page is full.
+RANDOM_ROW = 8
+POSTING = 0.2  # an entry of a posting list the full-text index reads to intersect a word, in the same unit
+# PostgreSQL reads a GIN prefix's postings into a bitmap and then rechecks each candidate's heap row: both cost
+# more there, relative to a walk (measured at 2,000,000 lines).
+PG_RANDOM_ROW = 16
+PG_POSTING = 1.0
+# Words of one name ("Anne-Laure", "Jean-Pierre") come together far more often than independent shares say: an
+# intersection is expected to hold at least this share of its rarest word's lines.
+CORRELATED = 0.1
 COMMON_LINES = 600_000  # a word on more lines than this is checked on rows rather than read from the index
 PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
-# When every word is common, rows are read in display order tier by tier and checked one by one; the last tier
-# (no family match) walks the whole sort key index only when the words' counts say this many rows will do.
-WALK_ROWS = 10_000
 _VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
 _PROFESSION = re.compile(r"\d{1,3}")
 _SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
@@ -206,24 +213,53 @@ def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | 
     return conditions + list(_mailbox_conditions(query))
 
 
-def _scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where a walk in display order reads its rows: the person table itself, or its narrow copy of the active
+    persons kept in display order (``directory_search_persons``), whose key ranges are consecutive pages."""
+
+    id: Any
+    key: Any
+    family: Any
+    doc: Any
+    facets: Any
+    persons: bool  # the person table: check ``active``; only there can a mailbox condition be tested
+
+
+PERSONS = _Source(Person.id, Person.sort_key, Person.family_norm, Person.doc, Person.facets, True)
+ORDERED = _Source(SearchPerson.id, SearchPerson.sort_key, SearchPerson.family_norm, SearchPerson.doc,
+                  SearchPerson.facets, False)
+
+
+def _source(query: SearchQuery) -> _Source:
+    """The narrow ordered copy, unless a mailbox condition needs the person's idNat."""
+    return PERSONS if query.mailbox or query.has_mailbox is not None else ORDERED
+
+
+def _checks(query: SearchQuery, source: _Source) -> list[ColumnElement[bool]]:
     """The same match as :func:`_conditions` without the full-text index, as word tests on a row's own text:
-    for candidates an index on the family name already narrowed down to a few thousand rows."""
-    doc = literal(" ") + Person.doc
-    conditions = [Person.active.is_(True), *(doc.like(f"% {term}%") for term in words(query.q))]
+    for candidates an index already narrowed down, or rows read in display order."""
+    doc = literal(" ") + source.doc
+    conditions: list[ColumnElement[bool]] = [Person.active.is_(True)] if source.persons else []
+    conditions += [doc.like(f"% {term}%") for term in words(query.q)]
     for token, starts in _facets(query):
-        conditions.append((literal(" ") + Person.facets + ("" if starts else " ")).like(
+        conditions.append((literal(" ") + source.facets + ("" if starts else " ")).like(
             f"% {token}%" if starts else f"% {token} %"))
-    return conditions + _mailbox_conditions(query)
+    return conditions + (_mailbox_conditions(query) if source.persons else [])
 
 
-def _rank(terms: list[str]) -> ColumnElement[int]:
+def _scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """:func:`_checks` on the person table."""
+    return _checks(query, PERSONS)
+
+
+def _rank(terms: list[str], family: Any = Person.family_norm) -> ColumnElement[int]:
     if not terms:
         return literal(0)
     phrase = " ".join(terms)
     return case(
-        (Person.family_norm.in_([phrase, *terms]), 0),
-        (or_(*(Person.family_norm.like(f"{term}%") for term in terms)), 1),
+        (family.in_([phrase, *terms]), 0),
+        (or_(*(family.like(f"{term}%") for term in terms)), 1),
         else_=2,
     )
 
@@ -232,66 +268,150 @@ def _specialties(value: str) -> list[tuple[str, str]]:
     return [tuple(item.split("=", 1)) for item in value.split(";") if "=" in item]  # type: ignore[misc]
 
 
-async def _complete(session: AsyncSession, persons: list[Person]) -> list[Practitioner]:
-    ids = [person.id_nat for person in persons]
-    mailboxes: dict[str, list[str]] = {}
-    places: dict[str, list[Place]] = {}
-    if ids:
-        for box in await session.scalars(
-            select(Mailbox).where(Mailbox.id_nat.in_(ids), Mailbox.active.is_(True)).order_by(Mailbox.address)
-        ):
-            mailboxes.setdefault(box.id_nat, []).append(box.address)
-        for activity in await session.scalars(
-            select(Activity).where(Activity.id_nat.in_(ids), Activity.active.is_(True)).order_by(Activity.key)
-        ):
-            places.setdefault(activity.id_nat, []).append(Place(
-                activity.structure_name, activity.address, activity.postal_code, activity.city, activity.department,
-                activity.phone, activity.mode_code,
-            ))
-    return [
-        Practitioner(
-            p.id_nat, p.id_type, p.id_pp, p.civility, p.title, p.family, p.given, p.profession_code,
-            p.profession_label, _specialties(p.specialties), p.active, mailboxes.get(p.id_nat, []),
-            places.get(p.id_nat, []),
-        )
-        for p in persons
-    ]
+_PERSON_COLUMNS = (
+    Person.id, Person.id_nat, Person.id_type, Person.id_pp, Person.civility, Person.title, Person.family,
+    Person.given, Person.profession_code, Person.profession_label, Person.specialties, Person.active,
+)
+_PLACE_COLUMNS = (
+    Activity.id, Activity.structure_name, Activity.address, Activity.postal_code, Activity.city,
+    Activity.department, Activity.phone, Activity.mode_code,
+)
+
+
+async def _complete(session: AsyncSession, chosen: ColumnElement[bool], order: list[int] | None) -> list[Practitioner]:
+    """The practitioners of the persons ``chosen`` selects (in the order of the ids ``order``, else as found),
+    with their places and mailboxes: two plain statements (persons joined to their active activities, then
+    their active mailboxes), read as rows rather than ORM objects."""
+    activity = and_(Activity.id_nat == Person.id_nat, Activity.active.is_(True))
+    rows = await _fetch(session, select(*_PERSON_COLUMNS, *_PLACE_COLUMNS).outerjoin(Activity, activity)
+                        .where(chosen).order_by(Person.id, Activity.key))
+    if not rows:
+        return []
+    boxes = await _fetch(session, select(Person.id, Mailbox.address).join(Mailbox, Mailbox.id_nat == Person.id_nat)
+                         .where(chosen, Mailbox.active.is_(True)).order_by(Mailbox.address))
+    mailboxes: dict[int, list[str]] = {}
+    for person_id, address in boxes:
+        mailboxes.setdefault(person_id, []).append(address)
+    found: dict[int, Practitioner] = {}
+    width = len(_PERSON_COLUMNS)
+    for row in rows:
+        p = row[:width]
+        practitioner = found.get(p[0])
+        if practitioner is None:
+            practitioner = found[p[0]] = Practitioner(
+                p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], _specialties(p[10]), bool(p[11]),
+                mailboxes.get(p[0], []), [],
+            )
+        a = row[width:]
+        if a[0] is not None:
+            practitioner.places.append(Place(a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+    return [found[identifier] for identifier in order if identifier in found] if order is not None else list(
+        found.values())
 
 
 _AFTER_WORDS = "\x7f"  # above every folded character: [t, t + this) is "starts with t"
+Hit = tuple[int, str, int]  # person id, sort key, rank
+
+# PostgreSQL: both scan kinds in one statement, local to the transaction (see _rows)
+_SCANS = text("SELECT set_config('enable_bitmapscan', :value, true), set_config('enable_seqscan', :value, true)")
+_WALKING = "directory_search_walking"
+
+
+async def _rows(session: AsyncSession, statement: Any, *, walk: bool | None = None) -> list[Any]:
+    """The rows of a ranking statement. ``walk``: the statement reads an index in display order and stops at the
+    page. PostgreSQL's planner cannot know that a walk's row checks pass often (it takes them for very
+    selective) and would rather collect the whole range and sort it: a walk runs with bitmap and sequential
+    scans off. The setting stays for the next walks of the search (one round trip, not two per walk) and is
+    undone before a statement that needs them (``walk=False``: full-text, whose GIN index is only read through
+    bitmaps); ``None``: either way."""
+    connection = await session.connection()
+    if walk is not None and connection.dialect.name != "sqlite":
+        transaction = session.sync_session.get_transaction()  # the setting lasts as long as the transaction
+        walking = transaction is not None and session.info.get(_WALKING) is transaction
+        if walk != walking:
+            await connection.execute(_SCANS.bindparams(value="off" if walk else "on"))
+            session.info[_WALKING] = transaction if walk else None
+    return await _fetch(session, statement)
+
+
+async def _fetch(session: AsyncSession, statement: Any) -> list[Any]:
+    connection = await session.connection()
+    return list((await connection.execute(statement)).all())
+
+
+def _ranged(key: Any, low: str, high: str, after: str | None) -> list[ColumnElement[bool]]:
+    """Keys in ``[low, high)`` and after the cursor's key."""
+    return [key >= low, key < high] + ([] if after is None else [key > after])
+
+
+async def _exact_tier(
+    session: AsyncSession, query: SearchQuery, after: str | None, wanted: int
+) -> list[Hit]:
+    """Rank 0 (family equal to the text or one of its words) in display order, checked row by row: from the
+    index on the family and the key of the narrow ordered copy (the rows it points to are read in key order,
+    close together), or of the person table when a mailbox condition needs it."""
+    terms = words(query.q)
+    source = _source(query)
+    statement = select(source.id, source.key).where(source.family.in_([" ".join(terms), *terms]),
+                                                     *_checks(query, source))
+    if after is not None:
+        statement = statement.where(source.key > after)
+    rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
+    return [(int(row[0]), str(row[1]), 0) for row in rows]
 
 
 async def _single_term(
     session: AsyncSession, term: str, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
-    """A one-word search tier by tier, each read in ``sort_key`` order from an index: family equal to the word
-    (index on family and sort key), family starting with it (a ``sort_key`` range: the key starts with the
-    family), then the other full-text matches (given names, cities, professions). A common surname fills the
-    page from the first tier without touching the full-text index; the ranking is the general one."""
-    starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
-    tiers: list[ColumnElement[bool] | TextClause] = [
-        Person.family_norm == term,
-        and_(starts, Person.family_norm != term),
-        and_(match_words(sqlite, "doc", [term], [True]), ~starts),
-    ]
-    found: list[tuple[int, str, int]] = []
-    for rank, condition in enumerate(tiers):
-        if after is not None and rank < after[0]:
-            continue
-        statement = select(Person.id, Person.sort_key).where(Person.active.is_(True), condition)
-        if after is not None and rank == after[0]:
-            statement = statement.where(Person.sort_key > after[1])
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted - len(found)))).all()
-        found += [(int(row[0]), str(row[1]), rank) for row in rows]
-        if len(found) >= wanted:
-            break
+) -> list[Hit]:
+    """A one-word search tier by tier, each read in display order: family equal to the word and family starting
+    with it (key ranges of the narrow ordered copy: the key starts with the family), then the other full-text
+    matches (given names, cities, professions). A common surname fills the page from the first tier without
+    touching the full-text index; the ranking is the general one."""
+    query = SearchQuery(q=term)
+    found: list[Hit] = []
+    if after is None or after[0] == 0:
+        found = await _exact_tier(session, query, after[1] if after else None, wanted)
+        after = None
+    if len(found) < wanted and (after is None or after[0] == 1):
+        statement = select(SearchPerson.id, SearchPerson.sort_key).where(
+            *_ranged(SearchPerson.sort_key, term, term + _AFTER_WORDS, after[1] if after else None),
+            SearchPerson.family_norm != term)
+        rows = await _rows(session, statement.order_by(SearchPerson.sort_key).limit(wanted - len(found)), walk=True)
+        found += [(int(row[0]), str(row[1]), 1) for row in rows]
+        after = None
+    if len(found) < wanted:
+        lines, total = await _line_counts(session, [(term, True), (TOTAL_WORD, False)])
+        rest = wanted - len(found)
+        if lines * RANDOM_ROW <= _rows_to_fill(rest, [lines / total if total else 0.0]):
+            starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
+            statement = select(Person.id, Person.sort_key).where(
+                Person.active.is_(True), match_words(sqlite, "doc", [term], [True]), ~starts)
+            key, walk = Person.sort_key, False
+        else:  # a common word: walk the display order, checking the word on each row
+            statement = select(SearchPerson.id, SearchPerson.sort_key).where(
+                (literal(" ") + SearchPerson.doc).like(f"% {term}%"),
+                or_(SearchPerson.sort_key < term, SearchPerson.sort_key >= term + _AFTER_WORDS))
+            key, walk = SearchPerson.sort_key, True
+        if after is not None:
+            statement = statement.where(key > after[1])
+        rows = await _rows(session, statement.order_by(key).limit(rest), walk=walk)
+        found += [(int(row[0]), str(row[1]), 2) for row in rows]
     return found
+
+
+def _rows_to_fill(wanted: int, shares: list[float]) -> float:
+    """About how many rows a walk of the whole display order reads to find ``wanted`` rows that match every
+    independent condition of these shares."""
+    density = 1.0
+    for share in shares:
+        density *= share
+    return wanted / density if density > 0 else float("inf")
 
 
 async def _general(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int,
     *, skip_exact: bool = False,
-) -> list[tuple[int, str, int]]:
+) -> list[Hit]:
     terms = words(query.q)
     rank = _rank(terms)
     statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(*_conditions(query, sqlite))
@@ -299,26 +419,19 @@ async def _general(
         statement = statement.where(Person.family_norm.not_in([" ".join(terms), *terms]))
     if after is not None:
         statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
-    rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
+    rows = await _rows(session, statement.order_by(rank, Person.sort_key).limit(wanted), walk=False)
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
 async def _exact_first(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
-    """Rank 0 (family equal to the text or one of its words) read from the family index and checked row by
-    row, then the general ranked query for the rest: "martin lyon" or "martin" + a postal code never has to
-    intersect two long full-text posting lists when the family name alone fills the page."""
-    found: list[tuple[int, str, int]] = []
+) -> list[Hit]:
+    """Rank 0 (family equal to the text or one of its words) in display order, checked row by row, then the
+    general ranked query for the rest: "martin lyon" or "martin" + a postal code never has to intersect two
+    long full-text posting lists when the family name alone fills the page."""
+    found: list[Hit] = []
     if after is None or after[0] == 0:
-        terms = words(query.q)
-        statement = select(Person.id, Person.sort_key).where(
-            Person.family_norm.in_([" ".join(terms), *terms]), *_scan_conditions(query)
-        )
-        if after is not None:
-            statement = statement.where(Person.sort_key > after[1])
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
-        found = [(int(row[0]), str(row[1]), 0) for row in rows]
+        found = await _exact_tier(session, query, after[1] if after else None, wanted)
         if len(found) >= wanted:
             return found
         after = None
@@ -337,7 +450,7 @@ async def _line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> 
     """About how many activity lines carry a word starting with each term (or equal to it when not
     ``starts``), from ``directory_words``, in one statement; a prefix reads at most 300 words. Filter tokens
     are counted there as ``~`` + token, the number of lines as the empty word."""
-    row = (await session.execute(select(*(_counted(term, starts) for term, starts in items)))).one()
+    row = (await _fetch(session, select(*(_counted(term, starts) for term, starts in items))))[0]
     return [int(value) for value in row]
 
 
@@ -347,53 +460,39 @@ async def _lines_starting(session: AsyncSession, term: str, starts: bool = True)
 
 async def _filters_only(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
-    """Filters without text, in ``sort_key`` order, on PostgreSQL. A rare filter token (few lines in
-    ``directory_words``) reads its candidates from the GIN index and sorts them; a common one walks the
-    ``sort_key`` index and checks the filters on each row (plain string tests instead of the planner's
-    ``to_tsvector`` per row), stopping as soon as the page is full. SQLite plans the general query well: it
-    walks the sort key index and probes the rowids the full-text index gave, without reading the rows."""
+) -> list[Hit]:
+    """Filters without text, in display order. A rare filter token (few lines in ``directory_words``) reads its
+    candidates from the full-text index and sorts them; a common one walks the narrow ordered copy (or, with a
+    mailbox condition, the person table's sort key index) with plain string checks of the facets, stopping as
+    soon as the page is full."""
     facets = _facets(query)
-    if not facets or sqlite:  # SQLite walks the sort key index itself, probing the full-text rowids (cheap)
+    if not facets:
         return await _general(session, query, sqlite, after, wanted)
-    counts = await _line_counts(session, [(FACET_WORD + token, starts) for token, starts in facets])
+    *counts, total = await _line_counts(
+        session, [*((FACET_WORD + token, starts) for token, starts in facets), (TOTAL_WORD, False)])
     lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))
-    statement: Any = select(Person.id, Person.sort_key).where(*_scan_conditions(query))
-    if lines <= DRIVER_LINES:
+    if lines * RANDOM_ROW <= _rows_to_fill(wanted, [count / total if total else 0.0 for count in counts]):
         hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
-        statement = statement.where(Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)))
-    if after is not None:
-        statement = statement.where(or_(literal(0) > after[0], and_(literal(0) == after[0],
-                                                                    Person.sort_key > after[1])))
-    if lines <= DRIVER_LINES:
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
+        statement: Any = select(Person.id, Person.sort_key).where(
+            Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)), *_scan_conditions(query))
+        if after is not None:
+            statement = statement.where(Person.sort_key > after[1])
+        # SQLite: sort the candidates (+ "" hides the sort key index, which it would walk probing them)
+        order = Person.sort_key + "" if sqlite else Person.sort_key
+        rows = await _rows(session, statement.order_by(order).limit(wanted), walk=False)
     else:
-        rows = await _walk(session, sqlite, statement, wanted)
+        source = _source(query)
+        statement = select(source.id, source.key).where(*_checks(query, source))
+        if after is not None:
+            statement = statement.where(source.key > after[1])
+        rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
     return [(int(row[0]), str(row[1]), 0) for row in rows]
-
-
-# SET LOCAL of both scan kinds in one statement (PostgreSQL; the transaction's end undoes it anyway)
-_SCANS = text("SELECT set_config('enable_bitmapscan', :value, true), set_config('enable_seqscan', :value, true)")
-
-
-async def _walk(session: AsyncSession, sqlite: bool, statement: Any, limit: int) -> list[Any]:
-    """The first ``limit`` rows of ``statement`` in ``sort_key`` order, read by walking the sort key index
-    and stopping there. PostgreSQL's planner cannot know that the row checks of a walk pass often (it takes
-    them for very selective) and would rather collect the whole range and sort it: it is told not to."""
-    ordered = statement.order_by(Person.sort_key).limit(limit)
-    if sqlite:
-        return list((await session.execute(ordered)).all())
-    await session.execute(_SCANS.bindparams(value="off"))
-    try:
-        return list((await session.execute(ordered)).all())
-    finally:
-        await session.execute(_SCANS.bindparams(value="on"))
 
 
 async def _driven(
     session: AsyncSession, query: SearchQuery, sqlite: bool, drivers: list[str], after: tuple[int, str] | None,
     wanted: int,
-) -> list[tuple[int, str, int]]:
+) -> list[Hit]:
     """The general ranked query with the full-text index used for the rarer ``drivers`` words only: the other
     words and the filters are checked on their few candidate rows (the same match, see ``_scan_conditions``)."""
     rank = _rank(words(query.q))
@@ -402,89 +501,198 @@ async def _driven(
     )
     if after is not None:
         statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
-    rows = (await session.execute(statement.order_by(rank, Person.sort_key).limit(wanted))).all()
+    rows = await _rows(session, statement.order_by(rank, Person.sort_key).limit(wanted), walk=False)
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
 async def _several_words(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[tuple[int, str, int]]:
+) -> list[Hit]:
     """Free text with several words or filters, planned on the words' line counts (``directory_words``).
 
-    The full-text index intersects the words that are not common (a common word's posting list costs more
-    to read than checking the word on the rows the others select); when that intersection is expected to be
-    small, its candidates are ranked (:func:`_driven`). Otherwise matches are dense: the ranked result is read
-    tier by tier in display order (:func:`_tiers`)."""
+    Rank 0 (a family equal to a word) is read first from the family index. Then either the full-text index
+    intersects the rarest words (adding a word while its postings cost less than the candidate rows it
+    removes) and the candidates are checked and ranked (:func:`_driven`), or the ranked result is read tier by
+    tier in display order (:func:`_tiers`), whichever the cost model expects to read less."""
+    exact: list[Hit] = []
+    if after is None or after[0] == 0:  # rank 0 first: a family equal to a word often fills the page alone
+        exact = await _exact_tier(session, query, after[1] if after else None, wanted)
+        if len(exact) >= wanted:
+            return exact
+        after, wanted = (0, _AFTER_WORDS), wanted - len(exact)
+    return exact + await _planned(session, query, sqlite, after, wanted)
+
+
+async def _planned(
+    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
+) -> list[Hit]:
     terms = sorted(set(words(query.q)), key=len, reverse=True)
-    *found, total = await _line_counts(session, [*((term, True) for term in terms), (TOTAL_WORD, False)])
-    counts = dict(zip(terms, found, strict=True))
+    facets = _facets(query)
+    *found, total = await _line_counts(session, [*((term, True) for term in terms),
+                                                 *((FACET_WORD + token, starts) for token, starts in facets),
+                                                 (TOTAL_WORD, False)])
+    counts = dict(zip(terms, found, strict=False))
+    shares = {term: min(1.0, counts[term] / total) if total else 0.0 for term in terms}
+    filters = [min(1.0, count / total) if total else 0.0 for count in found[len(terms):]]
     by_count = sorted(terms, key=lambda term: counts[term])
     indexable = [term for term in by_count if len(term) >= PREFIX_INDEXED] or by_count
+    random_row, posting = (RANDOM_ROW, POSTING) if sqlite else (PG_RANDOM_ROW, PG_POSTING)
     drivers: list[str] = []
     expected = float(total)
-    for term in indexable:  # the rarest first, as long as the expected intersection is not small yet
-        if drivers and (expected <= DRIVER_LINES or counts[term] > COMMON_LINES):
+    for term in indexable:  # the rarest first, while reading its postings costs less than the rows it saves
+        saved = max(expected, counts[indexable[0]] * CORRELATED) * (1 - shares[term]) * random_row
+        if drivers and (counts[term] > COMMON_LINES or counts[term] * posting > saved):
             break
         drivers.append(term)
-        expected *= min(1.0, counts[term] / total) if total else 0.0
-    if expected <= DRIVER_LINES:
+        expected *= shares[term]
+    candidates = max(expected, counts[indexable[0]] * CORRELATED)
+    driven = candidates * random_row + sum(counts[term] for term in drivers) * posting
+    if driven <= _walk_rows(terms, counts, shares, filters, wanted):
         return await _driven(session, query, sqlite, drivers, after, wanted)
-    share = 1.0
-    for term in terms:
-        share *= min(1.0, counts[term] / total) if total else 0.0
-    if wanted <= share * WALK_ROWS:
-        return await _tiers(session, query, sqlite, after, wanted, walk=True)
-    return await _exact_first(session, query, sqlite, after, wanted)
+    per_match = _rows_to_fill(1, [*shares.values(), *filters])
+    return await _tiers(session, query, sqlite, after, wanted, walk=True, drivers=drivers, instead=driven,
+                        per_match=per_match)
+
+
+def _family_starts(terms: list[str]) -> list[str]:
+    """The words whose ``sort_key`` ranges hold the families starting with any word, in key order (a word that
+    starts with another word is in that one's range)."""
+    starts: list[str] = []
+    for term in sorted(set(terms)):
+        if not starts or not term.startswith(starts[-1]):
+            starts.append(term)
+    return starts
+
+
+def _walk_rows(terms: list[str], counts: dict[str, int], shares: dict[str, float], filters: list[float],
+               wanted: int) -> float:
+    """About how many rows :func:`_tiers` reads in display order to fill the page: the family ranges of the
+    words in order (a range holds at most the lines of its word; the other words and the filters match there
+    as independent shares), then the whole order. Rank 0 reads few rows and is left out."""
+    rows, need = 0.0, float(wanted)
+    everything = [*shares.values(), *filters]
+    for term in _family_starts(terms):
+        others = [share for other, share in shares.items() if other != term] + filters
+        density = 1.0 / _rows_to_fill(1, others) if others else 1.0
+        matches = counts[term] * density
+        if matches >= need:
+            return rows + need / density
+        rows, need = rows + counts[term], need - matches
+    return rows + _rows_to_fill(int(need) + 1, everything)
+
+
+# A walk in display order planned on word counts examines at most this many rows (in windows of these sizes)
+# before the rest of the page is read from the full-text index instead: the counts cannot say where a word
+# stands (a family "LA GRANVEOT" is not in the range of "granveot"), so a walk the plan expected short is cut.
+WALK_WINDOWS = (1_000, 4_000, 25_000, 70_000)
+
+
+class _Walk:
+    """The row budget of the walks of one search."""
+
+    def __init__(self, windows: tuple[int, ...] | None, instead: float = float("inf")) -> None:
+        self.windows = list(windows) if windows is not None else None
+        self.instead = instead  # rows the other plan is expected to cost: a walk expected to cost more stops
+        self.seen = 0  # rows examined: the density of a single window is not trusted
+
+    async def rows(
+        self, session: AsyncSession, source: _Source, low: str, high: str | None, checks: list[Any],
+        after: str | None, wanted: int, covered: str,
+    ) -> tuple[list[Any], str | None]:
+        """Up to ``wanted`` rows with keys in ``[low, high)`` after the key ``after`` that pass ``checks``, in key
+        order, and, when the budget ran out before the page was full or the range was done, the key up to
+        which rows were examined (``covered`` if none could be). Each statement gets one lower and one upper
+        bound on the key (SQLite ranges an index on one of each and would only filter on the others)."""
+        start = source.key > after if after is not None and after >= low else source.key >= low
+        end = [] if high is None else [source.key < high]
+        if self.windows is None:
+            statement = select(source.id, source.key).where(start, *end, *checks).order_by(source.key).limit(wanted)
+            return await _rows(session, statement, walk=True), None
+        if not self.windows:
+            return [], covered
+        found: list[Any] = []
+        while self.windows:
+            size = self.windows.pop(0)
+            window = select(source.key).where(start, *end).order_by(source.key).limit(size).subquery()
+            count, last = (await _rows(session, select(func.count(), func.max(window.c.sort_key)), walk=True))[0]
+            if not count:
+                return found, None
+            statement = select(source.id, source.key).where(start, source.key <= last, *checks)
+            matched = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
+            found += matched
+            if len(found) >= wanted or count < size:
+                return found, None
+            start = source.key > last
+            seen = self.seen = self.seen + count
+            if not self.windows or (seen > count and (wanted - len(found)) * count > len(matched) * self.instead):
+                self.windows = []  # the density seen so far says the rest of the walk costs more than the other plan
+                return found, str(last)
+        return found, None
 
 
 async def _tiers(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int, *,
-    walk: bool,
-) -> list[tuple[int, str, int]]:
-    """Every word common: the ranked result tier by tier, each read in ``sort_key`` order and checked row by
-    row, stopping when the page is full. Rank 0 from the family index; rank 1 (a family starting with one of
-    the words) as ``sort_key`` ranges, one per word, in order (a word that starts with another word is in that
-    one's range); rank 2 by walking the ``sort_key`` index when ``walk`` (matches are dense enough), else from
-    the full-text index."""
+    walk: bool, drivers: list[str] | None = None, instead: float = float("inf"), per_match: float = 0.0,
+) -> list[Hit]:
+    """Every word common: the ranked result tier by tier, each read in display order and checked row by row,
+    stopping when the page is full. Rank 0 as in :func:`_exact_tier`; rank 1 (a family starting with one of
+    the words) as key ranges, one per word, in order (a word that starts with another word is in that one's
+    range); rank 2 by walking the whole key order when ``walk`` (matches are dense enough), else from the
+    full-text index. Rows come from the narrow ordered copy unless a mailbox condition needs the persons.
+    With ``drivers``, the walks examine at most :data:`WALK_WINDOWS` rows, and stop sooner when the matches
+    seen so far say that finishing the page costs more than ``instead`` (the driven plan's expected cost); the
+    rest of the page is then read by :func:`_driven` with these words, from where the walk stopped; rank 2 is
+    not walked at all when ``per_match`` (rows walked per match expected) says it costs more."""
     terms = words(query.q)
-    rank = _rank(terms)
-    checks = _scan_conditions(query)
-    found: list[tuple[int, str, int]] = []
+    source = _source(query)
+    rank = _rank(terms, source.family)
+    checks = _checks(query, source)
+    budget = _Walk(WALK_WINDOWS if drivers is not None else None, instead)
+    found: list[Hit] = []
     if after is None or after[0] == 0:
-        statement = select(Person.id, Person.sort_key).where(Person.family_norm.in_([" ".join(terms), *terms]),
-                                                             *checks)
-        if after is not None:
-            statement = statement.where(Person.sort_key > after[1])
-        rows = (await session.execute(statement.order_by(Person.sort_key).limit(wanted))).all()
-        found = [(int(row[0]), str(row[1]), 0) for row in rows]
+        found = await _exact_tier(session, query, after[1] if after else None, wanted)
         after = None
     if len(found) < wanted and (after is None or after[0] == 1):
-        starts: list[str] = []
-        for term in sorted(set(terms)):
-            if not starts or not term.startswith(starts[-1]):
-                starts.append(term)
-        for term in starts:
+        covered = after[1] if after else ""  # rank 1 rows up to this key are found (ranges come in key order)
+        for term in _family_starts(terms):
             upper = term + _AFTER_WORDS
             if after is not None and after[1] >= upper:
                 continue
-            statement = select(Person.id, Person.sort_key).where(
-                Person.sort_key >= term, Person.sort_key < upper, rank == 1, *checks)
-            if after is not None:
-                statement = statement.where(Person.sort_key > after[1])
-            rows = await _walk(session, sqlite, statement, wanted - len(found))
+            rows, stopped = await budget.rows(session, source, term, upper, [rank == 1, *checks],
+                                              after[1] if after else None, wanted - len(found), covered)
             found += [(int(row[0]), str(row[1]), 1) for row in rows]
             if len(found) >= wanted:
                 return found
+            if stopped is not None and drivers is not None:
+                return found + await _driven(session, query, sqlite, drivers, (1, stopped), wanted - len(found))
+            covered = max(covered, upper)
         after = None
     if len(found) >= wanted:
         return found
     if not walk:
         return found + await _general(session, query, sqlite, after or (1, _AFTER_WORDS), wanted - len(found))
-    statement = select(Person.id, Person.sort_key).where(rank == 2, *checks)
-    if after is not None:
-        statement = statement.where(Person.sort_key > after[1])
-    rows = await _walk(session, sqlite, statement, wanted - len(found))
-    return found + [(int(row[0]), str(row[1]), 2) for row in rows]
+    if drivers is not None and (wanted - len(found)) * per_match > instead:  # rank 2 is sparse: no walk
+        return found + await _driven(session, query, sqlite, drivers, after or (2, ""), wanted - len(found))
+    rows, stopped = await budget.rows(session, source, "", None, [rank == 2, *checks], after[1] if after else None,
+                                      wanted - len(found), after[1] if after else "")
+    found += [(int(row[0]), str(row[1]), 2) for row in rows]
+    if stopped is not None and drivers is not None and len(found) < wanted:
+        return found + await _driven(session, query, sqlite, drivers, (2, stopped), wanted - len(found))
+    return found
+
+
+# SQLite: read the file through a memory map (its largest size by default): a search reads pages at random
+# (candidate rows, the page's rows), and a mapped page is read without a system call or a copy.
+MMAP_BYTES = 0x7FFF0000
+_MAPPED = "directory_search_mmap"
+
+
+async def _map(session: AsyncSession) -> None:
+    """Once per pooled SQLite connection (its ``info`` outlives the checkout)."""
+    connection = await session.connection()
+    if not connection.info.get(_MAPPED):
+        await connection.exec_driver_sql(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        connection.info[_MAPPED] = True
 
 
 async def search(session: AsyncSession, query: SearchQuery) -> Page:
@@ -494,9 +702,8 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     query = _check(query)
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
-    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
-        await session.execute(text(
-            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
+    if sqlite:
+        await _map(session)
     stripped = query.q.strip()
     if is_identifier(stripped) or ("@" in stripped and " " not in stripped):
         found = await lookup(session, stripped)
@@ -504,6 +711,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     terms = words(query.q)
     fingerprint = _fingerprint(query)
     after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
+    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
+        await session.execute(text(
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
     if len(terms) == 1 and not filtered:
@@ -513,13 +723,12 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     else:
         hits = await _filters_only(session, query, sqlite, after, limit + 1)
     ids = [hit[0] for hit in hits[:limit]]
-    rows = {person.id: person for person in await session.scalars(select(Person).where(Person.id.in_(ids)))}
-    persons = [rows[identifier] for identifier in ids]
     next_cursor = None
     if len(hits) > limit:
         _, last_key, last_rank = hits[limit - 1]
         next_cursor = encode_cursor(last_rank, last_key, fingerprint)
-    return Page(await _complete(session, persons), next_cursor, limit)
+    items = await _complete(session, Person.id.in_(ids), ids) if ids else []
+    return Page(items, next_cursor, limit)
 
 
 async def lookup(session: AsyncSession, identifier: str) -> Practitioner | None:
@@ -538,5 +747,6 @@ async def lookup(session: AsyncSession, identifier: str) -> Practitioner | None:
             "identifier",
             "an identifier is an idNat (8 + 11-digit RPPS, or 0 + 9-character ADELI), an RPPS, an ADELI or an address",
         )
-    person = (await session.scalars(select(Person).where(condition).order_by(Person.active.desc()).limit(1))).first()
-    return (await _complete(session, [person]))[0] if person is not None else None
+    chosen = select(Person.id).where(condition).order_by(Person.active.desc(), Person.id).limit(1).scalar_subquery()
+    found = await _complete(session, Person.id == chosen, None)
+    return found[0] if found else None

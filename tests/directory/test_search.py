@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from directory import search as search_module
 from directory.errors import InvalidQuery
 from directory.importer import import_file
-from directory.models import Person, Word
+from directory.models import Person, SearchPerson, Word
 from directory.search import (
     SearchQuery,
     _driven,
@@ -143,8 +145,13 @@ async def test_bad_and_hostile_input(known: Database) -> None:
     assert capped.limit == 100
 
 
-async def test_one_word_tiers_rank_like_the_general_query(database: Database, tmp_path: Path) -> None:
-    """The fast one-word path must return exactly what the general ranked query returns."""
+@pytest.mark.parametrize("random_row", [0, 10**9])
+async def test_one_word_tiers_rank_like_the_general_query(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, random_row: int
+) -> None:
+    """The fast one-word path must return exactly what the general ranked query returns, with its last tier
+    read from the full-text index or by a walk of the display order."""
+    monkeypatch.setattr(search_module, "RANDOM_ROW", random_row)
     generated = small(tmp_path, persons=300, seed=3)
     await import_file(database, generated.activity_path)
     sqlite = database.sqlite
@@ -241,13 +248,13 @@ async def test_word_counts_follow_the_last_import(database: Database, tmp_path: 
         assert await _lines_starting(session, "dupont") == FILLERS + 1
 
 
-@pytest.mark.parametrize("driver_lines", [0, 10**9])
+@pytest.mark.parametrize("random_row", [0, 10**9])
 async def test_filters_alone_read_like_the_general_query(
-    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver_lines: int
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, random_row: int
 ) -> None:
-    """Filters without text, by a walk of the sort key index (common filter) or from the full-text index (rare
-    one): the same rows as the general query, with cursors (PostgreSQL; SQLite runs the general query)."""
-    monkeypatch.setattr(search_module, "DRIVER_LINES", driver_lines)
+    """Filters without text, by a walk of the display order (common filter) or from the full-text index (rare
+    one): the same rows as the general query, with cursors."""
+    monkeypatch.setattr(search_module, "RANDOM_ROW", random_row)
     generated = small(tmp_path, persons=300, seed=3)
     await import_file(database, generated.activity_path)
     await import_file(database, generated.mailbox_path)
@@ -290,3 +297,78 @@ async def test_common_words_tiers_rank_like_the_general_query(database: Database
                 _, key, rank = general[cut]
                 tiered = await _tiers(session, query, sqlite, (rank, key), 1000, walk=walk)
                 assert tiered == general[cut + 1:], (query, cut)
+
+
+@pytest.mark.parametrize("windows", [(1,), (2, 3), (1, 1, 1, 1, 1), (5, 50)])
+async def test_cut_walks_finish_like_the_general_query(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, windows: tuple[int, ...]
+) -> None:
+    """A walk cut by its row budget (or by the density it saw) hands over to the full-text index from where it
+    stopped: the pages are still exactly those of the general ranked query, with cursors."""
+    monkeypatch.setattr(search_module, "WALK_WINDOWS", windows)
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    queries = [SearchQuery(q="martin lyon"), SearchQuery(q="martin", profession="10"), SearchQuery(q="jean ma"),
+               SearchQuery(q="marie", postal_code="75"), SearchQuery(q="le paris"), SearchQuery(q="de la"),
+               SearchQuery(q="d du b"), SearchQuery(q="m ma mar"), SearchQuery(q="infirmier l"),
+               SearchQuery(q="bernard", has_mailbox=True), SearchQuery(q="jean pierre"),
+               SearchQuery(q="b", city="saint"), SearchQuery(q="sophie d")]
+    answered = 0
+    async with database.read() as session:
+        for query in queries:
+            general = await _general(session, query, sqlite, None, 1000)
+            answered += len(general) > 3
+            drivers = sorted({term for term in words(query.q) if len(term) >= 2}) or words(query.q)
+            for instead, per_match in ((float("inf"), 0.0), (0.0, 0.0), (10.0, 1.0)):
+                options: dict[str, Any] = {"walk": True, "drivers": drivers, "instead": instead, "per_match": per_match}
+                assert await _tiers(session, query, sqlite, None, 1000, **options) == general, (query, instead)
+                for size in (1, 3):
+                    assert await _tiers(session, query, sqlite, None, size, **options) == general[:size], query
+                for cut in range(0, len(general), max(1, len(general) // 5)):
+                    _, key, rank = general[cut]
+                    cut_walk = await _tiers(session, query, sqlite, (rank, key), 1000, **options)
+                    assert cut_walk == general[cut + 1:], (query, cut)
+    assert answered >= 6
+
+
+async def test_ordered_copy_follows_the_active_persons(database: Database, tmp_path: Path) -> None:
+    """directory_search_persons holds exactly the active persons after each import (a person that vanished
+    from a newer extraction leaves it; a re-import that changes nothing leaves it as it was)."""
+    activity, _ = known_directory(tmp_path)
+    await import_file(database, activity)
+    extra = [person_line(("810000000999", "DUPONTEL", "Alain", "10", "Médecin", "SM54", "Médecine générale",
+                          "Lyon", "69003", "69383", "69"))]
+    newer, _ = known_directory(tmp_path / "v2", stamp="202611020000", extra=extra)
+    lines = newer.read_text(encoding="utf-8").splitlines(keepends=True)
+    newer.write_text("".join(line for line in lines if "VÉRAN" not in line), encoding="utf-8")
+    for path in (newer, newer):
+        await import_file(database, path, force=True)
+        async with database.read() as session:
+            copy = (await session.execute(select(SearchPerson.sort_key, SearchPerson.id, SearchPerson.family_norm,
+                                                 SearchPerson.doc, SearchPerson.facets)
+                                          .order_by(SearchPerson.sort_key))).all()
+            persons = (await session.execute(select(Person.sort_key, Person.id, Person.family_norm, Person.doc,
+                                                    Person.facets).where(Person.active.is_(True))
+                                             .order_by(Person.sort_key))).all()
+            assert copy == persons
+            assert any(row[2] == "dupontel" for row in copy) and not any(row[2] == "veran" for row in copy)
+            inactive = (await session.execute(select(Person.id).where(Person.active.is_(False)))).all()
+            assert inactive
+
+
+async def test_search_session_settings(known: Database) -> None:
+    """SQLite search connections read through a memory map; PostgreSQL searches run without JIT and set the scan
+    kinds back on before a full-text statement (GIN is only read through bitmaps)."""
+    async with known.read() as session:
+        await search(session, SearchQuery(q="dupont lyon"))
+        if known.sqlite:
+            mapped = (await session.execute(sql("PRAGMA mmap_size"))).scalar_one()
+            assert mapped == search_module.MMAP_BYTES
+        else:
+            assert (await session.execute(sql("SHOW jit"))).scalar_one() == "off"
+            await search_module._rows(session, select(Person.id).limit(1), walk=True)
+            assert (await session.execute(sql("SHOW enable_bitmapscan"))).scalar_one() == "off"
+            await search_module._rows(session, select(Person.id).limit(1), walk=False)
+            assert (await session.execute(sql("SHOW enable_bitmapscan"))).scalar_one() == "on"
