@@ -46,7 +46,8 @@ from tests.pg import PostgresServer
 
 
 def _import_child(url: str, paths: list[str], queue: Any) -> None:
-    """Runs in a fresh process so that its peak RSS is the import's own."""
+    """Runs in a fresh process so that its peak RSS is the import's own. The parsing processes' peak is
+    getrusage's (each started by this small process: their figure carries at most its RSS at that moment)."""
 
     async def run() -> list[tuple[str, int, float]]:
         database = Database(url)
@@ -61,8 +62,12 @@ def _import_child(url: str, paths: list[str], queue: Any) -> None:
             await database.dispose()
 
     results = asyncio.run(run())
-    queue.put((results, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
+    # VmHWM, not getrusage's ru_maxrss: Linux carries a forked process's starting RSS (its parent's) across
+    # exec into ru_maxrss, so a child spawned by a bench that had searched a memory-mapped SQLite file
+    # reported that file's pages (1.5 GiB) as the import's. VmHWM is this process's own address space.
+    with open("/proc/self/status") as status:
+        own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    queue.put((results, own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
 
 
 def tree_rss_mib(root: int) -> float:
