@@ -174,3 +174,20 @@ async def test_small_and_large_messages_read_back(backend: Backend) -> None:
     assert await store.read_many([(large_row.sha256, 4), (small_row.sha256, 4), (large_row.sha256, 6)]) == [
         large[:4], messages.SIMPLE[:4], large[:6],
     ]
+
+
+async def test_snapshot_first_unseen_is_told_by_the_seen_flag_only(backend: Backend) -> None:
+    """UNSEEN is the first UID without \\Seen among its other flags; keywords that look alike do not count; an
+    empty folder has no UIDs and no first unseen."""
+    store = backend.store
+    box = await backend.mailbox()
+    inbox = await store.folder(box, "INBOX")
+    assert inbox is not None
+    empty = await store.snapshot(inbox.id)
+    assert list(empty.uids) == [] and empty.first_unseen_uid is None
+    flag_sets = [["\\Seen", "$Label1"], ["\\Answered", "\\Seen"], ["$Seen", "Seen"], ["\\Seen"]]
+    uids = [await backend.deliver(box, messages.numbered(n), flags=flags) for n, flags in enumerate(flag_sets, 1)]
+    snap = await store.snapshot(inbox.id)
+    assert list(snap.uids) == uids and snap.first_unseen_uid == uids[2]
+    await store.store_flags(inbox.id, [uids[2]], "+", ["\\Seen"], None)
+    assert (await store.snapshot(inbox.id)).first_unseen_uid is None
