@@ -38,7 +38,8 @@ from sqlalchemy import text
 from directory.generator import LINES_PER_PERSON, generate
 from directory.importer import import_file
 from directory.parallel import PROCESSES
-from directory.search import SearchQuery, search
+from directory.search import search
+from directory.search_query import SearchQuery
 from directory.text import fold, words
 from storage.engine import Database
 from storage.migrate import upgrade

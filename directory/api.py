@@ -18,7 +18,8 @@ from directory.errors import NotFound
 from directory.mailbox_search import find_mailboxes
 from directory.problems import Problem, ProblemRoute
 from directory.resolve import Resolver
-from directory.search import DEFAULT_LIMIT, MAX_LIMIT, Practitioner, SearchQuery, lookup, search
+from directory.search import lookup, search
+from directory.search_query import DEFAULT_LIMIT, MAX_LIMIT, Practitioner, SearchQuery
 from storage.engine import Database
 
 router = APIRouter(prefix="/api/directory", tags=["directory"], route_class=ProblemRoute)

@@ -23,7 +23,8 @@ from directory import fhir
 from directory.errors import InvalidQuery, NotFound
 from directory.models import Activity, Mailbox, Person, Structure
 from directory.problems import FhirRoute
-from directory.search import decode_cursor, encode_cursor, match_words
+from directory.search_query import decode_cursor, encode_cursor
+from directory.search_sql import match_words
 from directory.text import fold, words
 from storage.engine import Database
 

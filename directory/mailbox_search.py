@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.errors import InvalidQuery
 from directory.models import Mailbox
-from directory.search import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from directory.search_query import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from policies.addresses import MAX_ADDRESS
 
 MIN_FRAGMENT = 3  # a trigram index needs three characters to narrow anything

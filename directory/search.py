@@ -5,35 +5,47 @@ through SQLite FTS5 or PostgreSQL ``tsvector`` (config ``simple``): ``veran`` fi
 finds Jean-Pierre. Filters are tokens of the ``facets`` column (``p10``, ``ssm04``, ``c69003``, ``d2a``,
 ``vlyon``) so that they use the same index. Ranking and paging are plain columns the two engines compare the
 same way (rank, then the byte-ordered ``sort_key``), so both engines return the same pages.
+
+This module plans and runs a search; :mod:`directory.search_query` holds what a search is (parameters, bounds,
+results, cursors) and :mod:`directory.search_sql` the SQL pieces (conditions, row sources, rank, page rows).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, and_, case, exists, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.errors import InvalidQuery
-from directory.models import Activity, Mailbox, Person, SearchPerson, Word
-from directory.staging import facet
-from directory.text import fold, words
+from directory.models import Mailbox, Person, SearchPerson, Word
+from directory.search_query import (
+    MAX_LIMIT,
+    Page,
+    Practitioner,
+    SearchQuery,
+    check_query,
+    decode_cursor,
+    encode_cursor,
+    is_identifier,
+    query_fingerprint,
+)
+from directory.search_sql import (
+    Source,
+    complete,
+    facet_terms,
+    fetch_rows,
+    match_words,
+    rank_of,
+    row_checks,
+    scan_conditions,
+    source_for,
+    text_conditions,
+)
+from directory.text import words
 from policies.addresses import MAX_ADDRESS
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100  # a larger limit is capped, not refused
-MAX_WORDS = 8
-MAX_TEXT = 200
-# A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
-# posting list costs more than checking it on the rows the other words already selected.
-SHORT_TERM = 3
 # Plans are chosen on the words' line counts (directory_words) with a simple cost model: a candidate the
 # full-text index gives is a person row read at random and sorted (about RANDOM_ROW times the cost of a row of
 # a walk, measured at 2,000,000 lines: ~6 µs against ~0.7 µs); a walk in display order reads consecutive rows
@@ -50,263 +62,6 @@ CORRELATED = 0.1
 COMMON_LINES = 600_000  # a word on more lines than this is checked on rows rather than read from the index
 PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
 _VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
-_PROFESSION = re.compile(r"\d{1,3}")
-_SPECIALTY = re.compile(r"[A-Za-z0-9_-]{1,12}")
-_POSTAL = re.compile(r"[0-9][0-9AB]{0,4}")
-_DEPARTMENT = re.compile(r"(?:\d{2,3}|2[AB])", re.IGNORECASE)
-_IDENTIFIER = re.compile(r"8\d{11}|\d{11}|0[0-9AB]{9}|[0-9AB]{9}")
-
-
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
-    q: str = ""
-    profession: str | None = None
-    specialty: str | None = None
-    city: str | None = None
-    postal_code: str | None = None
-    department: str | None = None
-    mailbox: str | None = None
-    has_mailbox: bool | None = None
-    cursor: str | None = None
-    limit: int = DEFAULT_LIMIT
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    structure: str
-    address: str
-    postal_code: str
-    city: str
-    department: str
-    phone: str
-    mode: str
-
-
-@dataclass(frozen=True, slots=True)
-class Practitioner:
-    id_nat: str
-    id_type: str
-    id_pp: str
-    civility: str
-    title: str
-    family: str
-    given: str
-    profession_code: str
-    profession_label: str
-    specialties: list[tuple[str, str]]
-    active: bool
-    mailboxes: list[str] = field(default_factory=list)
-    places: list[Place] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Practitioner]
-    next_cursor: str | None
-    limit: int
-
-
-def is_identifier(value: str) -> bool:
-    """An idNat (RPPS or ADELI), an 11-digit RPPS or a 9-character ADELI."""
-    return _IDENTIFIER.fullmatch(value.upper()) is not None
-
-
-def _check(query: SearchQuery) -> SearchQuery:
-    if len(query.q) > MAX_TEXT:
-        raise InvalidQuery("q", f"the search text is longer than {MAX_TEXT} characters")
-    if len(words(query.q)) > MAX_WORDS:
-        raise InvalidQuery("q", f"the search text has more than {MAX_WORDS} words")
-    checks = (
-        ("profession", query.profession, _PROFESSION, "a profession code is 1 to 3 digits (10 doctor, 60 nurse)"),
-        ("specialty", query.specialty, _SPECIALTY, "a specialty code is letters and digits, such as SM04"),
-        ("postal_code", query.postal_code, _POSTAL, "a postal code (or its start) is up to 5 digits"),
-        ("department", query.department, _DEPARTMENT, "a department is 2 or 3 digits, or 2A/2B"),
-    )
-    for name, value, pattern, message in checks:
-        if value is not None and not pattern.fullmatch(value):
-            raise InvalidQuery(name, message)
-    if query.city is not None and (len(query.city) > MAX_TEXT or not fold(query.city)):
-        raise InvalidQuery("city", "the city must contain letters and be at most 200 characters")
-    if query.mailbox is not None and (len(query.mailbox) > MAX_ADDRESS or "@" not in query.mailbox):
-        raise InvalidQuery("mailbox", "mailbox must be a whole mail address (name@domain)")
-    if query.limit < 1:
-        raise InvalidQuery("limit", "limit must be a positive number")
-    return query
-
-
-def _fingerprint(query: SearchQuery) -> str:
-    parts = (query.q, query.profession, query.specialty, query.city, query.postal_code, query.department,
-             query.mailbox, query.has_mailbox)
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
-
-
-def encode_cursor(rank: int, sort_key: str, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([rank, sort_key, fingerprint]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str]:
-    try:
-        if len(cursor) > 1000:
-            raise ValueError("too long")
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        rank, sort_key, owner = value
-        if not isinstance(rank, int) or not isinstance(sort_key, str) or not isinstance(owner, str):
-            raise ValueError("bad types")
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
-        raise InvalidQuery("cursor", "the cursor is not one this service gave: start the search again") from error
-    if owner != fingerprint:
-        raise InvalidQuery("cursor", "the cursor belongs to another search: start the search again")
-    return rank, sort_key
-
-
-def match_words(sqlite: bool, column: str, terms: list[str], prefix: list[bool], name: str = "") -> TextClause:
-    """``column`` holds every term (as a word prefix where asked); terms are ``[a-z0-9]+`` only, and bound.
-
-    ``name`` keeps the bound parameter apart when one statement matches the same column twice."""
-    parameter = f"match_{column}{name}"
-    if sqlite:
-        expression = " AND ".join(f'{column}:"{t}"' + ("*" if p else "") for t, p in zip(terms, prefix, strict=True))
-        fts = f"SELECT rowid FROM directory_person_fts WHERE directory_person_fts MATCH :{parameter}"  # noqa: S608
-        return text(f"directory_persons.id IN ({fts})").bindparams(**{parameter: expression})
-    expression = " & ".join(t + (":*" if p else "") for t, p in zip(terms, prefix, strict=True))
-    return text(
-        f"to_tsvector('simple'::regconfig, directory_persons.{column}) @@ to_tsquery('simple', :{parameter})"
-    ).bindparams(**{parameter: expression})
-
-
-def _facets(query: SearchQuery) -> list[tuple[str, bool]]:
-    """The filter tokens of ``query`` and whether each is matched as a prefix."""
-    facets: list[tuple[str, bool]] = []
-    job = facet("p", query.profession) if query.profession else ""
-    places = [("c", query.postal_code, True), ("d", query.department, False), ("v", query.city, True)]
-    for prefix, value, starts in places:
-        if value:
-            facets.append((job + facet(prefix, value), starts))  # paired with the profession when there is one
-    if job and not any(value for _, value, _ in places):
-        facets.append((job, False))
-    if query.specialty:
-        facets.append((facet("s", query.specialty), False))
-    return facets
-
-
-def _mailbox_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
-    owned = exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))
-    conditions: list[ColumnElement[bool]] = []
-    if query.mailbox:
-        conditions.append(owned.where(Mailbox.address == query.mailbox.strip().lower()))
-    if query.has_mailbox is not None:
-        conditions.append(owned if query.has_mailbox else ~owned)
-    return conditions
-
-
-def _conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | TextClause]:
-    conditions: list[ColumnElement[bool] | TextClause] = [Person.active.is_(True)]
-    terms = words(query.q)
-    indexed = [term for term in terms if len(term) >= SHORT_TERM] or terms
-    if indexed:
-        conditions.append(match_words(sqlite, "doc", indexed, [True] * len(indexed)))
-    doc = literal(" ") + Person.doc
-    conditions += [doc.like(f"% {term}%") for term in terms if term not in indexed]
-    facets = _facets(query)
-    if facets:
-        conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))
-    return conditions + list(_mailbox_conditions(query))
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """Where a walk in display order reads its rows: the person table itself, or its narrow copy of the active
-    persons kept in display order (``directory_search_persons``), whose key ranges are consecutive pages."""
-
-    id: Any
-    key: Any
-    family: Any
-    doc: Any
-    facets: Any
-    persons: bool  # the person table: check ``active``; only there can a mailbox condition be tested
-
-
-PERSONS = _Source(Person.id, Person.sort_key, Person.family_norm, Person.doc, Person.facets, True)
-ORDERED = _Source(SearchPerson.id, SearchPerson.sort_key, SearchPerson.family_norm, SearchPerson.doc,
-                  SearchPerson.facets, False)
-
-
-def _source(query: SearchQuery) -> _Source:
-    """The narrow ordered copy, unless a mailbox condition needs the person's idNat."""
-    return PERSONS if query.mailbox or query.has_mailbox is not None else ORDERED
-
-
-def _checks(query: SearchQuery, source: _Source) -> list[ColumnElement[bool]]:
-    """The same match as :func:`_conditions` without the full-text index, as word tests on a row's own text:
-    for candidates an index already narrowed down, or rows read in display order."""
-    doc = literal(" ") + source.doc
-    conditions: list[ColumnElement[bool]] = [Person.active.is_(True)] if source.persons else []
-    conditions += [doc.like(f"% {term}%") for term in words(query.q)]
-    for token, starts in _facets(query):
-        conditions.append((literal(" ") + source.facets + ("" if starts else " ")).like(
-            f"% {token}%" if starts else f"% {token} %"))
-    return conditions + (_mailbox_conditions(query) if source.persons else [])
-
-
-def _scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
-    """:func:`_checks` on the person table."""
-    return _checks(query, PERSONS)
-
-
-def _rank(terms: list[str], family: Any = Person.family_norm) -> ColumnElement[int]:
-    if not terms:
-        return literal(0)
-    phrase = " ".join(terms)
-    return case(
-        (family.in_([phrase, *terms]), 0),
-        (or_(*(family.like(f"{term}%") for term in terms)), 1),
-        else_=2,
-    )
-
-
-def _specialties(value: str) -> list[tuple[str, str]]:
-    return [tuple(item.split("=", 1)) for item in value.split(";") if "=" in item]  # type: ignore[misc]
-
-
-_PERSON_COLUMNS = (
-    Person.id, Person.id_nat, Person.id_type, Person.id_pp, Person.civility, Person.title, Person.family,
-    Person.given, Person.profession_code, Person.profession_label, Person.specialties, Person.active,
-)
-_PLACE_COLUMNS = (
-    Activity.id, Activity.structure_name, Activity.address, Activity.postal_code, Activity.city,
-    Activity.department, Activity.phone, Activity.mode_code,
-)
-
-
-async def _complete(session: AsyncSession, chosen: ColumnElement[bool], order: list[int] | None) -> list[Practitioner]:
-    """The practitioners of the persons ``chosen`` selects (in the order of the ids ``order``, else as found),
-    with their places and mailboxes: two plain statements (persons joined to their active activities, then
-    their active mailboxes), read as rows rather than ORM objects."""
-    activity = and_(Activity.id_nat == Person.id_nat, Activity.active.is_(True))
-    rows = await _fetch(session, select(*_PERSON_COLUMNS, *_PLACE_COLUMNS).outerjoin(Activity, activity)
-                        .where(chosen).order_by(Person.id, Activity.key))
-    if not rows:
-        return []
-    boxes = await _fetch(session, select(Person.id, Mailbox.address).join(Mailbox, Mailbox.id_nat == Person.id_nat)
-                         .where(chosen, Mailbox.active.is_(True)).order_by(Mailbox.address))
-    mailboxes: dict[int, list[str]] = {}
-    for person_id, address in boxes:
-        mailboxes.setdefault(person_id, []).append(address)
-    found: dict[int, Practitioner] = {}
-    width = len(_PERSON_COLUMNS)
-    for row in rows:
-        p = row[:width]
-        practitioner = found.get(p[0])
-        if practitioner is None:
-            practitioner = found[p[0]] = Practitioner(
-                p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], _specialties(p[10]), bool(p[11]),
-                mailboxes.get(p[0], []), [],
-            )
-        a = row[width:]
-        if a[0] is not None:
-            practitioner.places.append(Place(a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
-    return [found[identifier] for identifier in order if identifier in found] if order is not None else list(
-        found.values())
 
 
 _AFTER_WORDS = "\x7f"  # above every folded character: [t, t + this) is "starts with t"
@@ -331,12 +86,7 @@ async def _rows(session: AsyncSession, statement: Any, *, walk: bool | None = No
         if walk != walking:
             await connection.execute(_SCANS.bindparams(value="off" if walk else "on"))
             session.info[_WALKING] = transaction if walk else None
-    return await _fetch(session, statement)
-
-
-async def _fetch(session: AsyncSession, statement: Any) -> list[Any]:
-    connection = await session.connection()
-    return list((await connection.execute(statement)).all())
+    return await fetch_rows(session, statement)
 
 
 def _ranged(key: Any, low: str, high: str, after: str | None) -> list[ColumnElement[bool]]:
@@ -351,9 +101,9 @@ async def _exact_tier(
     index on the family and the key of the narrow ordered copy (the rows it points to are read in key order,
     close together), or of the person table when a mailbox condition needs it."""
     terms = words(query.q)
-    source = _source(query)
+    source = source_for(query)
     statement = select(source.id, source.key).where(source.family.in_([" ".join(terms), *terms]),
-                                                     *_checks(query, source))
+                                                     *row_checks(query, source))
     if after is not None:
         statement = statement.where(source.key > after)
     rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
@@ -413,8 +163,8 @@ async def _general(
     *, skip_exact: bool = False,
 ) -> list[Hit]:
     terms = words(query.q)
-    rank = _rank(terms)
-    statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(*_conditions(query, sqlite))
+    rank = rank_of(terms)
+    statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(*text_conditions(query, sqlite))
     if skip_exact:
         statement = statement.where(Person.family_norm.not_in([" ".join(terms), *terms]))
     if after is not None:
@@ -450,7 +200,7 @@ async def _line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> 
     """About how many activity lines carry a word starting with each term (or equal to it when not
     ``starts``), from ``directory_words``, in one statement; a prefix reads at most 300 words. Filter tokens
     are counted there as ``~`` + token, the number of lines as the empty word."""
-    row = (await _fetch(session, select(*(_counted(term, starts) for term, starts in items))))[0]
+    row = (await fetch_rows(session, select(*(_counted(term, starts) for term, starts in items))))[0]
     return [int(value) for value in row]
 
 
@@ -465,7 +215,7 @@ async def _filters_only(
     candidates from the full-text index and sorts them; a common one walks the narrow ordered copy (or, with a
     mailbox condition, the person table's sort key index) with plain string checks of the facets, stopping as
     soon as the page is full."""
-    facets = _facets(query)
+    facets = facet_terms(query)
     if not facets:
         return await _general(session, query, sqlite, after, wanted)
     *counts, total = await _line_counts(
@@ -474,15 +224,15 @@ async def _filters_only(
     if lines * RANDOM_ROW <= _rows_to_fill(wanted, [count / total if total else 0.0 for count in counts]):
         hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
         statement: Any = select(Person.id, Person.sort_key).where(
-            Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)), *_scan_conditions(query))
+            Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)), *scan_conditions(query))
         if after is not None:
             statement = statement.where(Person.sort_key > after[1])
         # SQLite: sort the candidates (+ "" hides the sort key index, which it would walk probing them)
         order = Person.sort_key + "" if sqlite else Person.sort_key
         rows = await _rows(session, statement.order_by(order).limit(wanted), walk=False)
     else:
-        source = _source(query)
-        statement = select(source.id, source.key).where(*_checks(query, source))
+        source = source_for(query)
+        statement = select(source.id, source.key).where(*row_checks(query, source))
         if after is not None:
             statement = statement.where(source.key > after[1])
         rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
@@ -494,10 +244,10 @@ async def _driven(
     wanted: int,
 ) -> list[Hit]:
     """The general ranked query with the full-text index used for the rarer ``drivers`` words only: the other
-    words and the filters are checked on their few candidate rows (the same match, see ``_scan_conditions``)."""
-    rank = _rank(words(query.q))
+    words and the filters are checked on their few candidate rows (the same match, see ``scan_conditions``)."""
+    rank = rank_of(words(query.q))
     statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(
-        match_words(sqlite, "doc", drivers, [True] * len(drivers)), *_scan_conditions(query)
+        match_words(sqlite, "doc", drivers, [True] * len(drivers)), *scan_conditions(query)
     )
     if after is not None:
         statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
@@ -527,7 +277,7 @@ async def _planned(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
 ) -> list[Hit]:
     terms = sorted(set(words(query.q)), key=len, reverse=True)
-    facets = _facets(query)
+    facets = facet_terms(query)
     *found, total = await _line_counts(session, [*((term, True) for term in terms),
                                                  *((FACET_WORD + token, starts) for token, starts in facets),
                                                  (TOTAL_WORD, False)])
@@ -596,7 +346,7 @@ class _Walk:
         self.seen = 0  # rows examined: the density of a single window is not trusted
 
     async def rows(
-        self, session: AsyncSession, source: _Source, low: str, high: str | None, checks: list[Any],
+        self, session: AsyncSession, source: Source, low: str, high: str | None, checks: list[Any],
         after: str | None, wanted: int, covered: str,
     ) -> tuple[list[Any], str | None]:
         """Up to ``wanted`` rows with keys in ``[low, high)`` after the key ``after`` that pass ``checks``, in key
@@ -644,9 +394,9 @@ async def _tiers(
     rest of the page is then read by :func:`_driven` with these words, from where the walk stopped; rank 2 is
     not walked at all when ``per_match`` (rows walked per match expected) says it costs more."""
     terms = words(query.q)
-    source = _source(query)
-    rank = _rank(terms, source.family)
-    checks = _checks(query, source)
+    source = source_for(query)
+    rank = rank_of(terms, source.family)
+    checks = row_checks(query, source)
     budget = _Walk(WALK_WINDOWS if drivers is not None else None, instead)
     found: list[Hit] = []
     if after is None or after[0] == 0:
@@ -699,7 +449,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     """One page of active practitioners matching ``query``, best first.
 
     Only ids and sort keys are ranked and sorted; the page's rows are then read by id."""
-    query = _check(query)
+    query = check_query(query)
     limit = min(query.limit, MAX_LIMIT)
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite:
@@ -709,7 +459,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
         found = await lookup(session, stripped)
         return Page([found] if found is not None and query.cursor is None else [], None, limit)
     terms = words(query.q)
-    fingerprint = _fingerprint(query)
+    fingerprint = query_fingerprint(query)
     after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
     if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
         await session.execute(text(
@@ -727,7 +477,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     if len(hits) > limit:
         _, last_key, last_rank = hits[limit - 1]
         next_cursor = encode_cursor(last_rank, last_key, fingerprint)
-    items = await _complete(session, Person.id.in_(ids), ids) if ids else []
+    items = await complete(session, Person.id.in_(ids), ids) if ids else []
     return Page(items, next_cursor, limit)
 
 
@@ -748,5 +498,5 @@ async def lookup(session: AsyncSession, identifier: str) -> Practitioner | None:
             "an identifier is an idNat (8 + 11-digit RPPS, or 0 + 9-character ADELI), an RPPS, an ADELI or an address",
         )
     chosen = select(Person.id).where(condition).order_by(Person.active.desc(), Person.id).limit(1).scalar_subquery()
-    found = await _complete(session, Person.id == chosen, None)
+    found = await complete(session, Person.id == chosen, None)
     return found[0] if found else None

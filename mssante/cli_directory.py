@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from directory.errors import DirectoryError
 from directory.generator import generate as generate_files
 from directory.importer import ImportReport, import_file
-from directory.search import SearchQuery, search
+from directory.search import search
+from directory.search_query import SearchQuery
 from mssante.settings import Settings
 from storage.engine import Database
 from storage.errors import StorageError

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from directory.importer import import_file
-from directory.search import SearchQuery, search
+from directory.search import search
+from directory.search_query import SearchQuery
 from storage.engine import Database
 from tests.directory.helpers import small
 from tests.pg import PostgresServer

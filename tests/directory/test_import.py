@@ -10,7 +10,8 @@ from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import Kind
 from directory.importer import import_file
 from directory.models import Activity, Mailbox, Person, Structure
-from directory.search import SearchQuery, search
+from directory.search import search
+from directory.search_query import SearchQuery
 from storage.engine import Database
 from tests.directory.helpers import field, read_lines, small, with_field, write_lines
 

@@ -12,20 +12,19 @@ from directory.errors import InvalidQuery
 from directory.importer import import_file
 from directory.models import Person, SearchPerson, Word
 from directory.search import (
-    SearchQuery,
     _driven,
     _exact_first,
     _filters_only,
     _general,
     _lines_starting,
-    _rank,
-    _scan_conditions,
     _several_words,
     _single_term,
     _tiers,
     lookup,
     search,
 )
+from directory.search_query import SearchQuery
+from directory.search_sql import rank_of, scan_conditions
 from directory.text import words
 from storage.engine import Database
 from tests.directory.helpers import FILLERS, known_directory, person_line, small
@@ -195,8 +194,8 @@ async def test_index_and_row_checks_agree(database: Database, tmp_path: Path) ->
     answered = 0
     async with database.read() as session:
         for query in queries:
-            rank = _rank(words(query.q))
-            scan = select(Person.id, Person.sort_key, rank).where(*_scan_conditions(query)).order_by(
+            rank = rank_of(words(query.q))
+            scan = select(Person.id, Person.sort_key, rank).where(*scan_conditions(query)).order_by(
                 rank, Person.sort_key)
             expected = [(int(row[0]), str(row[1]), int(row[2])) for row in (await session.execute(scan)).all()]
             assert await _general(session, query, sqlite, None, 10_000) == expected, query

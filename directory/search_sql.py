@@ -1,0 +1,177 @@
+"""How a practitioner search becomes SQL: word and filter conditions on either engine, the two row sources
+(the person table and the narrow ordered copy), the rank, and the page's rows read as :class:`Practitioner`.
+
+:mod:`directory.search` plans and runs searches with these pieces; the FHIR API uses :func:`match_words`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, TextClause, and_, case, exists, literal, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from directory.models import Activity, Mailbox, Person, SearchPerson
+from directory.search_query import Place, Practitioner, SearchQuery
+from directory.staging import facet
+from directory.text import words
+
+# A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
+# posting list costs more than checking it on the rows the other words already selected.
+SHORT_TERM = 3
+
+
+async def fetch_rows(session: AsyncSession, statement: Any) -> list[Any]:
+    connection = await session.connection()
+    return list((await connection.execute(statement)).all())
+
+
+def match_words(sqlite: bool, column: str, terms: list[str], prefix: list[bool], name: str = "") -> TextClause:
+    """``column`` holds every term (as a word prefix where asked); terms are ``[a-z0-9]+`` only, and bound.
+
+    ``name`` keeps the bound parameter apart when one statement matches the same column twice."""
+    parameter = f"match_{column}{name}"
+    if sqlite:
+        expression = " AND ".join(f'{column}:"{t}"' + ("*" if p else "") for t, p in zip(terms, prefix, strict=True))
+        fts = f"SELECT rowid FROM directory_person_fts WHERE directory_person_fts MATCH :{parameter}"  # noqa: S608
+        return text(f"directory_persons.id IN ({fts})").bindparams(**{parameter: expression})
+    expression = " & ".join(t + (":*" if p else "") for t, p in zip(terms, prefix, strict=True))
+    return text(
+        f"to_tsvector('simple'::regconfig, directory_persons.{column}) @@ to_tsquery('simple', :{parameter})"
+    ).bindparams(**{parameter: expression})
+
+
+def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:
+    """The filter tokens of ``query`` and whether each is matched as a prefix."""
+    facets: list[tuple[str, bool]] = []
+    job = facet("p", query.profession) if query.profession else ""
+    places = [("c", query.postal_code, True), ("d", query.department, False), ("v", query.city, True)]
+    for prefix, value, starts in places:
+        if value:
+            facets.append((job + facet(prefix, value), starts))  # paired with the profession when there is one
+    if job and not any(value for _, value, _ in places):
+        facets.append((job, False))
+    if query.specialty:
+        facets.append((facet("s", query.specialty), False))
+    return facets
+
+
+def mailbox_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+    owned = exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))
+    conditions: list[ColumnElement[bool]] = []
+    if query.mailbox:
+        conditions.append(owned.where(Mailbox.address == query.mailbox.strip().lower()))
+    if query.has_mailbox is not None:
+        conditions.append(owned if query.has_mailbox else ~owned)
+    return conditions
+
+
+def text_conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | TextClause]:
+    conditions: list[ColumnElement[bool] | TextClause] = [Person.active.is_(True)]
+    terms = words(query.q)
+    indexed = [term for term in terms if len(term) >= SHORT_TERM] or terms
+    if indexed:
+        conditions.append(match_words(sqlite, "doc", indexed, [True] * len(indexed)))
+    doc = literal(" ") + Person.doc
+    conditions += [doc.like(f"% {term}%") for term in terms if term not in indexed]
+    facets = facet_terms(query)
+    if facets:
+        conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))
+    return conditions + list(mailbox_conditions(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a walk in display order reads its rows: the person table itself, or its narrow copy of the active
+    persons kept in display order (``directory_search_persons``), whose key ranges are consecutive pages."""
+
+    id: Any
+    key: Any
+    family: Any
+    doc: Any
+    facets: Any
+    persons: bool  # the person table: check ``active``; only there can a mailbox condition be tested
+
+
+PERSONS = Source(Person.id, Person.sort_key, Person.family_norm, Person.doc, Person.facets, True)
+ORDERED = Source(SearchPerson.id, SearchPerson.sort_key, SearchPerson.family_norm, SearchPerson.doc,
+                  SearchPerson.facets, False)
+
+
+def source_for(query: SearchQuery) -> Source:
+    """The narrow ordered copy, unless a mailbox condition needs the person's idNat."""
+    return PERSONS if query.mailbox or query.has_mailbox is not None else ORDERED
+
+
+def row_checks(query: SearchQuery, source: Source) -> list[ColumnElement[bool]]:
+    """The same match as :func:`text_conditions` without the full-text index, as word tests on a row's own text:
+    for candidates an index already narrowed down, or rows read in display order."""
+    doc = literal(" ") + source.doc
+    conditions: list[ColumnElement[bool]] = [Person.active.is_(True)] if source.persons else []
+    conditions += [doc.like(f"% {term}%") for term in words(query.q)]
+    for token, starts in facet_terms(query):
+        conditions.append((literal(" ") + source.facets + ("" if starts else " ")).like(
+            f"% {token}%" if starts else f"% {token} %"))
+    return conditions + (mailbox_conditions(query) if source.persons else [])
+
+
+def scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """:func:`row_checks` on the person table."""
+    return row_checks(query, PERSONS)
+
+
+def rank_of(terms: list[str], family: Any = Person.family_norm) -> ColumnElement[int]:
+    if not terms:
+        return literal(0)
+    phrase = " ".join(terms)
+    return case(
+        (family.in_([phrase, *terms]), 0),
+        (or_(*(family.like(f"{term}%") for term in terms)), 1),
+        else_=2,
+    )
+
+
+def specialties_of(value: str) -> list[tuple[str, str]]:
+    return [tuple(item.split("=", 1)) for item in value.split(";") if "=" in item]  # type: ignore[misc]
+
+
+_PERSON_COLUMNS = (
+    Person.id, Person.id_nat, Person.id_type, Person.id_pp, Person.civility, Person.title, Person.family,
+    Person.given, Person.profession_code, Person.profession_label, Person.specialties, Person.active,
+)
+_PLACE_COLUMNS = (
+    Activity.id, Activity.structure_name, Activity.address, Activity.postal_code, Activity.city,
+    Activity.department, Activity.phone, Activity.mode_code,
+)
+
+
+async def complete(session: AsyncSession, chosen: ColumnElement[bool], order: list[int] | None) -> list[Practitioner]:
+    """The practitioners of the persons ``chosen`` selects (in the order of the ids ``order``, else as found),
+    with their places and mailboxes: two plain statements (persons joined to their active activities, then
+    their active mailboxes), read as rows rather than ORM objects."""
+    activity = and_(Activity.id_nat == Person.id_nat, Activity.active.is_(True))
+    rows = await fetch_rows(session, select(*_PERSON_COLUMNS, *_PLACE_COLUMNS).outerjoin(Activity, activity)
+                        .where(chosen).order_by(Person.id, Activity.key))
+    if not rows:
+        return []
+    boxes = await fetch_rows(session, select(Person.id, Mailbox.address).join(Mailbox, Mailbox.id_nat == Person.id_nat)
+                         .where(chosen, Mailbox.active.is_(True)).order_by(Mailbox.address))
+    mailboxes: dict[int, list[str]] = {}
+    for person_id, address in boxes:
+        mailboxes.setdefault(person_id, []).append(address)
+    found: dict[int, Practitioner] = {}
+    width = len(_PERSON_COLUMNS)
+    for row in rows:
+        p = row[:width]
+        practitioner = found.get(p[0])
+        if practitioner is None:
+            practitioner = found[p[0]] = Practitioner(
+                p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], specialties_of(p[10]), bool(p[11]),
+                mailboxes.get(p[0], []), [],
+            )
+        a = row[width:]
+        if a[0] is not None:
+            practitioner.places.append(Place(a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+    return [found[identifier] for identifier in order if identifier in found] if order is not None else list(
+        found.values())
