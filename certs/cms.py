@@ -7,7 +7,8 @@ Two readers give the same :class:`SignedData`. A bounded DER walker (:mod:`certs
 of a signature (DER, one signer, the fields below in their places, PKCS#1 v1.5 or ECDSA); anything else, or
 anything it is not sure of, goes to asn1crypto, the reference reader, which also words every error. The walker
 only ever answers when asn1crypto would give the same answer: it is at least as strict, and the tests compare
-both readers on valid, mutated and random inputs.
+both readers on valid, mutated and random inputs. A signature laid out like a recent one is read by slicing
+(:class:`Layout`), and :mod:`certs.cms_plan` checks such a signature straight from its DER.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
-_ALGORITHMS = {name: algorithm() for name, algorithm in DIGESTS.items()}  # stateless: shared
-_PKCS1V15 = padding.PKCS1v15()
-_HASHLIB = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}  # the keys of DIGESTS
+HASH_ALGORITHMS = {name: algorithm() for name, algorithm in DIGESTS.items()}  # stateless: shared
+PKCS1V15 = padding.PKCS1v15()
+HASHLIB = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}  # the keys of DIGESTS
 MICALG = {"sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"}  # RFC 8551 §3.5.3.2
 
 
@@ -331,7 +332,7 @@ def _signer_certificate(
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     """Where the values that change from one signature to the next sit in a SignedData the walker has read.
 
     Signatures by the same signer (same software, same certificates) are byte for byte the same but for the
@@ -375,7 +376,7 @@ class _Layout:
         )
 
 
-def _layout(der: bytes, signed: SignedData, free: list[tuple[int, int]], **regions: Any) -> _Layout:
+def _layout(der: bytes, signed: SignedData, free: list[tuple[int, int]], **regions: Any) -> Layout:
     segments = []
     offset = 0
     for start, end in sorted(free):
@@ -384,18 +385,18 @@ def _layout(der: bytes, signed: SignedData, free: list[tuple[int, int]], **regio
         offset = max(offset, end)
     if offset < len(der):
         segments.append((offset, der[offset:]))
-    return _Layout(segments=tuple(segments), signed=signed, **regions)
+    return Layout(segments=tuple(segments), signed=signed, **regions)
 
 
 class _Layouts:
     """Recent layouts by DER length and first bytes (a bounded LRU; a few layouts may share a key)."""
 
     def __init__(self, size: int, per_key: int = 4, prefix: int = 192) -> None:
-        self._layouts: OrderedDict[tuple[int, bytes], list[_Layout]] = OrderedDict()
+        self._layouts: OrderedDict[tuple[int, bytes], list[Layout]] = OrderedDict()
         self._size, self._per_key, self._prefix = size, per_key, prefix
         self._lock = threading.Lock()  # readers take a list as it is; writers replace it
 
-    def find(self, der: bytes) -> _Layout | None:
+    def find(self, der: bytes) -> Layout | None:
         key = (len(der), der[: self._prefix])
         candidates = self._layouts.get(key)
         if candidates is None:
@@ -407,7 +408,7 @@ class _Layouts:
                 return layout
         return None
 
-    def add(self, der: bytes, layout: _Layout) -> None:
+    def add(self, der: bytes, layout: Layout) -> None:
         key = (len(der), der[: self._prefix])
         with self._lock:
             others = [known for known in self._layouts.get(key, ()) if known is not layout]
@@ -421,7 +422,7 @@ _LAYOUTS = _Layouts(512)
 _CACHED_DER = 64 * 1024  # larger signatures or certificate sets are read every time (the caches stay small)
 
 
-def _walk(der: bytes) -> tuple[SignedData, _Layout]:
+def _walk(der: bytes) -> tuple[SignedData, Layout]:
     end = len(der)
     free: list[tuple[int, int]] = []
     start, stop = expect(der, 0, end, 0x30)
@@ -498,108 +499,22 @@ def _walk(der: bytes) -> tuple[SignedData, _Layout]:
 
 def stable_prefix(der: bytes) -> int:
     """How many first bytes of ``der`` (a SignedData the walker has read) the next signatures of the same signer
-    are likely to share: up to the first value that changes (see :class:`_Layout`); 0 if unknown."""
+    are likely to share: up to the first value that changes (see :class:`Layout`); 0 if unknown."""
     layout = _LAYOUTS.find(der)
     if layout is None or not layout.segments or layout.segments[0][0] != 0:
         return 0
     return len(layout.segments[0][1])
 
 
-def layout_of(der: bytes) -> _Layout | None:
-    """The layout of a recent signature that ``der`` shares (see :class:`_Layout`), if any."""
+def layout_of(der: bytes) -> Layout | None:
+    """The layout of a recent signature that ``der`` shares (see :class:`Layout`), if any."""
     return _LAYOUTS.find(der)
-
-
-_ID_DATA = "1.2.840.113549.1.7.1"  # RFC 5652 §4
-
-
-class Plan(NamedTuple):
-    """What checking the signature of a DER laid out as a known one needs, worked out once per layout."""
-
-    certificate: x509.Certificate
-    certificates: tuple[x509.Certificate, ...]
-    key: Any  # rsa.RSAPublicKey when ``rsa``, else ec.EllipticCurvePublicKey
-    rsa: bool
-    hash: Any  # the hashlib constructor of the digest algorithm
-    algorithm: hashes.HashAlgorithm
-    digest: tuple[int, int]  # where the message-digest value sits
-    attributes: tuple[int, int]  # the signed attributes' TLV
-    signature: tuple[int, int]
-
-
-_PLANS: dict[int, tuple[_Layout, Plan | None]] = {}  # by the identity of the layout, which each entry keeps alive
-_PLANS_LOCK = threading.Lock()
-
-
-def plan_of(layout: _Layout) -> Plan | None:
-    """The :class:`Plan` of a layout, None when its signatures take :func:`check_signature`'s other branches
-    (no signed attributes, content types that differ, a key other than RSA or EC, a refused digest)."""
-    known = _PLANS.get(id(layout))
-    if known is not None and known[0] is layout:
-        return known[1]
-    try:
-        plan = _planned(layout)
-    except Exception:  # a certificate whose key cannot be read, say: the general path raises it where it would
-        plan = None
-    with _PLANS_LOCK:  # verification runs in worker threads (the gateway's asyncio.to_thread)
-        if len(_PLANS) >= 1024:
-            del _PLANS[next(iter(_PLANS))]
-        _PLANS[id(layout)] = (layout, plan)
-    return plan
-
-
-def _planned(layout: _Layout) -> Plan | None:
-    signed, plan = layout.signed, None
-    signer = signed.signers[0]
-    certificate = signer.signer_certificate
-    if (
-        certificate is not None
-        and signed.content_type == _ID_DATA  # S/MIME signs data; anything else is judged malformed
-        and signer.digest_algorithm in _ALGORITHMS
-        and layout.attributes is not None
-        and layout.digest is not None
-        and signer.content_type == signed.content_type
-        and signer.signature_algorithm != "rsassa_pss"
-    ):
-        key = certificate.public_key()
-        kind = _KEY_KINDS.get(type(key)) or _key_kind(key)
-        if kind in ("rsa", "ec"):
-            plan = Plan(
-                certificate,
-                signed.certificates,
-                key,
-                kind == "rsa",
-                _HASHLIB[signer.digest_algorithm],
-                _ALGORITHMS[signer.digest_algorithm],
-                layout.digest,
-                layout.attributes,
-                layout.signature,
-            )
-    return plan
-
-
-def signature_holds(plan: Plan, der: bytes, content: bytes) -> bool:
-    """Whether :func:`check_signature` passes for the SignedData of ``der`` (laid out as the plan's layout) over
-    ``content``: the same digest, comparison and key check, without building the SignedData. False means "ask
-    check_signature", which words what is wrong."""
-    _certificate, _certificates, key, is_rsa, hash_function, algorithm, digest, attributes, signature = plan
-    if not hmac.compare_digest(hash_function(content).digest(), der[digest[0] : digest[1]]):
-        return False
-    data = b"\x31" + der[attributes[0] + 1 : attributes[1]]  # [0] IMPLICIT → SET OF (RFC 5652 §5.4)
-    try:
-        if is_rsa:
-            key.verify(der[signature[0] : signature[1]], data, _PKCS1V15, algorithm)
-        else:
-            key.verify(der[signature[0] : signature[1]], data, ec.ECDSA(algorithm))
-    except Exception:  # InvalidSignature and the rest: check_signature says which
-        return False
-    return True
 
 
 def read_signed_data(der: bytes) -> SignedData | None:
     """The DER walker's reading of ``der``, or None when the input is not in the shape it takes.
 
-    A signature laid out as a recent one (see :class:`_Layout`) is read by slicing; any other is walked.
+    A signature laid out as a recent one (see :class:`Layout`) is read by slicing; any other is walked.
     """
     layout = _LAYOUTS.find(der)
     if layout is not None:
@@ -613,17 +528,17 @@ def read_signed_data(der: bytes) -> SignedData | None:
     return signed
 
 
-_KEY_KINDS: dict[type, str] = {}
+KEY_KINDS: dict[type, str] = {}
 
 
-def _key_kind(key: object) -> str:
+def key_kind(key: object) -> str:
     """"rsa", "ec" or "other", remembered per key class: an ``isinstance`` against cryptography's abstract key
     classes costs more than a dictionary lookup, and a class's answer never changes."""
     if isinstance(key, rsa.RSAPublicKey):
         kind = "rsa"
     else:
         kind = "ec" if isinstance(key, ec.EllipticCurvePublicKey) else "other"
-    _KEY_KINDS[type(key)] = kind
+    KEY_KINDS[type(key)] = kind
     return kind
 
 
@@ -632,11 +547,11 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
     certificate = signer.signer_certificate
     if certificate is None:
         raise BadSignature("the signer's certificate is not in the message")
-    algorithm = _ALGORITHMS.get(signer.digest_algorithm)
+    algorithm = HASH_ALGORITHMS.get(signer.digest_algorithm)
     if algorithm is None:
         raise BadSignature(f"digest algorithm {signer.digest_algorithm} is not accepted (RFC 8551 §2.1)")
     if signer.signed_attributes is not None:
-        digest = _HASHLIB[signer.digest_algorithm](content).digest()  # the same digest as hashes.Hash, sooner
+        digest = HASHLIB[signer.digest_algorithm](content).digest()  # the same digest as hashes.Hash, sooner
         if signer.content_type != content_type:
             raise BadSignature("the content-type attribute does not match the content (RFC 5652 §11.1)")
         if signer.message_digest is None or not hmac.compare_digest(digest, signer.message_digest):
@@ -645,7 +560,7 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
     else:
         data = content
     key = certificate.public_key()
-    kind = _KEY_KINDS.get(type(key)) or _key_kind(key)
+    kind = KEY_KINDS.get(type(key)) or key_kind(key)
     try:
         if kind == "rsa":
             key = cast(rsa.RSAPublicKey, key)
@@ -658,7 +573,7 @@ def check_signature(signer: SignerInfo, content: bytes, content_type: str) -> No
                     raise BadSignature("unsupported RSASSA-PSS parameters")
                 key.verify(signer.signature, data, padding.PSS(padding.MGF1(mgf_hash()), salt), algorithm)
             else:
-                key.verify(signer.signature, data, _PKCS1V15, algorithm)
+                key.verify(signer.signature, data, PKCS1V15, algorithm)
         elif kind == "ec":
             key = cast(ec.EllipticCurvePublicKey, key)
             key.verify(signer.signature, data, ec.ECDSA(algorithm))

@@ -22,11 +22,10 @@ from certs.cms import (
     layout_of,
     parse_signed_data,
     parse_signed_data_asn1,
-    plan_of,
     read_signed_data,
-    signature_holds,
     stable_prefix,
 )
+from certs.cms_plan import plan_of, signature_holds
 from certs.errors import CMSFormatError, MessageFormatError
 from certs.issue import serial_hex
 from certs.mime import BASE64, Headers, SimpleHeaders, canonical, decode_body, read_headers, split_entity, split_signed

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certs import mime, simple_signed, smime_verify
-from certs.cms import BadSignature, check_signature, layout_of, plan_of, read_signed_data, signature_holds
+from certs.cms import BadSignature, check_signature, layout_of, read_signed_data
+from certs.cms_plan import plan_of, signature_holds
 from certs.mime import canonical, read_headers, split_entity, split_signed
 from certs.simple_signed import read_simple_signed
 from certs.smime_sign import _signature, sign_message
