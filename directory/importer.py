@@ -15,9 +15,10 @@ import gc
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -188,11 +189,34 @@ async def _write(staging: Staging, rows: list[tuple[Any, ...]] | bytes, persons:
         await persons.write(person_rows)
 
 
+class _OneWrite:
+    """At most one staging write in flight: a batch is written while the next is parsed, and a write waits for
+    the previous one (the connection takes one statement at a time)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, write: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        await self.wait()
+        self._task = asyncio.create_task(write())
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def cancel(self) -> None:
+        """On the way out after a failure: a write still running is cancelled and waited for."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+
+
 async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rejects: _Rejects,
                            progress: Progress | None, total: int, done: int) -> tuple[int, dict[str, int]]:
     """Stage the batches of the parsing side as they come, each written while the next is parsed; return the
     lines read and the word counts."""
-    pending: asyncio.Task[None] | None = None
+    writes = _OneWrite()
     finished: list[Done] = []
     read = 0
     try:
@@ -207,43 +231,32 @@ async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rej
                 rejects.add(record.line_no, record.reason, record.raw, message.part)
             read += message.read
             done += message.done
-            if pending is not None:
-                await pending
-            pending = asyncio.create_task(_write(staging, message.rows, persons, message.persons))
+            await writes.start(partial(_write, staging, message.rows, persons, message.persons))
             if progress is not None:
                 progress(done, total, read)
-        if pending is not None:
-            await pending
+        await writes.wait()
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        await writes.cancel()
         await parts.close()
     rejects.settle()
     return read, merge_words(finished)
 
 
 async def _load_mailboxes(batches: _Batches, staging: Staging, progress: Progress | None, total: int) -> int:
-    pending: asyncio.Task[None] | None = None
+    writes = _OneWrite()
     try:
         while True:
             # parse the next batch in a thread while the previous one is written (the driver's thread or the
             # server does that work): the two overlap instead of taking turns
             rows, done = await asyncio.to_thread(batches.next)
-            if pending is not None:
-                await pending
-            pending = asyncio.create_task(_write(staging, rows, None, []))
+            await writes.start(partial(_write, staging, rows, None, []))
             if progress is not None:
                 progress(done, total, batches.read)
             if batches.finished:
                 break
-        await pending
+        await writes.wait()
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        await writes.cancel()
     return batches.read
 
 
