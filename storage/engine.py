@@ -190,6 +190,8 @@ class _HeldReaders:
 
     async def fetch(self, sql: str, arguments: list[Any]) -> list[Any] | None:
         """The rows, or ``None`` when the caller should run the statement on the ordinary path."""
+        if self._dropped:  # connections dropped since: invalidated and handed back to the pool, not kept
+            await self._release_dropped()
         held = None
         while self._idle:
             held = self._idle.pop()
@@ -223,14 +225,17 @@ class _HeldReaders:
         held[1].terminate()
         self._dropped.append(held[0])
 
+    async def _release_dropped(self) -> None:
+        dropped, self._dropped = self._dropped, []
+        for connection in dropped:
+            await connection.invalidate()
+            await connection.close()
+
     async def close(self) -> None:
         for connection, _driver in self._idle:
             await connection.close()
-        for connection in self._dropped:
-            await connection.invalidate()
-            await connection.close()
         self._idle.clear()
-        self._dropped.clear()
+        await self._release_dropped()
         self._held = 0
 
 

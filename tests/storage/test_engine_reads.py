@@ -199,6 +199,7 @@ async def test_postgres_rows_cancelled_mid_read_drop_their_connection(postgres_u
             await sleeping
         assert _held(database)._held == 0 and not _held(database)._idle  # its state was unknown: closed
         assert [r[0] for r in await database.rows(select(PatientAccount.address))] == ["p1@patient.example"]
+        assert not _held(database)._dropped  # handed back to the pool by the next read, not kept
     finally:
         await database.dispose()
 
