@@ -287,6 +287,7 @@ class Thread:
     messages: list[ThreadMessage]
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: a larger one from a URL matches nothing
 _THREAD_ID = bindparam("conversation_id", type_=Integer)
 _THREAD_HEAD = (
     select(
@@ -314,6 +315,8 @@ async def read_thread(database: Database, patient_id: int, conversation_id: int)
     then its messages with their attachments, oldest first. The second statement runs only once the first has
     found the conversation to be the patient's. Each statement is its own snapshot: a message that arrives in
     between shows at the next visit."""
+    if not 0 < conversation_id <= MAX_ID:  # an id from a URL no row can have (the database would refuse it)
+        raise NotFound("Cette conversation n'existe pas.")
     head = await database.rows(_THREAD_HEAD, {"conversation_id": conversation_id, "patient_id": patient_id})
     if not head:
         raise NotFound("Cette conversation n'existe pas.")
@@ -330,6 +333,8 @@ async def read_thread(database: Database, patient_id: int, conversation_id: int)
 
 async def get_conversation(session: AsyncSession, patient_id: int, conversation_id: int) -> Conversation:
     """The conversation if it is this patient's; anything else is :class:`NotFound` (the web's 404)."""
+    if not 0 < conversation_id <= MAX_ID:
+        raise NotFound("Cette conversation n'existe pas.")
     row = await session.scalar(
         select(Conversation).where(Conversation.id == conversation_id, Conversation.patient_id == patient_id)
     )
@@ -372,6 +377,8 @@ async def mark_read(session: AsyncSession, conversation_id: int, now: datetime) 
 
 
 async def get_attachment(session: AsyncSession, patient_id: int, attachment_id: int) -> Attachment:
+    if not 0 < attachment_id <= MAX_ID:
+        raise NotFound("Cette pièce jointe n'existe pas.")
     row = await session.scalar(
         select(Attachment)
         .join(PatientMessage, PatientMessage.id == Attachment.message_id)

@@ -16,6 +16,7 @@ from patient_inbox.accounts import change_state, find_by_ins
 from patient_inbox.conversations import (
     attachments_of,
     conversation_messages,
+    get_attachment,
     get_conversation,
     inbox_page,
     participants,
@@ -249,6 +250,12 @@ async def test_the_conversation_page_reads_what_the_orm_reads_and_only_for_its_p
     assert [[(f.id, f.filename, f.content_type, f.size) for f in m.files] for m in thread.messages] == [
         [(f.id, f.filename, f.content_type, f.size) for f in files[m.id]] for m in messages]
     assert [len(m.files) for m in thread.messages] == [1, 1]
-    for patient_id, conversation_id in ((other.id, conversation.id), (patient.id, conversation.id + 1000)):
+    too_large = 10**20  # from a URL: no row has it, and the database would refuse to compare it
+    for patient_id, conversation_id in ((other.id, conversation.id), (patient.id, conversation.id + 1000),
+                                        (patient.id, too_large), (patient.id, -1)):
         with pytest.raises(NotFound):
             await read_thread(world.database, patient_id, conversation_id)
+    async with world.database.read() as session:
+        for getter in (get_conversation, get_attachment):
+            with pytest.raises(NotFound):
+                await getter(session, patient.id, too_large)
