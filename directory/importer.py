@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import shutil
 import tempfile
 import time
@@ -29,12 +30,10 @@ from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import (
     Header,
     Kind,
-    MailboxEntry,
-    Rejected,
     detect_encoding,
     parse_header,
-    parse_line,
 )
+from directory.mailbox_batch import MailboxBatches
 from directory.merge import (
     ACTIVITY_COLUMNS,
     MAILBOX_COLUMNS,
@@ -50,7 +49,7 @@ from directory.sources import SAMPLE, Source, bounded_lines, describe, extractio
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
-from directory.staging import Staging, mailbox_row
+from directory.staging import Staging
 from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
@@ -152,33 +151,27 @@ class _Rejects:
 
 
 class _Batches:
-    """The parsing side of a mailbox import: lines to staging rows, a batch at a time, in a worker thread."""
+    """The parsing side of a mailbox import: lines to staging rows, a batch at a time, in a worker thread
+    (:class:`directory.mailbox_batch.MailboxBatches`)."""
 
     def __init__(self, header: Header, encoding: str, lines: Iterator[bytes], rejects: _Rejects, size: int,
                  done: int) -> None:
-        self.header, self.encoding, self.lines, self.rejects, self.size = header, encoding, lines, rejects, size
-        self.line_no = 1
+        self.parser = MailboxBatches(header, encoding)
+        self.lines, self.rejects, self.size = lines, rejects, size
+        self.line_no = 2  # the first line after the header
         self.read = 0
         self.done = done
         self.finished = False
 
     def next(self) -> tuple[list[tuple[Any, ...]], int]:
-        rows: list[tuple[Any, ...]] = []
-        header, encoding = self.header, self.encoding
-        for raw in self.lines:
-            self.line_no += 1
-            self.done += len(raw)
-            if not raw.strip(b"\r\n"):
-                continue
-            self.read += 1
-            record = parse_line(header, self.line_no, raw, encoding)
-            if isinstance(record, Rejected):
-                self.rejects.add(record.line_no, record.reason, record.raw)
-            elif isinstance(record, MailboxEntry):
-                rows.append(mailbox_row(record))
-            if len(rows) >= self.size:
-                return rows, self.done
-        self.finished = True
+        raws = list(itertools.islice(self.lines, self.size))
+        rows, rejected, read = self.parser.parse(self.line_no, raws)
+        for record in rejected:
+            self.rejects.add(record.line_no, record.reason, record.raw)
+        self.line_no += len(raws)
+        self.read += read
+        self.done += sum(map(len, raws))
+        self.finished = len(raws) < self.size
         return rows, self.done
 
 
