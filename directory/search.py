@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, and_, column, func, literal, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
@@ -32,6 +32,7 @@ from directory.search_query import (
     query_fingerprint,
 )
 from directory.search_sql import (
+    ORDERED,
     Source,
     complete,
     facet_terms,
@@ -431,6 +432,97 @@ async def _tiers(
     return found
 
 
+# SQLite: the ordered copy's words by display position (directory_search_fts, rowid = pos). A prefix of 2 or
+# 3 characters is read from its prefix index, lazily, in rowid order; a longer word's prefix is read by
+# merging the postings of every word it starts, up front: worth it for a word on few lines, else its first 3
+# characters stand in for it (more candidates, every word is checked on the row anyway).
+_ORDERED_FTS = table("directory_search_fts", column("rowid"))
+FULL_PREFIX_LINES = 20_000  # a longer word on at most this many lines is matched whole
+_NO_POS = 1 << 62  # past every position
+
+
+def _ordered_match(terms: list[str], facets: list[tuple[str, bool]], counts: dict[str, int]) -> str:
+    """The FTS5 expression that selects, in the copy's word index, a superset of the rows holding every word
+    (as a word prefix) and filter token: one-letter words are left out (their prefix has no index and their
+    postings are most of the index), a common long word is shortened to its first 3 characters. Empty when
+    nothing is left to match."""
+    parts: list[str] = []
+    for term in sorted(set(terms)):
+        if len(term) < PREFIX_INDEXED:
+            continue
+        whole = len(term) <= 3 or counts.get(term, FULL_PREFIX_LINES + 1) <= FULL_PREFIX_LINES
+        parts.append(f'"{term if whole else term[:3]}"*')
+    parts += [f'"{token}"' + ("*" if starts else "") for token, starts in facets]
+    return " AND ".join(parts)
+
+
+def _pos_of(key: str, strictly: bool) -> Any:
+    """The position of the first row of the copy with a key at or above (``strictly``: above) ``key``."""
+    first = select(SearchPerson.pos).where(SearchPerson.sort_key > key if strictly else SearchPerson.sort_key >= key)
+    return func.coalesce(first.order_by(SearchPerson.sort_key).limit(1).scalar_subquery(), _NO_POS)
+
+
+async def _ordered_rows(
+    session: AsyncSession, match: str, low: str, high: str | None, after: str | None, checks: list[Any],
+    wanted: int,
+) -> list[Any]:
+    """Up to ``wanted`` rows of the copy with keys in ``[low, high)`` above ``after`` that pass ``checks``, in key
+    order, read through the word index: its postings for ``match`` within the positions of that key range, in
+    position order, each row checked, stopping when the page is full."""
+    start = _pos_of(after, True) if after is not None and after >= low else _pos_of(low, False)
+    bounds = [_ORDERED_FTS.c.rowid >= start] + ([] if high is None else [_ORDERED_FTS.c.rowid < _pos_of(high, False)])
+    statement = select(SearchPerson.id, SearchPerson.sort_key).select_from(
+        _ORDERED_FTS.join(SearchPerson.__table__, SearchPerson.pos == _ORDERED_FTS.c.rowid)
+    ).where(text("directory_search_fts MATCH :ordered_match").bindparams(ordered_match=match), *bounds, *checks)
+    return await _rows(session, statement.order_by(_ORDERED_FTS.c.rowid).limit(wanted))
+
+
+async def _ordered_plan(session: AsyncSession, query: SearchQuery) -> str:
+    """The expression of :func:`_ordered_match` for this search (empty: not for the word index), its long words
+    counted in ``directory_words`` (one statement)."""
+    terms = words(query.q)
+    long = sorted({term for term in terms if len(term) > 3})
+    counts = dict(zip(long, await _line_counts(session, [(term, True) for term in long]), strict=True)) if long else {}
+    return _ordered_match(terms, facet_terms(query), counts)
+
+
+async def _ordered(
+    session: AsyncSession, query: SearchQuery, match: str, after: tuple[int, str] | None, wanted: int
+) -> list[Hit]:
+    """SQLite, no mailbox condition: the ranked result tier by tier in display order, as :func:`_tiers` reads
+    it, but each tier from the copy's word index (``match``: see :func:`_ordered_match`) instead of every row
+    of a key range: rank 0 from the family index, rank 1 as one position range per word (the families starting
+    with it), rank 2 over every position. Every candidate is checked on its row (all words, filters, rank), so
+    the rows are exactly those of the general ranked query."""
+    terms = words(query.q)
+    rank = rank_of(terms, SearchPerson.family_norm)
+    checks = row_checks(query, ORDERED)
+    found: list[Hit] = []
+    if after is None or after[0] == 0:
+        if terms:
+            found = await _exact_tier(session, query, after[1] if after else None, wanted)
+        else:  # filters alone: everything is rank 0
+            rows = await _ordered_rows(session, match, "", None, after[1] if after else None, checks, wanted)
+            return [(int(row[0]), str(row[1]), 0) for row in rows]
+        after = None
+    if len(found) < wanted and (after is None or after[0] == 1):
+        for term in _family_starts(terms):
+            upper = term + _AFTER_WORDS
+            if after is not None and after[1] >= upper:
+                continue
+            rows = await _ordered_rows(session, match, term, upper, after[1] if after else None, [rank == 1, *checks],
+                                       wanted - len(found))
+            found += [(int(row[0]), str(row[1]), 1) for row in rows]
+            if len(found) >= wanted:
+                return found
+        after = None
+    if len(found) < wanted:
+        rows = await _ordered_rows(session, match, "", None, after[1] if after else None, [rank == 2, *checks],
+                                   wanted - len(found))
+        found += [(int(row[0]), str(row[1]), 2) for row in rows]
+    return found
+
+
 # SQLite: read the file through a memory map (its largest size by default): a search reads pages at random
 # (candidate rows, the page's rows), and a mapped page is read without a system call or a copy.
 MMAP_BYTES = 0x7FFF0000
@@ -466,8 +558,11 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
             "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
+    match = await _ordered_plan(session, query) if sqlite and source_for(query) is ORDERED else ""
     if len(terms) == 1 and not filtered:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
+    elif match:
+        hits = await _ordered(session, query, match, after, limit + 1)
     elif terms:
         hits = await _several_words(session, query, sqlite, after, limit + 1)
     else:
