@@ -438,21 +438,29 @@ async def _tiers(
 # characters stand in for it (more candidates, every word is checked on the row anyway).
 _ORDERED_FTS = table("directory_search_fts", column("rowid"))
 FULL_PREFIX_LINES = 20_000  # a longer word on at most this many lines is matched whole
+RARE_ENOUGH = 3_000  # expected candidates that are checked on their rows rather than narrowed by another word
+MATCHED_PARTS = 3  # at most this many words and tokens are intersected by the index
 _NO_POS = 1 << 62  # past every position
 
 
-def _ordered_match(terms: list[str], facets: list[tuple[str, bool]], counts: dict[str, int]) -> str:
+def _ordered_match(terms: list[str], facets: list[tuple[str, bool]], counts: list[int], total: int) -> str:
     """The FTS5 expression that selects, in the copy's word index, a superset of the rows holding every word
-    (as a word prefix) and filter token: one-letter words are left out (their prefix has no index and their
-    postings are most of the index), a common long word is shortened to its first 3 characters. Empty when
-    nothing is left to match."""
+    (as a word prefix) and filter token (``counts``: their lines, words first; ``total``: all lines). The
+    rarest word or token alone when it is rare enough (reading the others' postings costs more than checking
+    them on its rows); else the next rarest too, up to three. One-letter words are left out (their prefix has no
+    index and their postings are most of the index); a long word on many lines is read as its first 3
+    characters. Empty when nothing is left to match."""
+    items = [(count, f'"{term}"*' if len(term) <= 3 or count <= FULL_PREFIX_LINES else f'"{term[:3]}"*')
+             for term, count in zip(terms, counts, strict=False) if len(term) >= PREFIX_INDEXED]
+    items += [(count, f'"{token}"' + ("*" if starts else ""))
+              for (token, starts), count in zip(facets, counts[len(terms):], strict=True)]
     parts: list[str] = []
-    for term in sorted(set(terms)):
-        if len(term) < PREFIX_INDEXED:
-            continue
-        whole = len(term) <= 3 or counts.get(term, FULL_PREFIX_LINES + 1) <= FULL_PREFIX_LINES
-        parts.append(f'"{term if whole else term[:3]}"*')
-    parts += [f'"{token}"' + ("*" if starts else "") for token, starts in facets]
+    expected = float(total)
+    for count, part in sorted(set(items)):
+        if parts and (expected <= RARE_ENOUGH or len(parts) == MATCHED_PARTS):
+            break
+        parts.append(part)
+        expected = min(expected, float(count)) if len(parts) == 1 else expected * (count / total if total else 1.0)
     return " AND ".join(parts)
 
 
@@ -478,12 +486,16 @@ async def _ordered_rows(
 
 
 async def _ordered_plan(session: AsyncSession, query: SearchQuery) -> str:
-    """The expression of :func:`_ordered_match` for this search (empty: not for the word index), its long words
-    counted in ``directory_words`` (one statement)."""
-    terms = words(query.q)
-    long = sorted({term for term in terms if len(term) > 3})
-    counts = dict(zip(long, await _line_counts(session, [(term, True) for term in long]), strict=True)) if long else {}
-    return _ordered_match(terms, facet_terms(query), counts)
+    """The expression of :func:`_ordered_match` for this search (empty: not for the word index), its words and
+    filter tokens counted in ``directory_words`` (one statement)."""
+    terms = sorted({term for term in words(query.q) if len(term) >= PREFIX_INDEXED})
+    facets = facet_terms(query)
+    if not terms and not facets:
+        return ""
+    *counts, total = await _line_counts(session, [*((term, True) for term in terms),
+                                                  *((FACET_WORD + token, starts) for token, starts in facets),
+                                                  (TOTAL_WORD, False)])
+    return _ordered_match(terms, facets, counts, total)
 
 
 async def _ordered(
