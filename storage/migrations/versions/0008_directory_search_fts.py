@@ -49,6 +49,7 @@ def _copy(numbered: bool) -> None:
     op.create_index("ix_directory_search_persons_family", COPY, ["family_norm", "sort_key"])
     if numbered:
         op.create_index("ix_directory_search_persons_pos", COPY, ["pos"], unique=True)
+    op.execute(f"ANALYZE {COPY}")  # the searches' plans need its statistics at once
 
 
 def upgrade() -> None:
