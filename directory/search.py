@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, func, literal, or_, select, table, text
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
@@ -200,10 +200,10 @@ async def _line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> 
         parameters[f"w{index}"] = term
         if starts:
             parameters[f"u{index}"] = term + _AFTER_WORDS
-            parts.append(f"(SELECT coalesce(sum(lines), 0) FROM (SELECT lines FROM directory_words WHERE word >= :w{index} "
-                         f"AND word < :u{index} LIMIT {_VOCABULARY_SCAN}) AS w{index})")
+            parts.append("(SELECT coalesce(sum(lines), 0) FROM (SELECT lines FROM directory_words "  # noqa: S608
+                         f"WHERE word >= :w{index} AND word < :u{index} LIMIT {_VOCABULARY_SCAN}) AS w{index})")
         else:
-            parts.append(f"(SELECT coalesce(sum(lines), 0) FROM directory_words WHERE word = :w{index})")
+            parts.append(f"(SELECT coalesce(sum(lines), 0) FROM directory_words WHERE word = :w{index})")  # noqa: S608
     row = (await fetch_rows(session, text(f"SELECT {', '.join(parts)}").bindparams(**parameters)))[0]
     return [int(value) for value in row]
 
@@ -439,7 +439,6 @@ async def _tiers(
 # 3 characters is read from its prefix index, lazily, in rowid order; a longer word's prefix is read by
 # merging the postings of every word it starts, up front: worth it for a word on few lines, else its first 3
 # characters stand in for it (more candidates, every word is checked on the row anyway).
-_ORDERED_FTS = table("directory_search_fts", column("rowid"))
 FULL_PREFIX_LINES = 20_000  # a longer word on at most this many lines is matched whole
 RARE_ENOUGH = 3_000  # expected candidates that are checked on their rows rather than narrowed by another word
 MATCHED_PARTS = 3  # at most this many words and tokens are intersected by the index
@@ -492,7 +491,7 @@ class _Sql:
 
     def pos_of(self, key: str, strictly: bool) -> str:
         """The position of the first row of the copy with a key at or above (``strictly``: above) ``key``."""
-        return (f"coalesce((SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "
+        return (f"coalesce((SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "  # noqa: S608
                 f"{self(key)} ORDER BY sort_key LIMIT 1), {_NO_POS})")
 
     def checks(self, query: SearchQuery) -> list[str]:
@@ -520,12 +519,12 @@ class _Sql:
         if not match:
             where = [f"c.sort_key > {self(after)}" if above else f"c.sort_key >= {self(low)}"]
             where += [] if high is None else [f"c.sort_key < {self(high)}"]
-            return (f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where + checks)} "
+            return (f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where + checks)} "  # noqa: S608
                     f"ORDER BY c.sort_key LIMIT {int(wanted)}")
         where = [f"directory_search_fts MATCH {self(match)}",
                  f"f.rowid >= {self.pos_of(after, True) if above and after is not None else self.pos_of(low, False)}"]
         where += [] if high is None else [f"f.rowid < {self.pos_of(high, False)}"]
-        return (f"SELECT c.id, c.sort_key FROM directory_search_fts f JOIN directory_search_persons c "
+        return ("SELECT c.id, c.sort_key FROM directory_search_fts f JOIN directory_search_persons c "  # noqa: S608
                 f"ON c.pos = f.rowid WHERE {' AND '.join(where + checks)} ORDER BY f.rowid LIMIT {int(wanted)}")
 
 
@@ -562,7 +561,7 @@ async def _ordered(
             where = [f"c.family_norm IN ({family})", *sql.checks(query)]
             if after is not None:
                 where.append(f"c.sort_key > {sql(after[1])}")
-            tiers.append((0, f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where)} "
+            tiers.append((0, f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where)} "  # noqa: S608
                              f"ORDER BY c.sort_key LIMIT {int(wanted)}"))
             after = None
         starts = _family_starts(terms)
@@ -581,7 +580,7 @@ async def _ordered(
                 tiers.append((2, sql.rows(indexed.match(), low, high, after[1] if after else None, checks, wanted)))
     # One statement: the tiers one after another (SQLite runs UNION ALL's parts in order and stops at the limit);
     # each row carries its tier, and the rows are put in tier order here in any case.
-    statement = " UNION ALL ".join(f"SELECT id, sort_key, {rank} AS rank, {step} AS step FROM ({tier})"
+    statement = " UNION ALL ".join(f"SELECT id, sort_key, {rank} AS rank, {step} AS step FROM ({tier})"  # noqa: S608
                                    for step, (rank, tier) in enumerate(tiers))
     connection = await session.connection()
     result = await connection.exec_driver_sql(f"{statement} LIMIT {int(wanted)}", sql.parameters)

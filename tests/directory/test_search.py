@@ -13,12 +13,12 @@ from directory.importer import import_file
 from directory.models import Person, SearchPerson, Word
 from directory.search import (
     _driven,
-    _ordered,
-    _ordered_plan,
     _exact_first,
     _filters_only,
     _general,
     _lines_starting,
+    _ordered,
+    _ordered_plan,
     _several_words,
     _single_term,
     _tiers,
@@ -390,7 +390,8 @@ def _fields(query: SearchQuery) -> dict[str, Any]:
 
 async def _id_nats(session: Any, hits: list[tuple[int, str, int]]) -> list[str]:
     ids = [hit[0] for hit in hits]
-    found = dict((await session.execute(select(Person.id, Person.id_nat).where(Person.id.in_(ids)))).all()) if ids else {}
+    rows = (await session.execute(select(Person.id, Person.id_nat).where(Person.id.in_(ids)))).all() if ids else []
+    found = {int(row[0]): str(row[1]) for row in rows}
     return [found[identifier] for identifier in ids]
 
 
