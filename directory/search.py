@@ -624,10 +624,10 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
     indexed = await _ordered_plan(session, query) if sqlite and source_for(query) is ORDERED else None
-    if len(terms) == 1 and not filtered:
-        hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
-    elif indexed is not None:
+    if indexed is not None:
         hits = await _ordered(session, query, indexed, after, limit + 1)
+    elif len(terms) == 1 and not filtered:
+        hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
     elif terms:
         hits = await _several_words(session, query, sqlite, after, limit + 1)
     else:

@@ -342,7 +342,9 @@ _PARTICLES = [SearchQuery(q="camille le t"), SearchQuery(q="marie du b"), Search
               SearchQuery(q="le", profession="60"), SearchQuery(q="b", city="saint"), SearchQuery(q="x y z"),
               SearchQuery(profession="10"), SearchQuery(profession="60", postal_code="75"),
               SearchQuery(postal_code="69"), SearchQuery(city="saint"), SearchQuery(department="13"),
-              SearchQuery(profession="10", specialty="SM54"), SearchQuery(profession="999")]
+              SearchQuery(profession="10", specialty="SM54"), SearchQuery(profession="999"), SearchQuery(q="le"),
+              SearchQuery(q="martin"), SearchQuery(q="ma"), SearchQuery(q="d"), SearchQuery(q="lyon"),
+              SearchQuery(q="infirmier")]
 
 
 @pytest.mark.parametrize(("full_prefix", "rare", "parts"), [(20_000, 3_000, 3), (0, 0, 3), (10**9, 10**9, 1),
