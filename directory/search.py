@@ -456,6 +456,10 @@ class _Words:
         self.items += [(count, f'"{token}"' + ("*" if starts else ""), "")
                        for (token, starts), count in zip(facets, counts[len(terms):], strict=True)]
 
+    def few(self) -> bool:
+        """Whether the rarest word alone selects few enough rows to read them all (see :data:`RARE_ENOUGH`)."""
+        return any(count <= RARE_ENOUGH for count, _, _ in self.items)
+
     def match(self, implied: str = "") -> str:
         """The FTS5 expression that selects a superset of the rows holding every word (as a word prefix) and
         filter token but ``implied`` (the word a family range already ensures). The rarest alone when it is
@@ -552,6 +556,17 @@ async def _ordered(
     words, filters, rank), so the rows are exactly those of the general ranked query. One statement."""
     terms = words(query.q)
     sql = _Sql()
+    if terms and indexed.few():  # its rarest word selects few rows: all of them, ranked and sorted, at once
+        rank = sql.rank(terms)
+        where = [f"directory_search_fts MATCH {sql(indexed.match())}", *sql.checks(query)]
+        if after is not None:
+            where.append(f"({rank} > {sql(after[0])} OR ({rank} = {sql(after[0])} AND c.sort_key > {sql(after[1])}))")
+        statement = (f"SELECT c.id, c.sort_key, {rank} AS rank FROM directory_search_fts f "  # noqa: S608
+                     f"JOIN directory_search_persons c ON c.pos = f.rowid WHERE {' AND '.join(where)} "
+                     f"ORDER BY 3, f.rowid LIMIT {int(wanted)}")
+        connection = await session.connection()
+        found: list[Any] = list((await connection.exec_driver_sql(statement, sql.parameters)).all())
+        return [(int(row[0]), str(row[1]), int(row[2])) for row in found]
     tiers: list[tuple[int, str]] = []  # (rank, statement), in the order of the ranking
     if not terms:  # filters alone: everything is rank 0
         tiers.append((0, sql.rows(indexed.match(), "", None, after[1] if after else None, sql.checks(query), wanted)))
