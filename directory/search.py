@@ -437,9 +437,9 @@ async def _tiers(
 
 # SQLite: the ordered copy's words by display position (directory_search_fts, rowid = pos). A prefix of 2 or
 # 3 characters is read from its prefix index, lazily, in rowid order; a longer word's prefix is read by
-# merging the postings of every word it starts, up front: worth it for a word on few lines, else its first 3
-# characters stand in for it (more candidates, every word is checked on the row anyway).
-FULL_PREFIX_LINES = 20_000  # a longer word on at most this many lines is matched whole
+# merging the postings of every word it starts, up front, in every part of the statement: worth it for a word
+# on few lines, else its first 3 characters stand in for it (more candidates, every word is checked on the row).
+FULL_PREFIX_LINES = 3_000  # a longer word on at most this many lines is matched whole
 RARE_ENOUGH = 3_000  # expected candidates that are checked on their rows rather than narrowed by another word
 MATCHED_PARTS = 3  # at most this many words and tokens are intersected by the index
 _NO_POS = 1 << 62  # past every position
