@@ -191,16 +191,23 @@ class SearchPerson(Base):
     their results in display order (a family name and its prefixes, common words, common filters) walk this
     table's key range and test the words on its few columns, instead of reading the wide person rows one at a
     time from all over ``directory_persons``: a walk here reads consecutive pages. SQLite keeps it as a
-    ``WITHOUT ROWID`` table (one B-tree ordered by the key); PostgreSQL's heap is filled in key order."""
+    ``WITHOUT ROWID`` table (one B-tree ordered by the key); PostgreSQL's heap is filled in key order.
+
+    On SQLite an FTS5 index of each row's words (``doc`` and ``facets``), ``directory_search_fts``
+    (contentless, no positions, migration ``0008_directory_search_fts``), has the row's ``pos`` as its rowid:
+    its postings are in display order, so a word's rows are read in display order and a page stops early."""
 
     __tablename__ = "directory_search_persons"
     __table_args__ = (
         Index("ix_directory_search_persons_family", "family_norm", "sort_key"),  # rank 0: family equal to a word
+        Index("ix_directory_search_persons_pos", "pos", unique=True),  # SQLite: the full-text rowid to the row
         {"sqlite_with_rowid": False},
     )
 
     sort_key: Mapped[str] = mapped_column(SortKey, primary_key=True)
     id: Mapped[int] = mapped_column(Integer)  # directory_persons.id
+    # the row's place in display order (1, 2, ...): on SQLite the rowid of its words in directory_search_fts
+    pos: Mapped[int] = mapped_column(Integer)
     family_norm: Mapped[str] = mapped_column(String(200))
     doc: Mapped[str] = mapped_column(Text)
     facets: Mapped[str] = mapped_column(Text)

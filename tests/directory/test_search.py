@@ -17,6 +17,8 @@ from directory.search import (
     _filters_only,
     _general,
     _lines_starting,
+    _ordered,
+    _ordered_plan,
     _several_words,
     _single_term,
     _tiers,
@@ -330,6 +332,91 @@ async def test_cut_walks_finish_like_the_general_query(
                     cut_walk = await _tiers(session, query, sqlite, (rank, key), 1000, **options)
                     assert cut_walk == general[cut + 1:], (query, cut)
     assert answered >= 6
+
+
+_PARTICLES = [SearchQuery(q="camille le t"), SearchQuery(q="marie du b"), SearchQuery(q="jean de la f"),
+              SearchQuery(q="le t"), SearchQuery(q="d du b"), SearchQuery(q="m ma mar"), SearchQuery(q="sophie d"),
+              SearchQuery(q="de la"), SearchQuery(q="la g"), SearchQuery(q="jean d pe"), SearchQuery(q="le ma"),
+              SearchQuery(q="anne laure le"), SearchQuery(q="martin lyon"), SearchQuery(q="jean pierre"),
+              SearchQuery(q="infirmier saint"), SearchQuery(q="marie", postal_code="75"),
+              SearchQuery(q="le", profession="60"), SearchQuery(q="b", city="saint"), SearchQuery(q="x y z"),
+              SearchQuery(profession="10"), SearchQuery(profession="60", postal_code="75"),
+              SearchQuery(postal_code="69"), SearchQuery(city="saint"), SearchQuery(department="13"),
+              SearchQuery(profession="10", specialty="SM54"), SearchQuery(profession="999"), SearchQuery(q="le"),
+              SearchQuery(q="martin"), SearchQuery(q="ma"), SearchQuery(q="d"), SearchQuery(q="lyon"),
+              SearchQuery(q="infirmier")]
+
+
+@pytest.mark.parametrize(("full_prefix", "rare", "parts"), [(20_000, 3_000, 3), (0, 0, 3), (10**9, 10**9, 1),
+                                                           (0, 0, 1)])
+async def test_word_index_tiers_rank_like_the_general_query(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_prefix: int, rare: int, parts: int
+) -> None:
+    """SQLite: the rank tiers read from the ordered copy's word index (directory_search_fts), whichever words
+    it matches (long words whole or by their first 3 characters, the rarest alone or intersected, one-letter
+    words and particles only checked on rows), give exactly the general ranked query's rows, for any page size
+    and from any cursor. On PostgreSQL (no such index) the searches go the other ways, with the same pages."""
+    monkeypatch.setattr(search_module, "FULL_PREFIX_LINES", full_prefix)
+    monkeypatch.setattr(search_module, "RARE_ENOUGH", rare)
+    monkeypatch.setattr(search_module, "MATCHED_PARTS", parts)
+    generated = small(tmp_path, persons=300, seed=3)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    sqlite = database.sqlite
+    answered = 0
+    async with database.read() as session:
+        for query in _PARTICLES:
+            general = await _general(session, query, sqlite, None, 1000)
+            answered += len(general) > 3
+            page = await search(session, SearchQuery(**{**_fields(query), "limit": 100}))
+            assert [item.id_nat for item in page.items] == await _id_nats(session, general[:100]), query
+            if not sqlite:
+                continue
+            indexed = await _ordered_plan(session, query)
+            if indexed is None:  # nothing it can match: one-letter words only
+                assert all(len(term) == 1 for term in words(query.q)) and query.profession is None, query
+                continue
+            assert await _ordered(session, query, indexed, None, 1000) == general, query
+            for size in (1, 3):
+                assert await _ordered(session, query, indexed, None, size) == general[:size], query
+            for cut in range(0, len(general), max(1, len(general) // 7)):
+                _, key, rank = general[cut]
+                assert await _ordered(session, query, indexed, (rank, key), 1000) == general[cut + 1:], (query, cut)
+    assert answered >= 12
+
+
+def _fields(query: SearchQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in ("q", "profession", "specialty", "city", "postal_code",
+                                                    "department", "mailbox", "has_mailbox")}
+
+
+async def _id_nats(session: Any, hits: list[tuple[int, str, int]]) -> list[str]:
+    ids = [hit[0] for hit in hits]
+    rows = (await session.execute(select(Person.id, Person.id_nat).where(Person.id.in_(ids)))).all() if ids else []
+    found = {int(row[0]): str(row[1]) for row in rows}
+    return [found[identifier] for identifier in ids]
+
+
+async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path: Path) -> None:
+    """The copy's rows are numbered 1, 2, ... in key order after each import, and (SQLite) its word index holds
+    each row's words and filter tokens under that number, also after a re-import that changed persons."""
+    generated = small(tmp_path, persons=200, seed=4)
+    await import_file(database, generated.activity_path)
+    newer = small(tmp_path, persons=150, seed=5, stamp="202611020000")
+    for path in (generated.activity_path, newer.activity_path):
+        await import_file(database, path, force=True)
+        async with database.read() as session:
+            rows = (await session.execute(select(SearchPerson.pos, SearchPerson.doc, SearchPerson.facets)
+                                          .order_by(SearchPerson.sort_key))).all()
+            assert [row[0] for row in rows] == list(range(1, len(rows) + 1))
+            if not database.sqlite:
+                continue
+            for word in ("ma", "le", "d", "p10", "infirmier", "lyon"):
+                expected = [row[0] for row in rows if f" {word}" in f" {row[1]} {row[2]}"]
+                indexed = (await session.execute(sql(
+                    "SELECT rowid FROM directory_search_fts WHERE directory_search_fts MATCH :m ORDER BY rowid"),
+                    {"m": f'"{word}"*'})).scalars().all()
+                assert list(indexed) == expected, word
 
 
 async def test_ordered_copy_follows_the_active_persons(database: Database, tmp_path: Path) -> None:
