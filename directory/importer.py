@@ -42,6 +42,7 @@ from directory.merge import (
     STRUCTURE_COLUMNS,
     Counts,
     Merger,
+    discard,
     restore,
 )
 from directory.models import ImportRun
@@ -324,20 +325,24 @@ async def _transaction(
             transaction = await connection.begin()
             try:
                 report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
-                                       Path(scratch) if database.sqlite else None)
+                                       Path(scratch) if database.sqlite else None,
+                                       discard=database.sqlite_path is not None)
                 report.rejected = rejects.count
                 await transaction.commit()
             except BaseException:
                 await transaction.rollback()
                 raise
             finally:
-                await restore(connection)
+                if database.sqlite_path is not None:
+                    await discard(connection)
+                else:  # an in-memory database lives in its one connection: it is put back as it was
+                    await restore(connection)
     return report
 
 
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
-    force: bool, batch: int, processes: int | None, scratch: Path | None,
+    force: bool, batch: int, processes: int | None, scratch: Path | None, *, discard: bool = False,
 ) -> ImportReport:
     with open_stream(source) as stream:
         first = stream.readline(SAMPLE)
@@ -354,7 +359,7 @@ async def _import(
             )
         report = ImportReport(str(source.path), header.kind, encoding, header.columns, seen)
         is_activity = header.kind is Kind.ACTIVITY
-        merger = Merger(connection, seen, datetime.now(UTC))
+        merger = Merger(connection, seen, datetime.now(UTC), discard=discard)
         await merger.prepare()
         staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
                           STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
