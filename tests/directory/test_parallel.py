@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +178,12 @@ async def test_word_counts_follow_the_last_batches_in_any_order() -> None:
                                            []) == 7
     with pytest.raises(MemoryError):
         await importer._words(failing, [])
+
+
+def test_parsing_process_does_not_load_sqlalchemy() -> None:
+    """A parsing process (``python -m directory.parallel``) needs no SQLAlchemy: importing it took more than half
+    of the process's start-up."""
+    code = "import sys, directory.parallel; print(sorted({name.split('.')[0] for name in sys.modules}))"
+    root = str(Path(parallel.__file__).resolve().parent.parent)
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    assert "directory" in loaded and "sqlalchemy" not in loaded
