@@ -41,6 +41,7 @@ from directory.merge import (
     STRUCTURE_COLUMNS,
     Counts,
     Merger,
+    discard,
     restore,
 )
 from directory.models import ImportRun
@@ -206,20 +207,23 @@ class _OneWrite:
 
 
 async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rejects: _Rejects,
-                           progress: Progress | None, total: int, done: int) -> tuple[int, dict[str, int]]:
-    """Stage the batches of the parsing side as they come, each written while the next is parsed; return the
-    lines read and the word counts."""
+                           progress: Progress | None, total: int, done: int, finished: list[Done]) -> int:
+    """Stage the batches of the parsing side as they come, each written while the next is parsed, until every
+    part has sent its last batch; return the lines read. The parts' word counts come later (:func:`_words`):
+    the parsing processes count them while the import process goes on with the merge; a part's counts that
+    come before another part's last batch are kept in ``finished``."""
     writes = _OneWrite()
-    finished: list[Done] = []
+    staged = 0
     read = 0
     try:
-        while len(finished) < parts.parts:
+        while staged < parts.parts:
             message = await parts.get()
             if isinstance(message, Failed):
                 raise message.error
             if isinstance(message, Done):
                 finished.append(message)
                 continue
+            staged += message.last
             for record in message.rejected:
                 rejects.add(record.line_no, record.reason, record.raw, message.part)
             read += message.read
@@ -230,9 +234,21 @@ async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rej
         await writes.wait()
     finally:
         await writes.cancel()
-        await parts.close()
     rejects.settle()
-    return read, merge_words(finished)
+    return read
+
+
+async def _words(parts: Parts, finished: list[Done]) -> dict[str, int]:
+    """The word counts of every part (after :func:`_load_activities`), then the parts are closed."""
+    while len(finished) < parts.parts:
+        message = await parts.get()
+        if isinstance(message, Failed):
+            raise message.error
+        if not isinstance(message, Done):
+            raise AssertionError("a part sent a batch after its last one")
+        finished.append(message)
+    await parts.close()
+    return merge_words(finished)
 
 
 async def _load_mailboxes(batches: _Batches, staging: Staging, progress: Progress | None, total: int) -> int:
@@ -316,21 +332,27 @@ async def _transaction(
         async with database.engine.connect() as connection:
             transaction = await connection.begin()
             try:
-                report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
-                                       Path(scratch) if database.sqlite else None)
+                async with contextlib.AsyncExitStack() as cleanup:  # the parsing processes stop, whatever happens
+                    report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
+                                           Path(scratch) if database.sqlite else None, cleanup,
+                                           discard=database.sqlite_path is not None)
                 report.rejected = rejects.count
                 await transaction.commit()
             except BaseException:
                 await transaction.rollback()
                 raise
             finally:
-                await restore(connection)
+                if database.sqlite_path is not None:
+                    await discard(connection)
+                else:  # an in-memory database lives in its one connection: it is put back as it was
+                    await restore(connection)
     return report
 
 
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
-    force: bool, batch: int, processes: int | None, scratch: Path | None,
+    force: bool, batch: int, processes: int | None, scratch: Path | None, cleanup: contextlib.AsyncExitStack,
+    *, discard: bool = False,
 ) -> ImportReport:
     with open_stream(source) as stream:
         first = stream.readline(SAMPLE)
@@ -347,26 +369,27 @@ async def _import(
             )
         report = ImportReport(str(source.path), header.kind, encoding, header.columns, seen)
         is_activity = header.kind is Kind.ACTIVITY
-        merger = Merger(connection, seen, datetime.now(UTC))
+        merger = Merger(connection, seen, datetime.now(UTC), discard=discard)
         await merger.prepare()
         staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
                           STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
         await staging.create()
         persons = Staging(connection, "stg_person", STAGED_PERSON)
-        words: dict[str, int] = {}
         if is_activity:
             await persons.create()
             parts = open_parts(
                 None if source.zipped else source.path, first, header, encoding, bounded_lines(stream), len(first),
                 batch, connection.dialect.name == "postgresql", processes, source.size, scratch,
             )
+            cleanup.push_async_callback(parts.close)
+            counted: list[Done] = []
             # SQLite: the parsing processes stage into their own files, attached before the transaction's
             # first write (ATTACH is refused within a transaction) and copied from afterwards
             attached = [f"stg_part{index}" for index in range(len(parts.scratch))]
             for name, path in zip(attached, parts.scratch, strict=True):
                 await connection.execute(text(f"ATTACH DATABASE :path AS {name}"), {"path": path})
-            report.read, words = await _load_activities(parts, staging, persons, rejects, progress, source.size,
-                                                        len(first))
+            report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
+                                                 len(first), counted)
             for name in attached:
                 await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
                 await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
@@ -394,7 +417,7 @@ async def _import(
         changed = report.details["persons"]
         if changed.inserted or changed.updated or changed.deactivated:
             await merger.refresh_search()
-        await merger.count_words(words)
+        await merger.count_words(await _words(parts, counted))
         await merger.drop("stg_activity", "stg_person", "stg_structure")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",
                             "directory_search_persons")

@@ -68,6 +68,8 @@ class Batch:
     rejected: list[Rejected]
     done: int  # bytes of the file this batch consumed
     read: int  # lines read (blank lines are not counted)
+    last: bool = False  # the part's last batch: everything of it is staged (SQLite: its file is committed); its
+    # word counts (Done) follow, counted while the import process goes on with the merge
 
 
 @dataclass(slots=True)
@@ -104,9 +106,10 @@ class PartParser:
         if len(raws) < self.size:
             self.finished = True
             persons += self.batches.flush()
+        done, last = sum(map(len, raws)), self.finished
         if self.copy:
-            return Batch(self.index, copy_text(rows), copy_text(persons), rejected, sum(map(len, raws)), read)
-        return Batch(self.index, rows, persons, rejected, sum(map(len, raws)), read)
+            return Batch(self.index, copy_text(rows), copy_text(persons), rejected, done, read, last)
+        return Batch(self.index, rows, persons, rejected, done, read, last)
 
 
 def _id_field(line: bytes, position: int) -> bytes:
@@ -184,13 +187,12 @@ def parse_part(part: Part, out: Any) -> None:
             scratch = Scratch(part.scratch) if part.scratch is not None else None
             while True:
                 message = parser.step()
-                if scratch is not None:
-                    if isinstance(message, Batch):
-                        assert isinstance(message.rows, list) and isinstance(message.persons, list)
-                        scratch.write("stg_activity", message.rows)
-                        scratch.write("stg_person", message.persons)
-                        message.rows, message.persons = [], []
-                    else:
+                if scratch is not None and isinstance(message, Batch):
+                    assert isinstance(message.rows, list) and isinstance(message.persons, list)
+                    scratch.write("stg_activity", message.rows)
+                    scratch.write("stg_person", message.persons)
+                    message.rows, message.persons = [], []
+                    if message.last:  # committed before the import process is told it may copy it
                         scratch.close()
                 _send(out, message)
                 if isinstance(message, Done):

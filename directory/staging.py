@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import sqlite3
-from typing import Any
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import TYPE_CHECKING, Any
 
 from directory.extraction import Activity, MailboxEntry
 from directory.text import fold, squash
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the import process only (Staging): a parsing process, which
+    from sqlalchemy.ext.asyncio import AsyncConnection  # stages into sqlite3 or COPY text, starts 0.2 s sooner
 
 ACTIVITY_COLUMNS = (
     "line_no", "id_nat", "specialty_code", "specialty_label", "mode_code", "structure_key", "siret", "siren",
@@ -209,6 +209,8 @@ class Staging:
         self.sqlite = connection.dialect.name == "sqlite"
 
     async def create(self) -> None:
+        from sqlalchemy import text  # noqa: PLC0415 - see the imports at the top
+
         columns = definitions(self.columns, sqlite=self.sqlite)
         if self.sqlite:
             await self.connection.execute(text(f"DROP TABLE IF EXISTS temp.{self.name}"))
@@ -232,5 +234,7 @@ class Staging:
             await driver.copy_records_to_table(self.name, records=rows, columns=list(self.columns))
 
     async def drop(self) -> None:
+        from sqlalchemy import text  # noqa: PLC0415 - see the imports at the top
+
         if self.sqlite:
             await self.connection.execute(text(f"DROP TABLE IF EXISTS temp.{self.name}"))

@@ -4,7 +4,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import Kind
@@ -184,3 +184,30 @@ async def test_person_listed_in_two_places_is_one_person(database: Database, tmp
     report = await import_file(database, shuffled)
     assert (report.inserted, report.updated, report.deactivated, report.rejected) == (0, 0, 0, 0)
     assert {key: (p.doc, p.facets, p.specialties) for key, p in (await _persons(database)).items()} == before
+
+
+async def test_sqlite_import_leaves_nothing_on_the_pooled_connections(sqlite_url: str, tmp_path: Path) -> None:
+    """The import's connection (temporary staging tables without a journal, a large cache, attached staging
+    files) is closed at the end, whether the import succeeded or failed after staging: no connection of the
+    pool keeps any of it, and the next import starts afresh."""
+    database = Database(sqlite_url)
+    try:
+        generated = small(tmp_path)
+        header, *lines = read_lines(generated.activity_path)
+        await import_file(database, generated.activity_path, processes=2)
+        bad = write_lines(tmp_path / "bad" / "PS_LibreAcces_Personne_activite_202612010000.txt",
+                          [header, *(with_field(line, ID_NAT, "X") for line in lines)])
+        with pytest.raises(ExtractionError, match="no valid line"):  # fails after the staging tables were made
+            await import_file(database, bad)
+        for _ in range(2):  # the pooled connection(s) the imports went back to
+            async with database.engine.connect() as connection:
+                temp = (await connection.execute(text("SELECT name FROM temp.sqlite_master"))).all()
+                cache = (await connection.execute(text("PRAGMA cache_size"))).scalar_one()
+                journal = (await connection.execute(text("PRAGMA temp.journal_mode"))).scalar_one()
+                attached = (await connection.execute(text("PRAGMA database_list"))).all()
+            assert temp == [] and cache == -2000 and journal != "off"
+            assert {row[1] for row in attached} <= {"main", "temp"}
+        again = await import_file(database, generated.activity_path, processes=2)
+        assert again.read == generated.activity_lines and again.inserted == 0
+    finally:
+        await database.dispose()

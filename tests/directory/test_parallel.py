@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text
 
-from directory import parallel
+from directory import importer, parallel
 from directory.errors import ExtractionError
 from directory.extraction import parse_header
 from directory.importer import import_file
@@ -132,3 +134,56 @@ def test_copy_text_escapes_what_copy_would_read_as_a_separator() -> None:
     assert copy_text([(1, "a", "b"), (2, "c", "")]) == b"1\ta\tb\n2\tc\t\n"
     assert copy_text([(1, "a\\b", "t\tz"), (2, "r\rn", "\\N")]) == b"1\ta\\\\b\tt\\tz\n2\tr\\rn\t\\\\N\n"
     assert copy_text([]) == b""
+
+
+class _Messages:
+    """Parts that send the given messages, in that order."""
+
+    def __init__(self, parts: int, messages: list[parallel.Message]) -> None:
+        self.parts, self.messages, self.closed = parts, list(messages), False
+        self.scratch: list[str] = []
+
+    async def get(self) -> parallel.Message:
+        return self.messages.pop(0)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class _Staging:
+    async def write(self, rows: Any) -> None:
+        assert not rows
+
+
+def _last(part: int, read: int) -> parallel.Batch:
+    return parallel.Batch(part, [], [], [], 10, read, last=True)
+
+
+async def test_word_counts_follow_the_last_batches_in_any_order() -> None:
+    """The import goes on once every part has sent its last batch; a part's word counts may come before
+    another part's last batch or after, and a part that fails while counting fails the import."""
+    staging: Any = _Staging()
+    for order in ([0, 1, 2, 3], [0, 2, 1, 3], [2, 0, 3, 1]):
+        sent: list[parallel.Message] = [
+            _last(0, 3), parallel.Done({"a": 1, "": 3}), _last(1, 4), parallel.Done({"a": 2, "b": 1, "": 4})]
+        # each part's own messages keep their order: its counts come after its last batch
+        parts: Any = _Messages(2, [sent[index] for index in order])
+        finished: list[parallel.Done] = []
+        read = await importer._load_activities(parts, staging, staging, importer._Rejects(None), None, 100, 0,
+                                                finished)
+        assert read == 7 and not parts.closed
+        assert await importer._words(parts, finished) == {"a": 3, "b": 1, "": 7} and parts.closed
+    failing: Any = _Messages(2, [_last(0, 3), _last(1, 4), parallel.Done({"a": 1}), Failed(MemoryError())])
+    assert await importer._load_activities(failing, staging, staging, importer._Rejects(None), None, 100, 0,
+                                           []) == 7
+    with pytest.raises(MemoryError):
+        await importer._words(failing, [])
+
+
+def test_parsing_process_does_not_load_sqlalchemy() -> None:
+    """A parsing process (``python -m directory.parallel``) needs no SQLAlchemy: importing it took more than half
+    of the process's start-up."""
+    code = "import sys, directory.parallel; print(sorted({name.split('.')[0] for name in sys.modules}))"
+    root = str(Path(parallel.__file__).resolve().parent.parent)
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    assert "directory" in loaded and "sqlalchemy" not in loaded
