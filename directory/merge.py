@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from directory.pg_load import distinct_structures
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
 from directory.staging import merge_person_rows
 from storage.base import UTCDateTime
@@ -240,8 +241,10 @@ class Merger:
             f"MIN({'structure_name' if c == 'name' else 'structure_norm' if c == 'name_norm' else c}) AS {c}"
             for c in STRUCTURE_COLUMNS
         )
+        # PostgreSQL: the MINs over the distinct structure values of the lines (same result, far fewer calls)
+        source = f"{self.temp}stg_activity" if self.sqlite else distinct_structures(STRUCTURE_COLUMNS)
         select = (
-            f"SELECT structure_key AS key, {columns} FROM {self.temp}stg_activity "  # noqa: S608
+            f"SELECT structure_key AS key, {columns} FROM {source} "  # noqa: S608
             "WHERE structure_key <> '' GROUP BY structure_key"
         )
         await self.run(self._create_as("stg_structure", select))

@@ -29,7 +29,7 @@ def reference(lines: list[bytes], encoding: str) -> Rows:
         read += 1
         record = parse_line(header, line_no, raw, encoding)
         if isinstance(record, Rejected):
-            rejects.append(tuple(record))
+            rejects.append((record.line_no, record.reason, record.raw))
         else:
             assert isinstance(record, MailboxEntry)
             rows.append(mailbox_row(record))
@@ -46,7 +46,7 @@ def fast(lines: list[bytes], encoding: str, size: int) -> tuple[Rows, int]:
     for start in range(0, len(body), size):
         found, rejected, count = batches.parse(start + 2, body[start:start + size])
         rows += found
-        rejects += [tuple(record) for record in rejected]
+        rejects += [(record.line_no, record.reason, record.raw) for record in rejected]
         read += count
     matched = sum(1 for raw in body if batches.pattern.fullmatch(raw.decode("utf-8", "replace").rstrip("\r\n")))
     return (rows, rejects, read), len([raw for raw in body if raw.strip(b"\r\n")]) - matched
