@@ -7,7 +7,8 @@ finds Jean-Pierre. Filters are tokens of the ``facets`` column (``p10``, ``ssm04
 same way (rank, then the byte-ordered ``sort_key``), so both engines return the same pages.
 
 This module plans and runs a search; :mod:`directory.search_query` holds what a search is (parameters, bounds,
-results, cursors) and :mod:`directory.search_sql` the SQL pieces (conditions, row sources, rank, page rows).
+results, cursors), :mod:`directory.search_sql` the SQL pieces (conditions, row sources, rank, page rows, word
+counts) and :mod:`directory.search_ordered` SQLite's plan over the ordered copy's word index.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.errors import InvalidQuery
 from directory.models import Mailbox, Person, SearchPerson
+from directory.search_ordered import ordered, ordered_plan
 from directory.search_query import (
     MAX_LIMIT,
     Page,
@@ -32,11 +34,16 @@ from directory.search_query import (
     query_fingerprint,
 )
 from directory.search_sql import (
+    AFTER_WORDS,
     ORDERED,
+    PREFIX_INDEXED,
+    Hit,
     Source,
     complete,
     facet_terms,
+    family_starts,
     fetch_rows,
+    line_counts,
     match_words,
     rank_of,
     row_checks,
@@ -61,12 +68,8 @@ PG_POSTING = 1.0
 # intersection is expected to hold at least this share of its rarest word's lines.
 CORRELATED = 0.1
 COMMON_LINES = 600_000  # a word on more lines than this is checked on rows rather than read from the index
-PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
-_VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
 
 
-_AFTER_WORDS = "\x7f"  # above every folded character: [t, t + this) is "starts with t"
-Hit = tuple[int, str, int]  # person id, sort key, rank
 
 # PostgreSQL: both scan kinds in one statement, local to the transaction (see _rows)
 _SCANS = text("SELECT set_config('enable_bitmapscan', :value, true), set_config('enable_seqscan', :value, true)")
@@ -125,23 +128,23 @@ async def _single_term(
         after = None
     if len(found) < wanted and (after is None or after[0] == 1):
         statement = select(SearchPerson.id, SearchPerson.sort_key).where(
-            *_ranged(SearchPerson.sort_key, term, term + _AFTER_WORDS, after[1] if after else None),
+            *_ranged(SearchPerson.sort_key, term, term + AFTER_WORDS, after[1] if after else None),
             SearchPerson.family_norm != term)
         rows = await _rows(session, statement.order_by(SearchPerson.sort_key).limit(wanted - len(found)), walk=True)
         found += [(int(row[0]), str(row[1]), 1) for row in rows]
         after = None
     if len(found) < wanted:
-        lines, total = await _line_counts(session, [(term, True), (TOTAL_WORD, False)])
+        lines, total = await line_counts(session, [(term, True), (TOTAL_WORD, False)])
         rest = wanted - len(found)
         if lines * RANDOM_ROW <= _rows_to_fill(rest, [lines / total if total else 0.0]):
-            starts = and_(Person.sort_key >= term, Person.sort_key < term + _AFTER_WORDS)
+            starts = and_(Person.sort_key >= term, Person.sort_key < term + AFTER_WORDS)
             statement = select(Person.id, Person.sort_key).where(
                 Person.active.is_(True), match_words(sqlite, "doc", [term], [True]), ~starts)
             key, walk = Person.sort_key, False
         else:  # a common word: walk the display order, checking the word on each row
             statement = select(SearchPerson.id, SearchPerson.sort_key).where(
                 (literal(" ") + SearchPerson.doc).like(f"% {term}%"),
-                or_(SearchPerson.sort_key < term, SearchPerson.sort_key >= term + _AFTER_WORDS))
+                or_(SearchPerson.sort_key < term, SearchPerson.sort_key >= term + AFTER_WORDS))
             key, walk = SearchPerson.sort_key, True
         if after is not None:
             statement = statement.where(key > after[1])
@@ -189,29 +192,6 @@ async def _exact_first(
     return found + await _general(session, query, sqlite, after, wanted - len(found), skip_exact=True)
 
 
-async def _line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> list[int]:
-    """About how many activity lines carry a word starting with each term (or equal to it when not
-    ``starts``), from ``directory_words``, in one statement; a prefix reads at most 300 words. Filter tokens
-    are counted there as ``~`` + token, the number of lines as the empty word. Plain SQL text (the same on
-    both engines, every value a parameter): building it as expressions cost more than running it."""
-    parts: list[str] = []
-    parameters: dict[str, Any] = {}
-    for index, (term, starts) in enumerate(items):
-        parameters[f"w{index}"] = term
-        if starts:
-            parameters[f"u{index}"] = term + _AFTER_WORDS
-            parts.append("(SELECT coalesce(sum(lines), 0) FROM (SELECT lines FROM directory_words "  # noqa: S608
-                         f"WHERE word >= :w{index} AND word < :u{index} LIMIT {_VOCABULARY_SCAN}) AS w{index})")
-        else:
-            parts.append(f"(SELECT coalesce(sum(lines), 0) FROM directory_words WHERE word = :w{index})")  # noqa: S608
-    row = (await fetch_rows(session, text(f"SELECT {', '.join(parts)}").bindparams(**parameters)))[0]
-    return [int(value) for value in row]
-
-
-async def _lines_starting(session: AsyncSession, term: str, starts: bool = True) -> int:
-    return (await _line_counts(session, [(term, starts)]))[0]
-
-
 async def _filters_only(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
 ) -> list[Hit]:
@@ -222,7 +202,7 @@ async def _filters_only(
     facets = facet_terms(query)
     if not facets:
         return await _general(session, query, sqlite, after, wanted)
-    *counts, total = await _line_counts(
+    *counts, total = await line_counts(
         session, [*((FACET_WORD + token, starts) for token, starts in facets), (TOTAL_WORD, False)])
     lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))
     if lines * RANDOM_ROW <= _rows_to_fill(wanted, [count / total if total else 0.0 for count in counts]):
@@ -273,7 +253,7 @@ async def _several_words(
         exact = await _exact_tier(session, query, after[1] if after else None, wanted)
         if len(exact) >= wanted:
             return exact
-        after, wanted = (0, _AFTER_WORDS), wanted - len(exact)
+        after, wanted = (0, AFTER_WORDS), wanted - len(exact)
     return exact + await _planned(session, query, sqlite, after, wanted)
 
 
@@ -282,7 +262,7 @@ async def _planned(
 ) -> list[Hit]:
     terms = sorted(set(words(query.q)), key=len, reverse=True)
     facets = facet_terms(query)
-    *found, total = await _line_counts(session, [*((term, True) for term in terms),
+    *found, total = await line_counts(session, [*((term, True) for term in terms),
                                                  *((FACET_WORD + token, starts) for token, starts in facets),
                                                  (TOTAL_WORD, False)])
     counts = dict(zip(terms, found, strict=False))
@@ -308,16 +288,6 @@ async def _planned(
                         per_match=per_match)
 
 
-def _family_starts(terms: list[str]) -> list[str]:
-    """The words whose ``sort_key`` ranges hold the families starting with any word, in key order (a word that
-    starts with another word is in that one's range)."""
-    starts: list[str] = []
-    for term in sorted(set(terms)):
-        if not starts or not term.startswith(starts[-1]):
-            starts.append(term)
-    return starts
-
-
 def _walk_rows(terms: list[str], counts: dict[str, int], shares: dict[str, float], filters: list[float],
                wanted: int) -> float:
     """About how many rows :func:`_tiers` reads in display order to fill the page: the family ranges of the
@@ -325,7 +295,7 @@ def _walk_rows(terms: list[str], counts: dict[str, int], shares: dict[str, float
     as independent shares), then the whole order. Rank 0 reads few rows and is left out."""
     rows, need = 0.0, float(wanted)
     everything = [*shares.values(), *filters]
-    for term in _family_starts(terms):
+    for term in family_starts(terms):
         others = [share for other, share in shares.items() if other != term] + filters
         density = 1.0 / _rows_to_fill(1, others) if others else 1.0
         matches = counts[term] * density
@@ -408,8 +378,8 @@ async def _tiers(
         after = None
     if len(found) < wanted and (after is None or after[0] == 1):
         covered = after[1] if after else ""  # rank 1 rows up to this key are found (ranges come in key order)
-        for term in _family_starts(terms):
-            upper = term + _AFTER_WORDS
+        for term in family_starts(terms):
+            upper = term + AFTER_WORDS
             if after is not None and after[1] >= upper:
                 continue
             rows, stopped = await budget.rows(session, source, term, upper, [rank == 1, *checks],
@@ -424,7 +394,7 @@ async def _tiers(
     if len(found) >= wanted:
         return found
     if not walk:
-        return found + await _general(session, query, sqlite, after or (1, _AFTER_WORDS), wanted - len(found))
+        return found + await _general(session, query, sqlite, after or (1, AFTER_WORDS), wanted - len(found))
     if drivers is not None and (wanted - len(found)) * per_match > instead:  # rank 2 is sparse: no walk
         return found + await _driven(session, query, sqlite, drivers, after or (2, ""), wanted - len(found))
     rows, stopped = await budget.rows(session, source, "", None, [rank == 2, *checks], after[1] if after else None,
@@ -433,174 +403,6 @@ async def _tiers(
     if stopped is not None and drivers is not None and len(found) < wanted:
         return found + await _driven(session, query, sqlite, drivers, (2, stopped), wanted - len(found))
     return found
-
-
-# SQLite: the ordered copy's words by display position (directory_search_fts, rowid = pos). A prefix of 2 or
-# 3 characters is read from its prefix index, lazily, in rowid order; a longer word's prefix is read by
-# merging the postings of every word it starts, up front, in every part of the statement: worth it for a word
-# on few lines, else its first 3 characters stand in for it (more candidates, every word is checked on the row).
-FULL_PREFIX_LINES = 3_000  # a longer word on at most this many lines is matched whole
-RARE_ENOUGH = 3_000  # expected candidates that are checked on their rows rather than narrowed by another word
-MATCHED_PARTS = 3  # at most this many words and tokens are intersected by the index
-_NO_POS = 1 << 62  # past every position
-
-
-class _Words:
-    """What the copy's word index can match for one search: its words (two characters or more) and filter
-    tokens with their line counts (``directory_words``) and the line total."""
-
-    def __init__(self, terms: list[str], facets: list[tuple[str, bool]], counts: list[int], total: int) -> None:
-        self.total = total
-        self.items = [(count, f'"{term}"*' if len(term) <= 3 or count <= FULL_PREFIX_LINES else f'"{term[:3]}"*', term)
-                      for term, count in zip(terms, counts, strict=False)]
-        self.items += [(count, f'"{token}"' + ("*" if starts else ""), "")
-                       for (token, starts), count in zip(facets, counts[len(terms):], strict=True)]
-
-    def few(self) -> bool:
-        """Whether the rarest word alone selects few enough rows to read them all (see :data:`RARE_ENOUGH`)."""
-        return any(count <= RARE_ENOUGH for count, _, _ in self.items)
-
-    def match(self, implied: str = "") -> str:
-        """The FTS5 expression that selects a superset of the rows holding every word (as a word prefix) and
-        filter token but ``implied`` (the word a family range already ensures). The rarest alone when it is
-        rare enough (reading the others' postings costs more than checking them on its rows); else the next
-        rarest too, up to three. One-letter words are never matched (their prefix has no index and their
-        postings are most of the index); a long word on many lines is read as its first 3 characters. Empty
-        when nothing is left to match."""
-        parts: list[str] = []
-        expected = float(self.total)
-        for count, part, term in sorted(set(self.items)):
-            if term and term == implied:
-                continue
-            if parts and (expected <= RARE_ENOUGH or len(parts) == MATCHED_PARTS):
-                break
-            parts.append(part)
-            share = count / self.total if self.total else 1.0
-            expected = min(expected, float(count)) if len(parts) == 1 else expected * share
-        return " AND ".join(parts)
-
-
-class _Sql:
-    """A statement of plain SQL text with its named parameters: the word-index statement is built this way
-    rather than as SQLAlchemy expressions, whose construction cost more than running it. Every value (words,
-    patterns, keys, the match expression) is a parameter."""
-
-    def __init__(self) -> None:
-        self.parameters: dict[str, Any] = {}
-
-    def __call__(self, value: Any) -> str:
-        name = f"p{len(self.parameters)}"
-        self.parameters[name] = value
-        return f":{name}"
-
-    def pos_of(self, key: str, strictly: bool) -> str:
-        """The position of the first row of the copy with a key at or above (``strictly``: above) ``key``."""
-        return (f"coalesce((SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "  # noqa: S608
-                f"{self(key)} ORDER BY sort_key LIMIT 1), {_NO_POS})")
-
-    def checks(self, query: SearchQuery) -> list[str]:
-        """:func:`row_checks` on the copy (``c``)."""
-        found = [f"(' ' || c.doc) LIKE {self(f'% {term}%')}" for term in words(query.q)]
-        for token, starts in facet_terms(query):
-            if starts:
-                found.append(f"(' ' || c.facets) LIKE {self(f'% {token}%')}")
-            else:
-                found.append(f"(' ' || c.facets || ' ') LIKE {self(f'% {token} %')}")
-        return found
-
-    def rank(self, terms: list[str]) -> str:
-        """:func:`rank_of` on the copy."""
-        exact = ", ".join(self(term) for term in [" ".join(terms), *terms])
-        starts = " OR ".join(f"c.family_norm LIKE {self(term + '%')}" for term in terms)
-        return f"CASE WHEN c.family_norm IN ({exact}) THEN 0 WHEN {starts} THEN 1 ELSE 2 END"
-
-    def rows(self, match: str, low: str, high: str | None, after: str | None, checks: list[str], wanted: int) -> str:
-        """Up to ``wanted`` rows of the copy with keys in ``[low, high)`` above ``after`` that pass ``checks``, in
-        key order: read through the word index (its postings for ``match`` within the positions of that key
-        range, in position order, each row checked, stopping when the page is full), or without ``match`` as
-        the key range of the copy itself."""
-        above = after is not None and after >= low
-        if not match:
-            where = [f"c.sort_key > {self(after)}" if above else f"c.sort_key >= {self(low)}"]
-            where += [] if high is None else [f"c.sort_key < {self(high)}"]
-            return (f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where + checks)} "  # noqa: S608
-                    f"ORDER BY c.sort_key LIMIT {int(wanted)}")
-        where = [f"directory_search_fts MATCH {self(match)}",
-                 f"f.rowid >= {self.pos_of(after, True) if above and after is not None else self.pos_of(low, False)}"]
-        where += [] if high is None else [f"f.rowid < {self.pos_of(high, False)}"]
-        return ("SELECT c.id, c.sort_key FROM directory_search_fts f JOIN directory_search_persons c "  # noqa: S608
-                f"ON c.pos = f.rowid WHERE {' AND '.join(where + checks)} ORDER BY f.rowid LIMIT {int(wanted)}")
-
-
-async def _ordered_plan(session: AsyncSession, query: SearchQuery) -> _Words | None:
-    """What the copy's word index can match for this search (None: nothing), its words and filter tokens
-    counted in ``directory_words`` (one statement)."""
-    terms = sorted({term for term in words(query.q) if len(term) >= PREFIX_INDEXED})
-    facets = facet_terms(query)
-    if not terms and not facets:
-        return None
-    *counts, total = await _line_counts(session, [*((term, True) for term in terms),
-                                                  *((FACET_WORD + token, starts) for token, starts in facets),
-                                                  (TOTAL_WORD, False)])
-    return _Words(terms, facets, counts, total)
-
-
-async def _ordered(
-    session: AsyncSession, query: SearchQuery, indexed: _Words, after: tuple[int, str] | None, wanted: int
-) -> list[Hit]:
-    """SQLite, no mailbox condition: the ranked result tier by tier in display order, as :func:`_tiers` reads
-    it, but from the copy's word index (see :meth:`_Words.match`) instead of every row of a key range. Rank 0
-    from the family index; rank 1 as one position range per word (the families starting with it: there the
-    word itself needs no matching, the rarest other word is matched); rank 2 in the positions between those
-    ranges (a row inside one has a family starting with a word). Every candidate is checked on its row (all
-    words, filters, rank), so the rows are exactly those of the general ranked query. One statement."""
-    terms = words(query.q)
-    sql = _Sql()
-    if terms and indexed.few():  # its rarest word selects few rows: all of them, ranked and sorted, at once
-        rank = sql.rank(terms)
-        where = [f"directory_search_fts MATCH {sql(indexed.match())}", *sql.checks(query)]
-        if after is not None:
-            where.append(f"({rank} > {sql(after[0])} OR ({rank} = {sql(after[0])} AND c.sort_key > {sql(after[1])}))")
-        statement = (f"SELECT c.id, c.sort_key, {rank} AS rank FROM directory_search_fts f "  # noqa: S608
-                     f"JOIN directory_search_persons c ON c.pos = f.rowid WHERE {' AND '.join(where)} "
-                     f"ORDER BY 3, f.rowid LIMIT {int(wanted)}")
-        connection = await session.connection()
-        found: list[Any] = list((await connection.exec_driver_sql(statement, sql.parameters)).all())
-        return [(int(row[0]), str(row[1]), int(row[2])) for row in found]
-    tiers: list[tuple[int, str]] = []  # (rank, statement), in the order of the ranking
-    if not terms:  # filters alone: everything is rank 0
-        tiers.append((0, sql.rows(indexed.match(), "", None, after[1] if after else None, sql.checks(query), wanted)))
-    else:
-        if after is None or after[0] == 0:
-            family = ", ".join(sql(term) for term in [" ".join(terms), *terms])
-            where = [f"c.family_norm IN ({family})", *sql.checks(query)]
-            if after is not None:
-                where.append(f"c.sort_key > {sql(after[1])}")
-            tiers.append((0, f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where)} "  # noqa: S608
-                             f"ORDER BY c.sort_key LIMIT {int(wanted)}"))
-            after = None
-        starts = _family_starts(terms)
-        if after is None or after[0] == 1:
-            for term in starts:
-                upper = term + _AFTER_WORDS
-                if after is None or after[1] < upper:
-                    checks = [f"{sql.rank(terms)} = 1", *sql.checks(query)]
-                    tiers.append((1, sql.rows(indexed.match(term), term, upper, after[1] if after else None, checks,
-                                              wanted)))
-            after = None
-        gaps = list(zip(["", *(term + _AFTER_WORDS for term in starts)], [*starts, None], strict=True))
-        for low, high in gaps:
-            if after is None or high is None or after[1] < high:
-                checks = [f"{sql.rank(terms)} = 2", *sql.checks(query)]
-                tiers.append((2, sql.rows(indexed.match(), low, high, after[1] if after else None, checks, wanted)))
-    # One statement: the tiers one after another (SQLite runs UNION ALL's parts in order and stops at the limit);
-    # each row carries its tier, and the rows are put in tier order here in any case.
-    statement = " UNION ALL ".join(f"SELECT id, sort_key, {rank} AS rank, {step} AS step FROM ({tier})"  # noqa: S608
-                                   for step, (rank, tier) in enumerate(tiers))
-    connection = await session.connection()
-    result = await connection.exec_driver_sql(f"{statement} LIMIT {int(wanted)}", sql.parameters)
-    rows: list[Any] = sorted(result.all(), key=lambda row: int(row[3]))
-    return [(int(row[0]), str(row[1]), int(row[2])) for row in rows][:wanted]
 
 
 # SQLite: read the file through a memory map (its largest size by default): a search reads pages at random
@@ -638,9 +440,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
             "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
-    indexed = await _ordered_plan(session, query) if sqlite and source_for(query) is ORDERED else None
+    indexed = await ordered_plan(session, query) if sqlite and source_for(query) is ORDERED else None
     if indexed is not None:
-        hits = await _ordered(session, query, indexed, after, limit + 1)
+        hits = await ordered(session, query, indexed, after, limit + 1)
     elif len(terms) == 1 and not filtered:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
     elif terms:

@@ -1,7 +1,8 @@
 """How a practitioner search becomes SQL: word and filter conditions on either engine, the two row sources
 (the person table and the narrow ordered copy), the rank, and the page's rows read as :class:`Practitioner`.
 
-:mod:`directory.search` plans and runs searches with these pieces; the FHIR API uses :func:`match_words`.
+:mod:`directory.search` and :mod:`directory.search_ordered` plan and run searches with these pieces (and the
+word counts that steer the plans); the FHIR API uses :func:`match_words`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,48 @@ from directory.text import words
 # A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
 # posting list costs more than checking it on the rows the other words already selected.
 SHORT_TERM = 3
+PREFIX_INDEXED = 2  # the shortest word whose prefix the full-text index answers directly (FTS5 prefix='2 3')
+VOCABULARY_SCAN = 300  # distinct words read to estimate a prefix: more than that is a common prefix anyway
+AFTER_WORDS = "\x7f"  # above every folded character: [t, t + this) is "starts with t"
+Hit = tuple[int, str, int]  # person id, sort key, rank
 
 
 async def fetch_rows(session: AsyncSession, statement: Any) -> list[Any]:
     connection = await session.connection()
     return list((await connection.execute(statement)).all())
+
+
+async def line_counts(session: AsyncSession, items: list[tuple[str, bool]]) -> list[int]:
+    """About how many activity lines carry a word starting with each term (or equal to it when not
+    ``starts``), from ``directory_words``, in one statement; a prefix reads at most 300 words. Filter tokens
+    are counted there as ``~`` + token, the number of lines as the empty word. Plain SQL text (the same on
+    both engines, every value a parameter): building it as expressions cost more than running it."""
+    parts: list[str] = []
+    parameters: dict[str, Any] = {}
+    for index, (term, starts) in enumerate(items):
+        parameters[f"w{index}"] = term
+        if starts:
+            parameters[f"u{index}"] = term + AFTER_WORDS
+            parts.append("(SELECT coalesce(sum(lines), 0) FROM (SELECT lines FROM directory_words "  # noqa: S608
+                         f"WHERE word >= :w{index} AND word < :u{index} LIMIT {VOCABULARY_SCAN}) AS w{index})")
+        else:
+            parts.append(f"(SELECT coalesce(sum(lines), 0) FROM directory_words WHERE word = :w{index})")  # noqa: S608
+    row = (await fetch_rows(session, text(f"SELECT {', '.join(parts)}").bindparams(**parameters)))[0]
+    return [int(value) for value in row]
+
+
+async def lines_starting(session: AsyncSession, term: str, starts: bool = True) -> int:
+    return (await line_counts(session, [(term, starts)]))[0]
+
+
+def family_starts(terms: list[str]) -> list[str]:
+    """The words whose ``sort_key`` ranges hold the families starting with any word, in key order (a word that
+    starts with another word is in that one's range)."""
+    starts: list[str] = []
+    for term in sorted(set(terms)):
+        if not starts or not term.startswith(starts[-1]):
+            starts.append(term)
+    return starts
 
 
 def match_words(sqlite: bool, column: str, terms: list[str], prefix: list[bool], name: str = "") -> TextClause:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy import text as sql
 
 from directory import search as search_module
+from directory import search_ordered
 from directory.errors import InvalidQuery
 from directory.importer import import_file
 from directory.models import Person, SearchPerson, Word
@@ -16,17 +17,15 @@ from directory.search import (
     _exact_first,
     _filters_only,
     _general,
-    _lines_starting,
-    _ordered,
-    _ordered_plan,
     _several_words,
     _single_term,
     _tiers,
     lookup,
     search,
 )
+from directory.search_ordered import ordered, ordered_plan
 from directory.search_query import SearchQuery
-from directory.search_sql import rank_of, scan_conditions
+from directory.search_sql import lines_starting, rank_of, scan_conditions
 from directory.text import words
 from storage.engine import Database
 from tests.directory.helpers import FILLERS, known_directory, person_line, small
@@ -239,14 +238,14 @@ async def test_word_counts_follow_the_last_import(database: Database, tmp_path: 
     async with database.read() as session:
         counts = {str(row[0]): int(row[1]) for row in await session.execute(select(Word.word, Word.lines))}
         assert counts["dupont"] == FILLERS and counts["lyon"] == FILLERS + 3 and counts["veran"] == 1
-        assert await _lines_starting(session, "dup") == FILLERS
-        assert await _lines_starting(session, "zzz") == 0
+        assert await lines_starting(session, "dup") == FILLERS
+        assert await lines_starting(session, "zzz") == 0
     extra = [person_line(("810000000999", "DUPONTEL", "Alain", "10", "Médecin", "SM54", "Médecine générale",
                           "Lyon", "69003", "69383", "69"))]
     newer, _ = known_directory(tmp_path / "v2", stamp="202611020000", extra=extra)
     await import_file(database, newer)
     async with database.read() as session:
-        assert await _lines_starting(session, "dupont") == FILLERS + 1
+        assert await lines_starting(session, "dupont") == FILLERS + 1
 
 
 @pytest.mark.parametrize("random_row", [0, 10**9])
@@ -356,9 +355,9 @@ async def test_word_index_tiers_rank_like_the_general_query(
     it matches (long words whole or by their first 3 characters, the rarest alone or intersected, one-letter
     words and particles only checked on rows), give exactly the general ranked query's rows, for any page size
     and from any cursor. On PostgreSQL (no such index) the searches go the other ways, with the same pages."""
-    monkeypatch.setattr(search_module, "FULL_PREFIX_LINES", full_prefix)
-    monkeypatch.setattr(search_module, "RARE_ENOUGH", rare)
-    monkeypatch.setattr(search_module, "MATCHED_PARTS", parts)
+    monkeypatch.setattr(search_ordered, "FULL_PREFIX_LINES", full_prefix)
+    monkeypatch.setattr(search_ordered, "RARE_ENOUGH", rare)
+    monkeypatch.setattr(search_ordered, "MATCHED_PARTS", parts)
     generated = small(tmp_path, persons=300, seed=3)
     await import_file(database, generated.activity_path)
     await import_file(database, generated.mailbox_path)
@@ -372,16 +371,16 @@ async def test_word_index_tiers_rank_like_the_general_query(
             assert [item.id_nat for item in page.items] == await _id_nats(session, general[:100]), query
             if not sqlite:
                 continue
-            indexed = await _ordered_plan(session, query)
+            indexed = await ordered_plan(session, query)
             if indexed is None:  # nothing it can match: one-letter words only
                 assert all(len(term) == 1 for term in words(query.q)) and query.profession is None, query
                 continue
-            assert await _ordered(session, query, indexed, None, 1000) == general, query
+            assert await ordered(session, query, indexed, None, 1000) == general, query
             for size in (1, 3):
-                assert await _ordered(session, query, indexed, None, size) == general[:size], query
+                assert await ordered(session, query, indexed, None, size) == general[:size], query
             for cut in range(0, len(general), max(1, len(general) // 7)):
                 _, key, rank = general[cut]
-                assert await _ordered(session, query, indexed, (rank, key), 1000) == general[cut + 1:], (query, cut)
+                assert await ordered(session, query, indexed, (rank, key), 1000) == general[cut + 1:], (query, cut)
     assert answered >= 12
 
 
