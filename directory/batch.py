@@ -65,8 +65,27 @@ def line_pattern(header: Header) -> re.Pattern[str]:
         elif key == "id_nat":
             parts.append(f"(?:{_IDNAT_PS.pattern})")
         else:  # at most ``limit`` characters, no blank at either end
-            parts.append(rf"(?!\s)[^|]{{0,{limits[key]}}}+(?<!\s)")
+            parts.append(free_value(limits[key]))
     return re.compile("".join(part + r"\|" for part in parts))
+
+
+def free_value(limit: int) -> str:
+    """The pattern of a value the fast paths take as it is: at most ``limit`` characters, no blank at either end
+    (the reference parsers strip values)."""
+    return rf"(?!\s)[^|]{{0,{limit}}}+(?<!\s)"
+
+
+def decode_batch(raws: list[bytes], encoding: str) -> list[str]:
+    """The lines as text without their line ends, as :func:`directory.extraction.decode_line` gives them one by
+    one (a stray latin-1 line in a UTF-8 file still reads), at once when the whole batch decodes."""
+    if encoding == "utf-8":
+        try:
+            decoded = list(map(bytes.decode, raws))
+        except UnicodeDecodeError:  # a stray latin-1 line: line by line
+            return [decode_line(raw, encoding) for raw in raws]
+    else:
+        decoded = list(map(bytes.decode, raws, _repeat(encoding)))
+    return list(map(str.rstrip, decoded, _repeat("\r\n")))
 
 
 def _join4(a: str, b: str, c: str, d: str) -> str:
@@ -177,7 +196,7 @@ class ActivityBatches:
         """``raws`` are consecutive lines numbered from ``first_line``. Returns the activity rows, the persons
         closed so far, the rejected lines and how many lines were read (blank lines are skipped, uncounted)."""
         header, encoding = self.header, self.encoding
-        texts = self._decode(raws)
+        texts = decode_batch(raws, encoding)
         numbers: list[int] = list(range(first_line, first_line + len(raws)))
         if "" in texts:  # blank lines: not lines of the file as far as counts go, but they keep their number
             keep = [index for index, value in enumerate(texts) if value]
@@ -239,16 +258,6 @@ class ActivityBatches:
         """How many accepted lines carry each word of the persons' documents (see ``directory_words``); once, at
         the end of the file."""
         return vocabulary(self.counts, self.facet_counts, self.accepted)
-
-    def _decode(self, raws: list[bytes]) -> list[str]:
-        if self.encoding == "utf-8":
-            try:
-                decoded = list(map(bytes.decode, raws))
-            except UnicodeDecodeError:  # a stray latin-1 line: line by line
-                return [decode_line(raw, self.encoding) for raw in raws]
-        else:
-            decoded = list(map(bytes.decode, raws, _repeat(self.encoding)))
-        return list(map(str.rstrip, decoded, _repeat("\r\n")))
 
     @staticmethod
     def _activities(numbers: list[int], v: Sequence[Sequence[str]]) -> list[Row]:

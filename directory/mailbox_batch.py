@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from directory.batch import decode_batch, free_value
 from directory.extraction import (
     _MAILBOX_COLUMNS,
     MAILBOX_LIMITS,
@@ -29,7 +30,6 @@ from directory.extraction import (
     MAX_LINE,
     Header,
     Rejected,
-    decode_line,
     parse_mailbox,
 )
 from directory.staging import mailbox_row
@@ -56,7 +56,7 @@ def line_pattern(header: Header) -> re.Pattern[str]:
         if key is None:
             parts.append(f"[^|]{{0,{MAX_FIELD}}}+")
         elif key == "dematerialised":
-            parts.append(rf"(?!\s)[^|]{{0,{MAX_FIELD}}}+(?<!\s)")
+            parts.append(free_value(MAX_FIELD))
         elif key == "kind":
             parts.append("(?:PER|ORG|APP|CAB)")
         elif key == "address":
@@ -64,7 +64,7 @@ def line_pattern(header: Header) -> re.Pattern[str]:
         elif key == "id_nat":
             parts.append(f"(?:{_IDNAT_PS.pattern})?")
         else:  # at most its width, no blank at either end
-            parts.append(rf"(?!\s)[^|]{{0,{MAILBOX_LIMITS[key]}}}+(?<!\s)")
+            parts.append(free_value(MAILBOX_LIMITS[key]))
     return re.compile("".join(part + r"\|" for part in parts))
 
 
@@ -81,7 +81,7 @@ class MailboxBatches:
     def parse(self, first_line: int, raws: list[bytes]) -> tuple[list[Row], list[Rejected], int]:
         """``raws`` are consecutive lines numbered from ``first_line``. Returns the rows and the rejected lines,
         both in line order, and how many lines were read (blank lines are skipped, uncounted)."""
-        texts = self._decode(raws)
+        texts = decode_batch(raws, self.encoding)
         numbered = [(number, raw, value) for number, raw, value in zip(
             itertools.count(first_line), raws, texts, strict=False) if value]
         fullmatch = self.pattern.fullmatch
@@ -126,12 +126,3 @@ class MailboxBatches:
             if not owner and (box == "PER" or not place):
                 rows[index] = None
         return rows
-
-    def _decode(self, raws: list[bytes]) -> list[str]:
-        if self.encoding == "utf-8":
-            try:
-                return [raw.decode().rstrip("\r\n") for raw in raws]
-            except UnicodeDecodeError:  # a stray latin-1 line: line by line
-                return [decode_line(raw, self.encoding) for raw in raws]
-        return [raw.decode(self.encoding).rstrip("\r\n") for raw in raws]
-
