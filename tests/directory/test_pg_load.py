@@ -1,5 +1,5 @@
-"""The PostgreSQL import's own ways (directory.pg_load, the COPY text of directory.staging, the staging tables'
-collation) give what the plain ones gave."""
+"""The PostgreSQL import's own ways (the structures' distinct values in directory.merge, the COPY text of
+directory.staging, the staging tables' collation) give what the plain ones gave."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from sqlalchemy import select
 
 from directory.generator import ACTIVITY_HEADER_56
 from directory.importer import import_file
-from directory.merge import STRUCTURE_COLUMNS
 from directory.models import Structure
-from directory.pg_load import distinct_structures
 from directory.staging import copy_text, definitions
 from storage.engine import Database
 from tests.directory.helpers import PEOPLE, person_line, with_field, write_lines
@@ -42,7 +40,6 @@ def test_copy_text_of_rows_of_several_widths_and_braces() -> None:
 def test_postgresql_staging_text_compares_bytes() -> None:
     assert definitions(("line_no", "key"), sqlite=False) == 'line_no INTEGER NOT NULL, key TEXT COLLATE "C" NOT NULL'
     assert definitions(("line_no", "key"), sqlite=True) == "line_no INTEGER NOT NULL, key TEXT NOT NULL"
-    assert "GROUP BY structure_key, structure_name, structure_norm, siret" in distinct_structures(STRUCTURE_COLUMNS)
 
 
 _STREET, _CITY, _PHONE, _SIRET = map(ACTIVITY_HEADER_56.index, (
