@@ -46,6 +46,7 @@ from directory.merge import (
 )
 from directory.models import ImportRun
 from directory.parallel import Done, Failed, Parts, merge_words, open_parts
+from directory.postings import POSTINGS, VOCABULARY
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
@@ -420,7 +421,7 @@ async def _import(
         await merger.count_words(await _words(parts, counted))
         await merger.drop("stg_activity", "stg_person", "stg_structure")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",
-                            "directory_search_persons")
+                            "directory_search_persons", POSTINGS, VOCABULARY)
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")

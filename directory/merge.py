@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from directory import postings
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
 from directory.staging import merge_person_rows
 from storage.base import UTCDateTime
@@ -314,7 +315,8 @@ class Merger:
         """Rebuild ``directory_search_persons`` (the search's narrow copy of the active persons) in display
         order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already; its
         indexes are dropped before and built once after (a sorted build, not 1.5 million random inserts). On
-        SQLite its word index ``directory_search_fts`` is emptied and filled again from it, in ``pos`` order."""
+        SQLite its word index ``directory_search_fts`` is emptied and filled again from it, in ``pos`` order; on
+        PostgreSQL its postings (:mod:`directory.postings`)."""
         await self.run("DROP INDEX ix_directory_search_persons_family")  # built once from the loaded rows
         await self.run("DROP INDEX ix_directory_search_persons_pos")
         if not await self.empty("directory_search_persons"):
@@ -327,6 +329,8 @@ class Merger:
         if self.sqlite:  # only ever filled whole: its term hash stays at 16 MiB (a quarter less time than 1 MiB)
             await self.run(SEARCH_FTS_HASH)
             await self.run(SEARCH_FTS_FILL)
+        else:
+            await postings.rebuild(self.connection)
 
     async def drop(self, *staging: str) -> None:
         """Drop the staging tables; on a connection the import discards, nothing to do (closing it deletes its

@@ -440,7 +440,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
             "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
-    indexed = await ordered_plan(session, query) if sqlite and source_for(query) is ORDERED else None
+    indexed = await ordered_plan(session, query) if source_for(query) is ORDERED else None
     if indexed is not None:
         hits = await ordered(session, query, indexed, after, limit + 1)
     elif len(terms) == 1 and not filtered:

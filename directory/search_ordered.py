@@ -1,22 +1,36 @@
-"""SQLite's ordered plan: a search read tier by tier in display order from the ordered copy's word index.
+"""The ordered plan: a search read tier by tier in display order from the ordered copy's word index.
 
-``directory_search_fts`` (migration ``0008_directory_search_fts``) holds the words and filter tokens of the
-narrow ordered copy (``directory_search_persons``) with rowid = display position (``pos``), so that FTS5 yields
-a word's rows in display order and a tier stops as soon as the page is full. :func:`ordered_plan` says what the
-index can match for a search, :func:`ordered` runs it (one statement); every candidate is checked on its row, so
-the rows are those of the general ranked query. :mod:`directory.search` chooses this plan on SQLite when no
-mailbox condition needs the person table.
+SQLite: ``directory_search_fts`` (migration ``0008_directory_search_fts``) holds the words and filter tokens of
+the narrow ordered copy (``directory_search_persons``) with rowid = display position (``pos``), so that FTS5
+yields a word's rows in display order and a tier stops as soon as the page is full (one statement).
+PostgreSQL: ``directory_search_postings`` (:mod:`directory.postings`) holds each word's positions in chunks; a
+tier reads them window by window of positions (each window sorted, the next one read only if the page is not
+full), and intersects at most :data:`PG_PARTS` words by joining their unnested chunks (one statement a window,
+run one after another). Filter tokens are not there: they are checked on the rows.
+
+:func:`ordered_plan` says what the index can match for a search, :func:`ordered` runs it; every candidate is
+checked on its row, so the rows are those of the general ranked query. :mod:`directory.search` chooses this plan
+when no mailbox condition needs the person table and (PostgreSQL) the index can match one of its words.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.search_query import SearchQuery
-from directory.search_sql import AFTER_WORDS, PREFIX_INDEXED, Hit, facet_terms, family_starts, line_counts
+from directory.search_sql import (
+    AFTER_WORDS,
+    PREFIX_INDEXED,
+    VOCABULARY_SCAN,
+    Hit,
+    facet_terms,
+    family_starts,
+    line_counts,
+)
 from directory.text import words
 
 # SQLite: the ordered copy's words by display position (directory_search_fts, rowid = pos). A prefix of 2 or
@@ -27,6 +41,17 @@ FULL_PREFIX_LINES = 3_000  # a longer word on at most this many lines is matched
 RARE_ENOUGH = 3_000  # expected candidates that are checked on their rows rather than narrowed by another word
 MATCHED_PARTS = 3  # at most this many words and tokens are intersected by the index
 _NO_POS = 1 << 62  # past every position
+# PostgreSQL: at most PG_PARTS words are intersected (a posting read costs about PG_POSTING, a candidate checked
+# on its row PG_ROW); a tier reads positions in windows, the first of PG_WINDOW positions, each next one
+# PG_GROWTH times larger; a filter token on fewer lines than a PG_FILTER_RATIO-th of the rarest word's leaves
+# the search to the filters' full-text index instead.
+PG_PARTS = 3
+PG_POSTING = 1
+PG_ROW = 8
+PG_WINDOW = 16_384
+PG_GROWTH = 4
+PG_FILTER_RATIO = 4
+_PG_NO_POS = 2**31 - 1
 
 
 class Words:
@@ -63,6 +88,45 @@ class Words:
             expected = min(expected, float(count)) if len(parts) == 1 else expected * share
         return " AND ".join(parts)
 
+    def builder(self) -> _Sql:
+        return _Sql()
+
+
+class Postings:
+    """PostgreSQL: what ``directory_search_postings`` can match for one search: each word of two characters or
+    more, as the range of vocabulary words it starts, with the rows holding them (``directory_search_vocabulary``;
+    a prefix of more than :data:`VOCABULARY_SCAN` words counts as every row); ``total``: the rows of the copy."""
+
+    def __init__(self, terms: list[str], counts: list[int], total: int) -> None:
+        self.total = total
+        self.items = sorted(zip(counts, terms, strict=True))
+
+    def match(self, implied: str = "") -> list[str]:
+        """The words whose postings select a superset of the rows holding every word but ``implied``: the rarest,
+        then the next rarest while reading its postings costs less than checking on rows the candidates it
+        removes (:data:`PG_POSTING` against :data:`PG_ROW`), up to :data:`PG_PARTS`. Empty when nothing is left
+        to match."""
+        parts: list[str] = []
+        expected = float(self.total)
+        for count, term in self.items:
+            if term == implied:
+                continue
+            share = count / self.total if self.total else 1.0
+            if parts and (len(parts) == PG_PARTS or count * PG_POSTING >= expected * (1 - share) * PG_ROW):
+                break
+            parts.append(term)
+            expected = min(expected, float(count)) if len(parts) == 1 else expected * share
+        return parts
+
+    def few(self) -> bool:
+        """Whether the rarest word alone selects few enough rows to read, rank and sort all the candidates at once
+        (whatever the other words remove: the words of one name, a city's for one, come together far more often
+        than their shares say, so an intersection's size is not estimated here)."""
+        return bool(self.items) and self.items[0][0] <= RARE_ENOUGH
+
+    def builder(self) -> _PgSql:
+        return _PgSql()
+
 
 class _Sql:
     """A statement of plain SQL text with its named parameters: the word-index statement is built this way
@@ -76,6 +140,14 @@ class _Sql:
         name = f"p{len(self.parameters)}"
         self.parameters[name] = value
         return f":{name}"
+
+    async def fetch(self, session: AsyncSession, statement: str) -> list[Any]:
+        """The rows of ``statement`` with this builder's parameters (``:name``: SQLite's own style; PostgreSQL's
+        driver numbers them, which ``text`` does)."""
+        connection = await session.connection()
+        if connection.dialect.name == "sqlite":
+            return list((await connection.exec_driver_sql(statement, self.parameters)).all())
+        return list((await connection.execute(text(statement), self.parameters)).all())
 
     def pos_of(self, key: str, strictly: bool) -> str:
         """The position of the first row of the copy with a key at or above (``strictly``: above) ``key``."""
@@ -98,29 +170,125 @@ class _Sql:
         starts = " OR ".join(f"c.family_norm LIKE {self(term + '%')}" for term in terms)
         return f"CASE WHEN c.family_norm IN ({exact}) THEN 0 WHEN {starts} THEN 1 ELSE 2 END"
 
-    def rows(self, match: str, low: str, high: str | None, after: str | None, checks: list[str], wanted: int) -> str:
+    def key_range(self, low: str, high: str | None, after: str | None, checks: list[str], wanted: int) -> str:
+        """The rows of the copy with keys in ``[low, high)`` above ``after`` that pass ``checks``, in key order."""
+        above = after is not None and after >= low
+        where = [f"c.sort_key > {self(after)}" if above else f"c.sort_key >= {self(low)}"]
+        where += [] if high is None else [f"c.sort_key < {self(high)}"]
+        return (f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where + checks)} "  # noqa: S608
+                f"ORDER BY c.sort_key LIMIT {int(wanted)}")
+
+    async def locate(self, session: AsyncSession, keys: list[tuple[str, bool]]) -> None:
+        """SQLite finds positions inside its statements."""
+
+    def everything(self, match: Any, rank: str, where: list[str], wanted: int) -> str:
+        """Every candidate of ``match`` that passes ``where``, ranked, in rank then display order."""
+        where = [f"directory_search_fts MATCH {self(match)}", *where]
+        return (f"SELECT c.id, c.sort_key, {rank} AS rank FROM directory_search_fts f "  # noqa: S608
+                f"JOIN directory_search_persons c ON c.pos = f.rowid WHERE {' AND '.join(where)} "
+                f"ORDER BY 3, f.rowid LIMIT {int(wanted)}")
+
+    async def run(self, session: AsyncSession, tiers: list[tuple[int, str]], wanted: int) -> list[Hit]:
+        """The tiers' rows in order, up to ``wanted``: one statement, the tiers one after another (SQLite runs
+        UNION ALL's parts in order and stops at the limit); each row carries its tier, and the rows are put in
+        tier order here in any case."""
+        statement = " UNION ALL ".join(f"SELECT id, sort_key, {rank} AS rank, {step} AS step FROM ({tier})"  # noqa: S608
+                                       for step, (rank, tier) in enumerate(tiers))
+        rows = sorted(await self.fetch(session, f"{statement} LIMIT {int(wanted)}"), key=lambda row: int(row[3]))
+        return [(int(row[0]), str(row[1]), int(row[2])) for row in rows][:wanted]
+
+    def rows(self, match: Any, low: str, high: str | None, after: str | None, checks: list[str], wanted: int
+             ) -> list[str]:
         """Up to ``wanted`` rows of the copy with keys in ``[low, high)`` above ``after`` that pass ``checks``, in
         key order: read through the word index (its postings for ``match`` within the positions of that key
         range, in position order, each row checked, stopping when the page is full), or without ``match`` as
         the key range of the copy itself."""
-        above = after is not None and after >= low
         if not match:
-            where = [f"c.sort_key > {self(after)}" if above else f"c.sort_key >= {self(low)}"]
-            where += [] if high is None else [f"c.sort_key < {self(high)}"]
-            return (f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where + checks)} "  # noqa: S608
-                    f"ORDER BY c.sort_key LIMIT {int(wanted)}")
+            return [self.key_range(low, high, after, checks, wanted)]
+        above = after is not None and after >= low
         where = [f"directory_search_fts MATCH {self(match)}",
                  f"f.rowid >= {self.pos_of(after, True) if above and after is not None else self.pos_of(low, False)}"]
         where += [] if high is None else [f"f.rowid < {self.pos_of(high, False)}"]
-        return ("SELECT c.id, c.sort_key FROM directory_search_fts f JOIN directory_search_persons c "  # noqa: S608
-                f"ON c.pos = f.rowid WHERE {' AND '.join(where + checks)} ORDER BY f.rowid LIMIT {int(wanted)}")
+        return ["SELECT c.id, c.sort_key FROM directory_search_fts f JOIN directory_search_persons c "  # noqa: S608
+                f"ON c.pos = f.rowid WHERE {' AND '.join(where + checks)} ORDER BY f.rowid LIMIT {int(wanted)}"]
 
 
-async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | None:
-    """What the copy's word index can match for this search (None: nothing), its words and filter tokens
-    counted in ``directory_words`` (one statement)."""
+class _PgSql(_Sql):
+    """PostgreSQL's statements over ``directory_search_postings``: the positions of the keys a search needs are
+    read first (:meth:`locate`), so that a tier's range of positions is cut into windows here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions: dict[tuple[str, bool], int] = {}
+
+    async def locate(self, session: AsyncSession, keys: list[tuple[str, bool]]) -> None:
+        """The position of the first row of the copy with a key at or above (``True``: above) each key, in one
+        statement; past the last row: the number of rows plus one."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return
+        sql = _Sql()
+        parts = [f"(SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "  # noqa: S608
+                 f"{sql(key)} ORDER BY sort_key LIMIT 1)" for key, strictly in wanted]
+        parts.append("(SELECT max(pos) FROM directory_search_persons)")
+        *found, last = (await sql.fetch(session, f"SELECT {', '.join(parts)}"))[0]
+        end = int(last or 0) + 1
+        self.positions = {key: end if pos is None else int(pos) for key, pos in zip(wanted, found, strict=True)}
+
+    def postings(self, match: list[str], low: int, high: int) -> str:
+        """The positions in ``[low, high)`` holding a word starting with every word of ``match`` (unsorted,
+        distinct)."""
+        parts = [f"SELECT DISTINCT p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) "  # noqa: S608
+                 f"WHERE w.word >= {self(term)} AND w.word < {self(term + AFTER_WORDS)} AND w.first_pos < {int(high)} "
+                 f"AND w.last_pos >= {int(low)} AND p.pos >= {int(low)} AND p.pos < {int(high)}" for term in match]
+        # INTERSECT (a hash or a sort, linear): as a join, the planner takes each unnested chunk for one row and
+        # would rescan one word's postings for every position of the other
+        return " INTERSECT ".join(parts)
+
+    def everything(self, match: Any, rank: str, where: list[str], wanted: int) -> str:
+        return (f"SELECT c.id, c.sort_key, {rank} AS rank FROM ({self.postings(match, 0, _PG_NO_POS)}) d "  # noqa: S608
+                f"JOIN directory_search_persons c ON c.pos = d.pos WHERE {' AND '.join(where) or 'true'} "
+                f"ORDER BY 3, d.pos LIMIT {int(wanted)}")
+
+    def rows(self, match: Any, low: str, high: str | None, after: str | None, checks: list[str], wanted: int
+             ) -> list[str]:
+        """As on SQLite, but one statement per window of positions, in order: each sorts its candidates and
+        stops at the page's size; the next window is read only if the page is not full yet."""
+        if not match:
+            return [self.key_range(low, high, after, checks, wanted)]
+        above = after is not None and after >= low
+        start = self.positions[(after, True)] if above and after is not None else self.positions[(low, False)]
+        end = _PG_NO_POS if high is None else self.positions[(high, False)]
+        statements = []
+        size = PG_WINDOW
+        while start < end:
+            stop = end if end - start <= size * PG_GROWTH else start + size
+            statements.append(
+                f"SELECT c.id, c.sort_key FROM ({self.postings(match, start, stop)}) d "  # noqa: S608
+                f"JOIN directory_search_persons c ON c.pos = d.pos WHERE {' AND '.join(checks) or 'true'} "
+                f"ORDER BY d.pos LIMIT {int(wanted)}")
+            start, size = stop, size * PG_GROWTH
+        return statements
+
+    async def run(self, session: AsyncSession, tiers: list[tuple[int, str]], wanted: int) -> list[Hit]:
+        """The statements one after another until the page is full (a round trip is cheaper than planning the
+        windows that are not needed)."""
+        found: list[Hit] = []
+        for rank, statement in tiers:
+            rows = await self.fetch(session, statement)
+            found += [(int(row[0]), str(row[1]), rank) for row in rows[:wanted - len(found)]]
+            if len(found) >= wanted:
+                break
+        return found
+
+
+async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Postings | None:
+    """What the copy's word index can match for this search (None: nothing, or, on PostgreSQL, a filter much
+    rarer than every word it can match: the filters' own index serves that search better)."""
     terms = sorted({term for term in words(query.q) if len(term) >= PREFIX_INDEXED})
     facets = facet_terms(query)
+    if session.get_bind().dialect.name != "sqlite":
+        return await _postings_plan(session, terms, facets)
     if not terms and not facets:
         return None
     *counts, total = await line_counts(session, [*((term, True) for term in terms),
@@ -129,31 +297,54 @@ async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Non
     return Words(terms, facets, counts, total)
 
 
-async def ordered(
-    session: AsyncSession, query: SearchQuery, indexed: Words, after: tuple[int, str] | None, wanted: int
-) -> list[Hit]:
-    """SQLite, no mailbox condition: the ranked result tier by tier in display order, as :func:`_tiers` reads
-    it, but from the copy's word index (see :meth:`Words.match`) instead of every row of a key range. Rank 0
-    from the family index; rank 1 as one position range per word (the families starting with it: there the
-    word itself needs no matching, the rarest other word is matched); rank 2 in the positions between those
-    ranges (a row inside one has a family starting with a word). Every candidate is checked on its row (all
-    words, filters, rank), so the rows are exactly those of the general ranked query. One statement."""
-    terms = words(query.q)
+async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[tuple[str, bool]]) -> Postings | None:
+    """PostgreSQL: the rows holding a word each term starts and the copy's rows, in one statement; then, when
+    there are filters, their line counts."""
+    if not terms:
+        return None
     sql = _Sql()
+    parts = [f"(SELECT CASE WHEN count(*) > {VOCABULARY_SCAN} THEN -1 ELSE coalesce(sum(lines), 0) END FROM "  # noqa: S608
+             f"(SELECT lines FROM directory_search_vocabulary WHERE word >= {sql(term)} AND word < "
+             f"{sql(term + AFTER_WORDS)} LIMIT {VOCABULARY_SCAN + 1}) v)" for term in terms]
+    parts.append("(SELECT max(pos) FROM directory_search_persons)")
+    *found, last = (await sql.fetch(session, f"SELECT {', '.join(parts)}"))[0]
+    total = int(last or 0)
+    indexed = Postings(terms, [total if count < 0 else int(count) for count in found], total)
+    if facets and PG_FILTER_RATIO:  # 0: never
+        *counts, lines = await line_counts(session, [*((FACET_WORD + token, starts) for token, starts in facets),
+                                                      (TOTAL_WORD, False)])
+        rarest = min(counts) / lines * total if lines else 0.0
+        if rarest * PG_FILTER_RATIO < indexed.items[0][0]:
+            return None
+    return indexed
+
+
+async def ordered(
+    session: AsyncSession, query: SearchQuery, indexed: Words | Postings, after: tuple[int, str] | None,
+    wanted: int,
+) -> list[Hit]:
+    """No mailbox condition: the ranked result tier by tier in display order, as :func:`_tiers` reads it, but
+    from the copy's word index (see :meth:`Words.match`) instead of every row of a key range. Rank 0 from the
+    family index; rank 1 as one position range per word (the families starting with it: there the word itself
+    needs no matching, the rarest other word is matched); rank 2 in the positions between those ranges (a row
+    inside one has a family starting with a word). Every candidate is checked on its row (all words, filters,
+    rank), so the rows are exactly those of the general ranked query."""
+    terms = words(query.q)
+    sql = indexed.builder()
     if terms and indexed.few():  # its rarest word selects few rows: all of them, ranked and sorted, at once
         rank = sql.rank(terms)
-        where = [f"directory_search_fts MATCH {sql(indexed.match())}", *sql.checks(query)]
+        where = sql.checks(query)
         if after is not None:
             where.append(f"({rank} > {sql(after[0])} OR ({rank} = {sql(after[0])} AND c.sort_key > {sql(after[1])}))")
-        statement = (f"SELECT c.id, c.sort_key, {rank} AS rank FROM directory_search_fts f "  # noqa: S608
-                     f"JOIN directory_search_persons c ON c.pos = f.rowid WHERE {' AND '.join(where)} "
-                     f"ORDER BY 3, f.rowid LIMIT {int(wanted)}")
-        connection = await session.connection()
-        found: list[Any] = list((await connection.exec_driver_sql(statement, sql.parameters)).all())
+        found = await sql.fetch(session, sql.everything(indexed.match(), rank, where, wanted))
         return [(int(row[0]), str(row[1]), int(row[2])) for row in found]
+    starts = family_starts(terms)
+    bounds = ["", *starts, *(term + AFTER_WORDS for term in starts)]
+    await sql.locate(session, [(key, False) for key in bounds] + ([(after[1], True)] if after else []))
     tiers: list[tuple[int, str]] = []  # (rank, statement), in the order of the ranking
     if not terms:  # filters alone: everything is rank 0
-        tiers.append((0, sql.rows(indexed.match(), "", None, after[1] if after else None, sql.checks(query), wanted)))
+        tiers += [(0, tier) for tier in sql.rows(indexed.match(), "", None, after[1] if after else None,
+                                                  sql.checks(query), wanted)]
     else:
         if after is None or after[0] == 0:
             family = ", ".join(sql(term) for term in [" ".join(terms), *terms])
@@ -163,25 +354,18 @@ async def ordered(
             tiers.append((0, f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where)} "  # noqa: S608
                              f"ORDER BY c.sort_key LIMIT {int(wanted)}"))
             after = None
-        starts = family_starts(terms)
         if after is None or after[0] == 1:
             for term in starts:
                 upper = term + AFTER_WORDS
                 if after is None or after[1] < upper:
                     checks = [f"{sql.rank(terms)} = 1", *sql.checks(query)]
-                    tiers.append((1, sql.rows(indexed.match(term), term, upper, after[1] if after else None, checks,
-                                              wanted)))
+                    tiers += [(1, tier) for tier in sql.rows(indexed.match(term), term, upper,
+                                                             after[1] if after else None, checks, wanted)]
             after = None
         gaps = list(zip(["", *(term + AFTER_WORDS for term in starts)], [*starts, None], strict=True))
         for low, high in gaps:
             if after is None or high is None or after[1] < high:
                 checks = [f"{sql.rank(terms)} = 2", *sql.checks(query)]
-                tiers.append((2, sql.rows(indexed.match(), low, high, after[1] if after else None, checks, wanted)))
-    # One statement: the tiers one after another (SQLite runs UNION ALL's parts in order and stops at the limit);
-    # each row carries its tier, and the rows are put in tier order here in any case.
-    statement = " UNION ALL ".join(f"SELECT id, sort_key, {rank} AS rank, {step} AS step FROM ({tier})"  # noqa: S608
-                                   for step, (rank, tier) in enumerate(tiers))
-    connection = await session.connection()
-    result = await connection.exec_driver_sql(f"{statement} LIMIT {int(wanted)}", sql.parameters)
-    rows: list[Any] = sorted(result.all(), key=lambda row: int(row[3]))
-    return [(int(row[0]), str(row[1]), int(row[2])) for row in rows][:wanted]
+                tiers += [(2, tier) for tier in sql.rows(indexed.match(), low, high, after[1] if after else None,
+                                                         checks, wanted)]
+    return await sql.run(session, tiers, wanted)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -7,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text as sql
 
+from directory import postings, search_ordered
 from directory import search as search_module
-from directory import search_ordered
 from directory.errors import InvalidQuery
 from directory.importer import import_file
 from directory.models import Person, SearchPerson, Word
@@ -346,35 +347,39 @@ _PARTICLES = [SearchQuery(q="camille le t"), SearchQuery(q="marie du b"), Search
               SearchQuery(q="infirmier")]
 
 
-@pytest.mark.parametrize(("full_prefix", "rare", "parts"), [(20_000, 3_000, 3), (0, 0, 3), (10**9, 10**9, 1),
-                                                           (0, 0, 1)])
+@pytest.mark.parametrize(("full_prefix", "rare", "parts", "window"), [(20_000, 3_000, 3, 16_384), (0, 0, 3, 3),
+                                                                     (10**9, 10**9, 1, 1), (0, 0, 1, 40)])
 async def test_word_index_tiers_rank_like_the_general_query(
-    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_prefix: int, rare: int, parts: int
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_prefix: int, rare: int, parts: int,
+    window: int,
 ) -> None:
-    """SQLite: the rank tiers read from the ordered copy's word index (directory_search_fts), whichever words
-    it matches (long words whole or by their first 3 characters, the rarest alone or intersected, one-letter
-    words and particles only checked on rows), give exactly the general ranked query's rows, for any page size
-    and from any cursor. On PostgreSQL (no such index) the searches go the other ways, with the same pages."""
+    """The rank tiers read from the ordered copy's word index (SQLite: directory_search_fts; PostgreSQL:
+    directory_search_postings, in windows of positions), whichever words it matches (long words whole or by
+    their first 3 characters, the rarest alone or intersected, one-letter words and particles only checked on
+    rows), give exactly the general ranked query's rows, for any page size and from any cursor."""
     monkeypatch.setattr(search_ordered, "FULL_PREFIX_LINES", full_prefix)
     monkeypatch.setattr(search_ordered, "RARE_ENOUGH", rare)
     monkeypatch.setattr(search_ordered, "MATCHED_PARTS", parts)
+    monkeypatch.setattr(search_ordered, "PG_PARTS", parts)
+    monkeypatch.setattr(search_ordered, "PG_WINDOW", window)
+    monkeypatch.setattr(search_ordered, "PG_FILTER_RATIO", 0)  # never leave a search to the filters' index
     generated = small(tmp_path, persons=300, seed=3)
     await import_file(database, generated.activity_path)
     await import_file(database, generated.mailbox_path)
     sqlite = database.sqlite
-    answered = 0
+    answered = planned = 0
     async with database.read() as session:
         for query in _PARTICLES:
             general = await _general(session, query, sqlite, None, 1000)
             answered += len(general) > 3
             page = await search(session, SearchQuery(**{**_fields(query), "limit": 100}))
             assert [item.id_nat for item in page.items] == await _id_nats(session, general[:100]), query
-            if not sqlite:
-                continue
             indexed = await ordered_plan(session, query)
-            if indexed is None:  # nothing it can match: one-letter words only
-                assert all(len(term) == 1 for term in words(query.q)) and query.profession is None, query
+            if indexed is None:  # nothing it can match: one-letter words only (PostgreSQL: or no words at all)
+                assert all(len(term) == 1 for term in words(query.q)) and (not sqlite or query.profession is None), (
+                    query)
                 continue
+            planned += 1
             assert await ordered(session, query, indexed, None, 1000) == general, query
             for size in (1, 3):
                 assert await ordered(session, query, indexed, None, size) == general[:size], query
@@ -382,6 +387,7 @@ async def test_word_index_tiers_rank_like_the_general_query(
                 _, key, rank = general[cut]
                 assert await ordered(session, query, indexed, (rank, key), 1000) == general[cut + 1:], (query, cut)
     assert answered >= 12
+    assert planned >= 15
 
 
 def _fields(query: SearchQuery) -> dict[str, Any]:
@@ -396,9 +402,12 @@ async def _id_nats(session: Any, hits: list[tuple[int, str, int]]) -> list[str]:
     return [found[identifier] for identifier in ids]
 
 
-async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path: Path) -> None:
-    """The copy's rows are numbered 1, 2, ... in key order after each import, and (SQLite) its word index holds
-    each row's words and filter tokens under that number, also after a re-import that changed persons."""
+async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy's rows are numbered 1, 2, ... in key order after each import, and its word index holds each row's
+    words (SQLite: and filter tokens) under that number, also after a re-import that changed persons
+    (PostgreSQL: in chunks of postings, here of 3)."""
+    monkeypatch.setattr(postings, "CHUNK", 3)
     generated = small(tmp_path, persons=200, seed=4)
     await import_file(database, generated.activity_path)
     newer = small(tmp_path, persons=150, seed=5, stamp="202611020000")
@@ -408,7 +417,21 @@ async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path:
             rows = (await session.execute(select(SearchPerson.pos, SearchPerson.doc, SearchPerson.facets)
                                           .order_by(SearchPerson.sort_key))).all()
             assert [row[0] for row in rows] == list(range(1, len(rows) + 1))
-            if not database.sqlite:
+            if not database.sqlite:  # every word of every row, and only those, with its rows in order
+                held: dict[str, list[int]] = {}
+                for pos, doc, _ in rows:
+                    for word in sorted(set(doc.split())):
+                        held.setdefault(word, []).append(pos)
+                chunks = (await session.execute(sql(
+                    "SELECT word, first_pos, last_pos, positions FROM directory_search_postings "
+                    "ORDER BY word, first_pos"))).all()
+                found: dict[str, list[int]] = {}
+                for word, first, last, positions in chunks:
+                    assert (first, last) == (positions[0], positions[-1]) and len(positions) <= 3
+                    found.setdefault(word, []).extend(positions)
+                assert found == held
+                vocabulary = (await session.execute(sql("SELECT word, lines FROM directory_search_vocabulary"))).all()
+                assert dict(vocabulary) == {word: len(found) for word, found in held.items()}
                 continue
             for word in ("ma", "le", "d", "p10", "infirmier", "lyon"):
                 expected = [row[0] for row in rows if f" {word}" in f" {row[1]} {row[2]}"]
@@ -416,6 +439,29 @@ async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path:
                     "SELECT rowid FROM directory_search_fts WHERE directory_search_fts MATCH :m ORDER BY rowid"),
                     {"m": f'"{word}"*'})).scalars().all()
                 assert list(indexed) == expected, word
+
+
+async def test_migration_fills_the_postings_as_an_import_does(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL: migration 0009 builds directory_search_postings and its vocabulary from a copy an earlier
+    import left, in SQL alone; they hold what an import builds (each word's rows, in chunks of ascending
+    positions)."""
+    database = Database(postgres_url)
+    try:
+        await import_file(database, small(tmp_path, persons=300, seed=6).activity_path)
+        tables = ("SELECT word, first_pos, last_pos, positions FROM directory_search_postings ORDER BY 1, 2",
+                  "SELECT word, lines FROM directory_search_vocabulary ORDER BY 1")
+        async with database.read() as session:
+            built = [(await session.execute(sql(query))).all() for query in tables]
+        migration = importlib.import_module("storage.migrations.versions.0009_directory_search_postings")
+        async with database.engine.begin() as connection:
+            await connection.execute(sql("TRUNCATE directory_search_postings, directory_search_vocabulary"))
+            for statement in migration.STATEMENTS[2:]:
+                await connection.execute(sql(statement))
+        async with database.read() as session:
+            filled = [(await session.execute(sql(query))).all() for query in tables]
+        assert len(built[0]) > 100 and filled == built
+    finally:
+        await database.dispose()
 
 
 async def test_ordered_copy_follows_the_active_persons(database: Database, tmp_path: Path) -> None:
