@@ -1,12 +1,14 @@
-"""PostgreSQL: the ordered copy's words by display position, so that a word's rows are read in display order.
+"""PostgreSQL: the ordered copy's words and filter tokens by display position, so that a word's rows are read in
+display order.
 
 SQLite has FTS5 for this (``directory_search_fts``, rowid = ``pos``). PostgreSQL's GIN indexes only give
 bitmaps, so a search page that wants the first rows of a common word in display order would read them all. Here
-each word of the copy's ``doc`` has its positions (``directory_search_persons.pos``) in ascending order, cut in
-chunks of :data:`CHUNK`: ``directory_search_postings (word, first_pos, last_pos, positions int[])``, primary key
-``(word, first_pos)``. A search reads the chunks of a word that overlap a range of positions and unnests them
-(:mod:`directory.search_ordered`). ``directory_search_vocabulary (word, lines)`` lists every word with the number
-of rows holding it: the words a prefix stands for, and how many rows each brings.
+each word of the copy's ``doc`` and each filter token of its ``facets`` has its positions
+(``directory_search_persons.pos``) in ascending order, cut in chunks of :data:`CHUNK`:
+``directory_search_postings (word, first_pos, last_pos, positions int[])``, primary key ``(word, first_pos)``. A
+search reads the chunks of a word that overlap a range of positions and unnests them
+(:mod:`directory.search_ordered`). ``directory_search_vocabulary (word, lines)`` lists every word and token with
+the number of rows holding it: how many rows a word, or the words a prefix starts, bring.
 
 Both are rebuilt from the copy after each activity import that changed it (:func:`rebuild`), in the import's
 transaction; migration ``0009_directory_search_postings`` creates them and fills them once in SQL.
@@ -39,9 +41,10 @@ def chunks(positions: dict[str, array[int]]) -> Iterator[tuple[str, int, int, li
 
 
 def collect(rows: Sequence[Any], positions: dict[str, array[int]]) -> None:
-    """Add each ``(pos, doc)`` row's distinct words to ``positions`` (rows come in ascending ``pos``)."""
-    for pos, doc in rows:
-        for word in set(doc.split()):
+    """Add each ``(pos, doc, facets)`` row's distinct words and tokens to ``positions`` (rows come in ascending
+    ``pos``)."""
+    for pos, doc, facets in rows:
+        for word in {*doc.split(), *facets.split()}:
             found = positions.get(word)
             if found is None:
                 positions[word] = found = array("i")
@@ -50,14 +53,14 @@ def collect(rows: Sequence[Any], positions: dict[str, array[int]]) -> None:
 
 async def rebuild(connection: AsyncConnection) -> None:
     """Replace both tables from the ordered copy (PostgreSQL, in the caller's transaction). The copy is read in
-    ``pos`` order by keyset batches; the positions are held as 4-byte arrays (about 4 bytes a posting: ~50 MiB
+    ``pos`` order by keyset batches; the positions are held as 4-byte arrays (about 4 bytes a posting: ~100 MiB
     for 2 million activity lines) and written with COPY."""
     await connection.execute(text(f"TRUNCATE {POSTINGS}, {VOCABULARY}"))
     positions: dict[str, array[int]] = {}
     last = 0
     while True:
         rows = (await connection.execute(text(
-            "SELECT pos, doc FROM directory_search_persons WHERE pos > :last ORDER BY pos LIMIT :size"
+            "SELECT pos, doc, facets FROM directory_search_persons WHERE pos > :last ORDER BY pos LIMIT :size"
         ), {"last": last, "size": READ_BATCH})).all()
         if not rows:
             break

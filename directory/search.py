@@ -435,9 +435,12 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     terms = words(query.q)
     fingerprint = query_fingerprint(query)
     after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
-    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers
+    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers; the
+        # statements of a shape are prepared once per connection (their numbers are parameters), and each run is
+        # planned for its values (a generic plan cannot know how many rows a word or a window of positions holds)
         await session.execute(text(
-            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"))
+            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), "
+            "set_config('plan_cache_mode', 'force_custom_plan', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
     indexed = await ordered_plan(session, query) if source_for(query) is ORDERED else None

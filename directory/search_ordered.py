@@ -3,21 +3,21 @@
 SQLite: ``directory_search_fts`` (migration ``0008_directory_search_fts``) holds the words and filter tokens of
 the narrow ordered copy (``directory_search_persons``) with rowid = display position (``pos``), so that FTS5
 yields a word's rows in display order and a tier stops as soon as the page is full (one statement).
-PostgreSQL: ``directory_search_postings`` (:mod:`directory.postings`) holds each word's positions in chunks; a
-tier reads them window by window of positions (each window sorted, the next one read only if the page is not
-full), and intersects at most :data:`PG_PARTS` words by joining their unnested chunks (one statement a window,
-run one after another). Filter tokens are not there: they are checked on the rows.
+PostgreSQL: ``directory_search_postings`` (:mod:`directory.postings`) holds the positions of each word and filter
+token in chunks; a tier reads them window by window of positions (each window sorted, the next one read only if
+the page is not full), and intersects at most :data:`PG_PARTS` words with ``INTERSECT`` (one statement a
+window, run one after another).
 
 :func:`ordered_plan` says what the index can match for a search, :func:`ordered` runs it; every candidate is
 checked on its row, so the rows are those of the general ranked query. :mod:`directory.search` chooses this plan
-when no mailbox condition needs the person table and (PostgreSQL) the index can match one of its words.
+when no mailbox condition needs the person table.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
@@ -43,15 +43,15 @@ MATCHED_PARTS = 3  # at most this many words and tokens are intersected by the i
 _NO_POS = 1 << 62  # past every position
 # PostgreSQL: at most PG_PARTS words are intersected (a posting read costs about PG_POSTING, a candidate checked
 # on its row PG_ROW); a tier reads positions in windows, the first of PG_WINDOW positions, each next one
-# PG_GROWTH times larger; a filter token on fewer lines than a PG_FILTER_RATIO-th of the rarest word's leaves
-# the search to the filters' full-text index instead.
+# PG_GROWTH times larger.
 PG_PARTS = 3
 PG_POSTING = 1
 PG_ROW = 8
+PG_CORRELATED = 0.1  # an intersection is expected to keep at least this share of its rarest word's rows
 PG_WINDOW = 16_384
 PG_GROWTH = 4
-PG_FILTER_RATIO = 4
 _PG_NO_POS = 2**31 - 1
+_NAMED = re.compile(r":(p\d+)\b")
 
 
 class Words:
@@ -94,28 +94,30 @@ class Words:
 
 class Postings:
     """PostgreSQL: what ``directory_search_postings`` can match for one search: each word of two characters or
-    more, as the range of vocabulary words it starts, with the rows holding them (``directory_search_vocabulary``;
-    a prefix of more than :data:`VOCABULARY_SCAN` words counts as every row); ``total``: the rows of the copy."""
+    more, as the range of vocabulary words it starts, and each filter token (as a prefix or whole), with the rows
+    holding them (``directory_search_vocabulary``; a prefix of more than :data:`VOCABULARY_SCAN` words counts
+    as every row); ``total``: the rows of the copy. An item is ``(rows, word, whole)``."""
 
-    def __init__(self, terms: list[str], counts: list[int], total: int) -> None:
+    def __init__(self, items: list[tuple[int, str, bool]], total: int) -> None:
         self.total = total
-        self.items = sorted(zip(counts, terms, strict=True))
+        self.items = sorted(items)
 
-    def match(self, implied: str = "") -> list[str]:
-        """The words whose postings select a superset of the rows holding every word but ``implied``: the rarest,
-        then the next rarest while reading its postings costs less than checking on rows the candidates it
-        removes (:data:`PG_POSTING` against :data:`PG_ROW`), up to :data:`PG_PARTS`. Empty when nothing is left
-        to match."""
-        parts: list[str] = []
+    def match(self, implied: str = "") -> list[tuple[str, bool]]:
+        """The words (and whether each is matched whole) whose postings select a superset of the rows holding
+        every word and filter token but ``implied``: the rarest, then the next rarest while reading its postings
+        costs less than checking on rows the candidates it removes (:data:`PG_POSTING` against :data:`PG_ROW`),
+        up to :data:`PG_PARTS`. Empty when nothing is left to match."""
+        parts: list[tuple[str, bool]] = []
         expected = float(self.total)
-        for count, term in self.items:
-            if term == implied:
+        for count, word, whole in self.items:
+            if word == implied and not whole:
                 continue
             share = count / self.total if self.total else 1.0
             if parts and (len(parts) == PG_PARTS or count * PG_POSTING >= expected * (1 - share) * PG_ROW):
                 break
-            parts.append(term)
-            expected = min(expected, float(count)) if len(parts) == 1 else expected * share
+            parts.append((word, whole))
+            floor = self.items[0][0] * PG_CORRELATED  # words of one name come together (see few())
+            expected = float(count) if len(parts) == 1 else max(floor, expected * share)
         return parts
 
     def few(self) -> bool:
@@ -142,12 +144,9 @@ class _Sql:
         return f":{name}"
 
     async def fetch(self, session: AsyncSession, statement: str) -> list[Any]:
-        """The rows of ``statement`` with this builder's parameters (``:name``: SQLite's own style; PostgreSQL's
-        driver numbers them, which ``text`` does)."""
+        """The rows of ``statement`` with this builder's parameters, through the driver."""
         connection = await session.connection()
-        if connection.dialect.name == "sqlite":
-            return list((await connection.exec_driver_sql(statement, self.parameters)).all())
-        return list((await connection.execute(text(statement), self.parameters)).all())
+        return list((await connection.exec_driver_sql(statement, self.parameters)).all())
 
     def pos_of(self, key: str, strictly: bool) -> str:
         """The position of the first row of the copy with a key at or above (``strictly``: above) ``key``."""
@@ -180,6 +179,12 @@ class _Sql:
 
     async def locate(self, session: AsyncSession, keys: list[tuple[str, bool]]) -> None:
         """SQLite finds positions inside its statements."""
+
+    def families(self, names: list[str], checks: list[str], wanted: int) -> str:
+        """Rank 0: the rows whose family is one of ``names`` that pass ``checks``, in key order."""
+        where = [f"c.family_norm IN ({', '.join(map(self, names))})", *checks]
+        return (f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where)} "  # noqa: S608
+                f"ORDER BY c.sort_key LIMIT {int(wanted)}")
 
     def everything(self, match: Any, rank: str, where: list[str], wanted: int) -> str:
         """Every candidate of ``match`` that passes ``where``, ranked, in rank then display order."""
@@ -220,6 +225,24 @@ class _PgSql(_Sql):
     def __init__(self) -> None:
         super().__init__()
         self.positions: dict[tuple[str, bool], int] = {}
+        self.end = _PG_NO_POS  # past the last row of the copy
+
+    async def fetch(self, session: AsyncSession, statement: str) -> list[Any]:
+        """The rows of ``statement`` through the driver, its ``:pN`` parameters numbered in asyncpg's style (each
+        statement of a search has its own numbering; a statement of the same shape has the same text, which the
+        driver prepared already)."""
+        values: list[Any] = []
+        numbers: dict[str, str] = {}
+
+        def number(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name not in numbers:
+                values.append(self.parameters[name])
+                numbers[name] = f"${len(values)}"
+            return numbers[name]
+
+        connection = await session.connection()
+        return list((await connection.exec_driver_sql(_NAMED.sub(number, statement), tuple(values))).all())
 
     async def locate(self, session: AsyncSession, keys: list[tuple[str, bool]]) -> None:
         """The position of the first row of the copy with a key at or above (``True``: above) each key, in one
@@ -227,20 +250,35 @@ class _PgSql(_Sql):
         wanted = sorted(set(keys))
         if not wanted:
             return
-        sql = _Sql()
+        sql = _PgSql()
         parts = [f"(SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "  # noqa: S608
                  f"{sql(key)} ORDER BY sort_key LIMIT 1)" for key, strictly in wanted]
         parts.append("(SELECT max(pos) FROM directory_search_persons)")
         *found, last = (await sql.fetch(session, f"SELECT {', '.join(parts)}"))[0]
-        end = int(last or 0) + 1
-        self.positions = {key: end if pos is None else int(pos) for key, pos in zip(wanted, found, strict=True)}
+        self.end = int(last or 0) + 1
+        self.positions = {key: self.end if pos is None else int(pos) for key, pos in zip(wanted, found, strict=True)}
 
-    def postings(self, match: list[str], low: int, high: int) -> str:
-        """The positions in ``[low, high)`` holding a word starting with every word of ``match`` (unsorted,
+    def families(self, names: list[str], checks: list[str], wanted: int) -> str:
+        """As on SQLite, but each family read on its own in key order (the index on family and key), up to the
+        page, and the few rows merged: PostgreSQL would read every row of all the families and sort them."""
+        where = " AND ".join(checks)
+        branches = " UNION ALL ".join(
+            f"(SELECT c.id, c.sort_key FROM directory_search_persons c WHERE c.family_norm = {self(name)}"  # noqa: S608
+            f"{' AND ' + where if where else ''} ORDER BY c.sort_key LIMIT {int(wanted)})" for name in names)
+        return f"SELECT id, sort_key FROM ({branches}) AS f ORDER BY sort_key LIMIT {int(wanted)}"  # noqa: S608
+
+    def postings(self, match: list[tuple[str, bool]], low: int, high: int) -> str:
+        """The positions in ``[low, high)`` holding every word of ``match`` (whole, or a word it starts) (unsorted,
         distinct)."""
-        parts = [f"SELECT DISTINCT p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) "  # noqa: S608
-                 f"WHERE w.word >= {self(term)} AND w.word < {self(term + AFTER_WORDS)} AND w.first_pos < {int(high)} "
-                 f"AND w.last_pos >= {int(low)} AND p.pos >= {int(low)} AND p.pos < {int(high)}" for term in match]
+        # a row holding two words of one prefix is there twice: INTERSECT returns distinct rows, else DISTINCT
+        distinct = "DISTINCT " if len(match) == 1 and not match[0][1] else ""
+        parts = []
+        for word, whole in match:
+            words = (f"w.word = {self(word)}" if whole
+                     else f"w.word >= {self(word)} AND w.word < {self(word + AFTER_WORDS)}")
+            parts.append(f"SELECT {distinct}p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) "  # noqa: S608
+                         f"WHERE {words} AND w.first_pos < {self(high)} AND w.last_pos >= {self(low)} "
+                         f"AND p.pos >= {self(low)} AND p.pos < {self(high)}")
         # INTERSECT (a hash or a sort, linear): as a join, the planner takes each unnested chunk for one row and
         # would rescan one word's postings for every position of the other
         return " INTERSECT ".join(parts)
@@ -258,7 +296,7 @@ class _PgSql(_Sql):
             return [self.key_range(low, high, after, checks, wanted)]
         above = after is not None and after >= low
         start = self.positions[(after, True)] if above and after is not None else self.positions[(low, False)]
-        end = _PG_NO_POS if high is None else self.positions[(high, False)]
+        end = self.end if high is None else self.positions[(high, False)]
         statements = []
         size = PG_WINDOW
         while start < end:
@@ -298,25 +336,23 @@ async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Pos
 
 
 async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[tuple[str, bool]]) -> Postings | None:
-    """PostgreSQL: the rows holding a word each term starts and the copy's rows, in one statement; then, when
-    there are filters, their line counts."""
-    if not terms:
+    """PostgreSQL: the rows holding a word each term starts, and each filter token, and the copy's rows, in one
+    statement."""
+    items = [(term, False) for term in terms] + [(token, not starts) for token, starts in facets]
+    if not items:
         return None
-    sql = _Sql()
-    parts = [f"(SELECT CASE WHEN count(*) > {VOCABULARY_SCAN} THEN -1 ELSE coalesce(sum(lines), 0) END FROM "  # noqa: S608
-             f"(SELECT lines FROM directory_search_vocabulary WHERE word >= {sql(term)} AND word < "
-             f"{sql(term + AFTER_WORDS)} LIMIT {VOCABULARY_SCAN + 1}) v)" for term in terms]
+    sql = _PgSql()
+    parts = []
+    for word, whole in items:
+        where = f"word = {sql(word)}" if whole else f"word >= {sql(word)} AND word < {sql(word + AFTER_WORDS)}"
+        parts.append(f"(SELECT CASE WHEN count(*) > {VOCABULARY_SCAN} THEN -1 ELSE coalesce(sum(lines), 0) END "  # noqa: S608
+                     f"FROM (SELECT lines FROM directory_search_vocabulary WHERE {where} "
+                     f"LIMIT {VOCABULARY_SCAN + 1}) v)")
     parts.append("(SELECT max(pos) FROM directory_search_persons)")
     *found, last = (await sql.fetch(session, f"SELECT {', '.join(parts)}"))[0]
     total = int(last or 0)
-    indexed = Postings(terms, [total if count < 0 else int(count) for count in found], total)
-    if facets and PG_FILTER_RATIO:  # 0: never
-        *counts, lines = await line_counts(session, [*((FACET_WORD + token, starts) for token, starts in facets),
-                                                      (TOTAL_WORD, False)])
-        rarest = min(counts) / lines * total if lines else 0.0
-        if rarest * PG_FILTER_RATIO < indexed.items[0][0]:
-            return None
-    return indexed
+    return Postings([(total if count < 0 else int(count), word, whole)
+                     for (word, whole), count in zip(items, found, strict=True)], total)
 
 
 async def ordered(
@@ -331,8 +367,8 @@ async def ordered(
     rank), so the rows are exactly those of the general ranked query."""
     terms = words(query.q)
     sql = indexed.builder()
-    if terms and indexed.few():  # its rarest word selects few rows: all of them, ranked and sorted, at once
-        rank = sql.rank(terms)
+    if indexed.few():  # its rarest word or token selects few rows: all of them, ranked and sorted, at once
+        rank = sql.rank(terms) if terms else "0"
         where = sql.checks(query)
         if after is not None:
             where.append(f"({rank} > {sql(after[0])} OR ({rank} = {sql(after[0])} AND c.sort_key > {sql(after[1])}))")
@@ -347,12 +383,8 @@ async def ordered(
                                                   sql.checks(query), wanted)]
     else:
         if after is None or after[0] == 0:
-            family = ", ".join(sql(term) for term in [" ".join(terms), *terms])
-            where = [f"c.family_norm IN ({family})", *sql.checks(query)]
-            if after is not None:
-                where.append(f"c.sort_key > {sql(after[1])}")
-            tiers.append((0, f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where)} "  # noqa: S608
-                             f"ORDER BY c.sort_key LIMIT {int(wanted)}"))
+            checks = sql.checks(query) + ([f"c.sort_key > {sql(after[1])}"] if after is not None else [])
+            tiers.append((0, sql.families(list(dict.fromkeys([" ".join(terms), *terms])), checks, wanted)))
             after = None
         if after is None or after[0] == 1:
             for term in starts:

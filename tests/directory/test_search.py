@@ -362,7 +362,6 @@ async def test_word_index_tiers_rank_like_the_general_query(
     monkeypatch.setattr(search_ordered, "MATCHED_PARTS", parts)
     monkeypatch.setattr(search_ordered, "PG_PARTS", parts)
     monkeypatch.setattr(search_ordered, "PG_WINDOW", window)
-    monkeypatch.setattr(search_ordered, "PG_FILTER_RATIO", 0)  # never leave a search to the filters' index
     generated = small(tmp_path, persons=300, seed=3)
     await import_file(database, generated.activity_path)
     await import_file(database, generated.mailbox_path)
@@ -375,9 +374,8 @@ async def test_word_index_tiers_rank_like_the_general_query(
             page = await search(session, SearchQuery(**{**_fields(query), "limit": 100}))
             assert [item.id_nat for item in page.items] == await _id_nats(session, general[:100]), query
             indexed = await ordered_plan(session, query)
-            if indexed is None:  # nothing it can match: one-letter words only (PostgreSQL: or no words at all)
-                assert all(len(term) == 1 for term in words(query.q)) and (not sqlite or query.profession is None), (
-                    query)
+            if indexed is None:  # nothing it can match: one-letter words only
+                assert all(len(term) == 1 for term in words(query.q)) and query.profession is None, query
                 continue
             planned += 1
             assert await ordered(session, query, indexed, None, 1000) == general, query
@@ -405,7 +403,7 @@ async def _id_nats(session: Any, hits: list[tuple[int, str, int]]) -> list[str]:
 async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The copy's rows are numbered 1, 2, ... in key order after each import, and its word index holds each row's
-    words (SQLite: and filter tokens) under that number, also after a re-import that changed persons
+    words and filter tokens under that number, also after a re-import that changed persons
     (PostgreSQL: in chunks of postings, here of 3)."""
     monkeypatch.setattr(postings, "CHUNK", 3)
     generated = small(tmp_path, persons=200, seed=4)
@@ -419,8 +417,8 @@ async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path:
             assert [row[0] for row in rows] == list(range(1, len(rows) + 1))
             if not database.sqlite:  # every word of every row, and only those, with its rows in order
                 held: dict[str, list[int]] = {}
-                for pos, doc, _ in rows:
-                    for word in sorted(set(doc.split())):
+                for pos, doc, facets in rows:
+                    for word in sorted({*doc.split(), *facets.split()}):
                         held.setdefault(word, []).append(pos)
                 chunks = (await session.execute(sql(
                     "SELECT word, first_pos, last_pos, positions FROM directory_search_postings "

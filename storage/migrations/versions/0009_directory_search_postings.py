@@ -1,4 +1,4 @@
-"""Directory, PostgreSQL: the ordered copy's words by display position (``directory_search_postings``) and its
+"""Directory, PostgreSQL: the ordered copy's words and filter tokens by display position (``directory_search_postings``) and its
 vocabulary (``directory_search_vocabulary``), what SQLite's ``directory_search_fts`` is there: a word's rows
 read in display order, so that a search page stops as soon as it is full (:mod:`directory.postings`).
 
@@ -26,7 +26,7 @@ STATEMENTS = (
     f"INSERT INTO {POSTINGS} (word, first_pos, last_pos, positions) "  # noqa: S608
     "SELECT word, min(pos), max(pos), array_agg(pos ORDER BY pos) FROM ("
     f"SELECT word, pos, (row_number() OVER (PARTITION BY word ORDER BY pos) - 1) / {CHUNK} AS chunk FROM ("
-    "SELECT DISTINCT word, pos FROM directory_search_persons, unnest(string_to_array(doc, ' ')) AS word "
+    "SELECT DISTINCT word, pos FROM directory_search_persons, unnest(string_to_array(doc || ' ' || facets, ' ')) AS word "
     "WHERE word <> '') AS pairs) AS numbered GROUP BY word, chunk",
     f"INSERT INTO {VOCABULARY} (word, lines) "  # noqa: S608
     f"SELECT word, sum(cardinality(positions)) FROM {POSTINGS} GROUP BY word",
