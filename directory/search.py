@@ -35,7 +35,6 @@ from directory.search_query import (
 )
 from directory.search_sql import (
     AFTER_WORDS,
-    ORDERED,
     PREFIX_INDEXED,
     Hit,
     Source,
@@ -443,7 +442,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
             "set_config('plan_cache_mode', 'force_custom_plan', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
-    indexed = await ordered_plan(session, query) if source_for(query) is ORDERED else None
+    indexed = await ordered_plan(session, query)
     if indexed is not None:
         hits = await ordered(session, query, indexed, after, limit + 1)
     elif len(terms) == 1 and not filtered:

@@ -154,13 +154,20 @@ class _Sql:
                 f"{self(key)} ORDER BY sort_key LIMIT 1), {_NO_POS})")
 
     def checks(self, query: SearchQuery) -> list[str]:
-        """:func:`row_checks` on the copy (``c``)."""
+        """:func:`row_checks` on the copy (``c``), and the mailbox conditions through the person's idNat."""
         found = [f"(' ' || c.doc) LIKE {self(f'% {term}%')}" for term in words(query.q)]
         for token, starts in facet_terms(query):
             if starts:
                 found.append(f"(' ' || c.facets) LIKE {self(f'% {token}%')}")
             else:
                 found.append(f"(' ' || c.facets || ' ') LIKE {self(f'% {token} %')}")
+        owner = ("SELECT p.id FROM directory_persons p JOIN directory_mailboxes m ON m.id_nat = p.id_nat "
+                 "WHERE m.active")
+        if query.mailbox:  # the owners of one address: a set read once
+            found.append(f"c.id IN ({owner} AND m.address = {self(query.mailbox.strip().lower())})")
+        if query.has_mailbox is not None:  # checked candidate by candidate: the person, then its mailboxes
+            owned = f"EXISTS ({owner} AND p.id = c.id)"
+            found.append(owned if query.has_mailbox else f"NOT {owned}")
         return found
 
     def rank(self, terms: list[str]) -> str:
@@ -301,8 +308,11 @@ class _PgSql(_Sql):
         size = PG_WINDOW
         while start < end:
             stop = end if end - start <= size * PG_GROWTH else start + size
+            # the window's positions sorted first (a sorted subquery is not merged into the join), so that the
+            # candidates are joined and checked in order and the checks stop at the page
+            window = f"SELECT pos FROM ({self.postings(match, start, stop)}) x ORDER BY pos"  # noqa: S608
             statements.append(
-                f"SELECT c.id, c.sort_key FROM ({self.postings(match, start, stop)}) d "  # noqa: S608
+                f"SELECT c.id, c.sort_key FROM ({window}) d "  # noqa: S608
                 f"JOIN directory_search_persons c ON c.pos = d.pos WHERE {' AND '.join(checks) or 'true'} "
                 f"ORDER BY d.pos LIMIT {int(wanted)}")
             start, size = stop, size * PG_GROWTH

@@ -98,8 +98,11 @@ def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:
 def mailbox_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
     owned = exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))
     conditions: list[ColumnElement[bool]] = []
-    if query.mailbox:
-        conditions.append(owned.where(Mailbox.address == query.mailbox.strip().lower()))
+    if query.mailbox:  # the owners of one address, from the address index (a correlated EXISTS made both engines
+        # walk every person in display order looking for them)
+        address = query.mailbox.strip().lower()
+        owners = select(Mailbox.id_nat).where(Mailbox.address == address, Mailbox.active.is_(True))
+        conditions.append(Person.id_nat.in_(owners))
     if query.has_mailbox is not None:
         conditions.append(owned if query.has_mailbox else ~owned)
     return conditions
