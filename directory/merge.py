@@ -61,8 +61,6 @@ BULK_INDEXES: dict[str, dict[str, dict[str, str]]] = {
             **_BTREE["directory_persons"],
             "ix_directory_persons_doc_tsv": "CREATE INDEX ix_directory_persons_doc_tsv ON directory_persons "
             "USING gin (to_tsvector('simple'::regconfig, doc))",
-            "ix_directory_persons_facets_tsv": "CREATE INDEX ix_directory_persons_facets_tsv ON directory_persons "
-            "USING gin (to_tsvector('simple'::regconfig, facets))",
             **dict([_unique("directory_persons", "id_nat")]),
         },
         "directory_structures": {**_BTREE["directory_structures"], **dict([_unique("directory_structures", "key")])},

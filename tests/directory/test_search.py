@@ -369,8 +369,8 @@ async def test_word_index_tiers_rank_like_the_general_query(
     answered = planned = 0
     async with database.read() as session:
         owned = (await session.execute(sql(
-            "SELECT m.address, p.family_norm FROM directory_mailboxes m JOIN directory_persons p ON p.id_nat = m.id_nat "
-            "WHERE m.active AND p.active ORDER BY m.address LIMIT 1"))).one()
+            "SELECT m.address, p.family_norm FROM directory_mailboxes m JOIN directory_persons p "
+            "ON p.id_nat = m.id_nat WHERE m.active AND p.active ORDER BY m.address LIMIT 1"))).one()
         mailbox_queries = [SearchQuery(q="marie", has_mailbox=True), SearchQuery(q="le t", has_mailbox=False),
                            SearchQuery(profession="60", has_mailbox=True), SearchQuery(mailbox=owned[0]),
                            SearchQuery(q=owned[1][:2], mailbox=owned[0].upper())]
