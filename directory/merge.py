@@ -85,7 +85,7 @@ FTS_HASH = 16 * 1024 * 1024  # bytes of terms FTS5 gathers before writing a segm
 # by default): fewer, larger segments to merge, about a third less time
 _FTS_TRIGGER = (
     "CREATE TRIGGER directory_persons_fts_insert AFTER INSERT ON directory_persons BEGIN "
-    "INSERT INTO directory_person_fts(rowid, doc, facets) VALUES (new.id, new.doc, new.facets); END"
+    "INSERT INTO directory_person_fts(rowid, doc) VALUES (new.id, new.doc); END"
 )
 # The search's narrow copy of the active persons, in display order (migration 0007_directory_search_persons),
 # numbered in that order (pos), and on SQLite its words indexed by that number (0008_directory_search_fts).

@@ -194,31 +194,17 @@ async def _exact_first(
 async def _filters_only(
     session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
 ) -> list[Hit]:
-    """Filters without text, in display order. A rare filter token (few lines in ``directory_words``) reads its
-    candidates from the full-text index and sorts them; a common one walks the narrow ordered copy (or, with a
-    mailbox condition, the person table's sort key index) with plain string checks of the facets, stopping as
-    soon as the page is full."""
-    facets = facet_terms(query)
-    if not facets:
+    """Filters without text, in display order, without a word index: the narrow ordered copy (or, with a mailbox
+    condition, the person table's sort key index) walked with plain string checks of the facets, stopping as soon
+    as the page is full. :func:`search` reads filter tokens from the copy's word index instead
+    (:mod:`directory.search_ordered`); this is the plan without one, which the tests compare with the others."""
+    if not facet_terms(query):
         return await _general(session, query, sqlite, after, wanted)
-    *counts, total = await line_counts(
-        session, [*((FACET_WORD + token, starts) for token, starts in facets), (TOTAL_WORD, False)])
-    lines, token, starts = min((count, token, starts) for count, (token, starts) in zip(counts, facets, strict=True))
-    if lines * RANDOM_ROW <= _rows_to_fill(wanted, [count / total if total else 0.0 for count in counts]):
-        hits = select(Person.id).where(match_words(sqlite, "facets", [token], [starts])).cte("hits")
-        statement: Any = select(Person.id, Person.sort_key).where(
-            Person.id.in_(select(hits.prefix_with("MATERIALIZED").c.id)), *scan_conditions(query))
-        if after is not None:
-            statement = statement.where(Person.sort_key > after[1])
-        # SQLite: sort the candidates (+ "" hides the sort key index, which it would walk probing them)
-        order = Person.sort_key + "" if sqlite else Person.sort_key
-        rows = await _rows(session, statement.order_by(order).limit(wanted), walk=False)
-    else:
-        source = source_for(query)
-        statement = select(source.id, source.key).where(*row_checks(query, source))
-        if after is not None:
-            statement = statement.where(source.key > after[1])
-        rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
+    source = source_for(query)
+    statement = select(source.id, source.key).where(*row_checks(query, source))
+    if after is not None:
+        statement = statement.where(source.key > after[1])
+    rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
     return [(int(row[0]), str(row[1]), 0) for row in rows]
 
 

@@ -116,10 +116,9 @@ def text_conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool
         conditions.append(match_words(sqlite, "doc", indexed, [True] * len(indexed)))
     doc = literal(" ") + Person.doc
     conditions += [doc.like(f"% {term}%") for term in terms if term not in indexed]
-    facets = facet_terms(query)
-    if facets:
-        conditions.append(match_words(sqlite, "facets", [t for t, _ in facets], [p for _, p in facets]))
-    return conditions + list(mailbox_conditions(query))
+    # filter tokens as plain string checks: their index is the ordered copy's (search_ordered), which every search
+    # with a filter takes; this general query is the reference the plans are tested against
+    return conditions + facet_checks(query, Person.facets) + list(mailbox_conditions(query))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +150,13 @@ def row_checks(query: SearchQuery, source: Source) -> list[ColumnElement[bool]]:
     doc = literal(" ") + source.doc
     conditions: list[ColumnElement[bool]] = [Person.active.is_(True)] if source.persons else []
     conditions += [doc.like(f"% {term}%") for term in words(query.q)]
-    for token, starts in facet_terms(query):
-        conditions.append((literal(" ") + source.facets + ("" if starts else " ")).like(
-            f"% {token}%" if starts else f"% {token} %"))
-    return conditions + (mailbox_conditions(query) if source.persons else [])
+    return conditions + facet_checks(query, source.facets) + (mailbox_conditions(query) if source.persons else [])
+
+
+def facet_checks(query: SearchQuery, facets: Any) -> list[ColumnElement[bool]]:
+    """Each filter token of ``query`` in the ``facets`` column (a token prefix where the filter is one)."""
+    return [(literal(" ") + facets + ("" if starts else " ")).like(f"% {token}%" if starts else f"% {token} %")
+            for token, starts in facet_terms(query)]
 
 
 def scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:

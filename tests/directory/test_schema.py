@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from directory.importer import import_file
 from directory.merge import BULK_INDEXES
 from storage.base import Base
 from storage.engine import Database
+from storage.migrate import alembic_config
 from tests.directory.helpers import small
 
 
@@ -60,3 +62,35 @@ async def test_first_import_keeps_the_search_indexes(database: Database, tmp_pat
                 "SELECT count(*) FROM directory_persons WHERE to_tsvector('simple'::regconfig, doc) @@ "
                 "to_tsquery('simple', 'a:*')"))
         assert hits.scalar_one() > 0
+
+
+def _migrate(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    if revision == "heads":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)
+
+
+async def test_person_index_migration_keeps_the_imported_words(sqlite_url: str, tmp_path: Path) -> None:
+    """SQLite: migration 0011 re-creates the persons' full-text index with their words only and fills it from the
+    persons already imported; going back restores the filter tokens column, filled too."""
+    database = Database(sqlite_url)
+    try:
+        await import_file(database, small(tmp_path).activity_path)
+        for revision, columns in (("0010_directory_no_facets_gin", ["doc", "facets"]), ("heads", ["doc"])):
+            async with database.engine.begin() as connection:
+                await connection.run_sync(_migrate, revision)
+            async with database.engine.connect() as connection:
+                found = [row[1] for row in await connection.execute(text("PRAGMA table_info(directory_person_fts)"))]
+                assert found == columns
+                hits = await connection.execute(text(
+                    "SELECT count(*) FROM directory_person_fts WHERE directory_person_fts MATCH 'doc:a*'"))
+                holding = await connection.execute(text(
+                    "SELECT count(*) FROM directory_persons WHERE ' ' || doc LIKE '% a%'"))
+                assert hits.scalar_one() == holding.scalar_one() > 0
+                await connection.execute(text("INSERT INTO directory_person_fts(directory_person_fts) "
+                                              "VALUES ('integrity-check')"))
+    finally:
+        await database.dispose()
