@@ -88,12 +88,14 @@ _FTS_TRIGGER = (
     "INSERT INTO directory_person_fts(rowid, doc) VALUES (new.id, new.doc); END"
 )
 # The search's narrow copy of the active persons, in display order (migration 0007_directory_search_persons),
-# numbered in that order (pos), and on SQLite its words indexed by that number (0008_directory_search_fts).
-# (SQLite: ``sort_key || ''`` sorts the rows instead of reading them at random through the sort key index.)
+# numbered in that order (pos), and its words indexed by that number (SQLite: 0008_directory_search_fts;
+# PostgreSQL: directory.postings). ``sort_key || ''`` (the same order: the column's collation, "C" on
+# PostgreSQL, carries over) makes both engines sort the rows instead of reading them at random through the sort
+# key index (PostgreSQL at 2,000,000 lines: 4.3 s instead of 8.7 s).
 SEARCH_FILL = (
     "INSERT INTO directory_search_persons (sort_key, pos, id, family_norm, doc, facets) "
-    "SELECT sort_key, row_number() OVER (ORDER BY sort_key{order}), id, family_norm, doc, facets "
-    "FROM directory_persons WHERE active ORDER BY sort_key{order}"
+    "SELECT sort_key, row_number() OVER (ORDER BY sort_key || ''), id, family_norm, doc, facets "
+    "FROM directory_persons WHERE active ORDER BY sort_key || ''"
 )
 SEARCH_FAMILY_INDEX = (
     "CREATE INDEX ix_directory_search_persons_family ON directory_search_persons (family_norm, sort_key)"
@@ -321,7 +323,7 @@ class Merger:
             await self.run("DELETE FROM directory_search_persons")
             if self.sqlite:
                 await self.run(SEARCH_FTS_EMPTY)
-        await self.run(SEARCH_FILL.format(order=" || ''" if self.sqlite else ""))
+        await self.run(SEARCH_FILL)
         await self.run(SEARCH_FAMILY_INDEX)
         await self.run(SEARCH_POS_INDEX)
         if self.sqlite:  # only ever filled whole: its term hash stays at 16 MiB (a quarter less time than 1 MiB)
