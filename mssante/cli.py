@@ -11,7 +11,7 @@ from mssante.cli_directory import directory
 from mssante.cli_mailbox import mailbox, run_db
 from mssante.cli_patient import patient
 from mssante.cli_pki import pki, smime
-from mssante.demo import create_demo_data, create_demo_patient
+from mssante.demo import DemoDirectory, create_demo_data, create_demo_patient, ensure_demo_directory
 from mssante.logs import configure
 from mssante.pki_store import ensure_demo_pki
 from mssante.runtime import tls_context
@@ -46,6 +46,8 @@ def init(demo: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tls_context(settings)  # makes the development certificate when none is configured
 
+    directory: list[DemoDirectory] = []
+
     async def action(database: Database) -> dict[str, str]:
         await upgrade(database)
         if not demo:
@@ -53,6 +55,8 @@ def init(demo: bool) -> None:
         credentials = await create_demo_data(settings, database)
         await create_demo_patient(settings, database)
         await ensure_demo_pki(settings, database)  # the health PKI and the demo mailboxes' certificates
+        imported = await ensure_demo_directory(settings, database)
+        directory.extend([imported] if imported is not None else [])
         return credentials
 
     try:
@@ -60,6 +64,9 @@ def init(demo: bool) -> None:
     except MigrationError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"data directory {settings.data_dir} ready; database schema is current")
+    for imported in directory:
+        click.echo(f"demo directory: {imported.persons:,} practitioners ({imported.activity_lines:,} activity lines, "
+                   f"{imported.mailboxes:,} mailboxes) generated in {imported.folder} and imported")
     if credentials:
         click.echo("demo mailboxes (address: password):")
         for address, password in credentials.items():

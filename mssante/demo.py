@@ -1,4 +1,5 @@
-"""Demo data for ``mssante init --demo``: a few professional mailboxes with generated passwords.
+"""Demo data for ``mssante init --demo``: a few professional mailboxes with generated passwords, a patient, and
+a generated professional directory.
 
 Passwords are generated once and kept in ``<data_dir>/demo-credentials.json`` (mode 0600) so that each
 ``make run`` can print them again. Development only.
@@ -13,6 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from directory.generator import generate
+from directory.importer import import_file
+from directory.models import ImportRun
 from mail_gateway.errors import MailboxExists
 from mail_gateway.passwords import hash_password
 from mail_gateway.store.mailboxes import create_mailbox
@@ -115,3 +121,31 @@ async def create_demo_patient(settings: Settings, database: Database) -> dict[st
         json.dump(info, handle, indent=2)
     os.replace(path.with_suffix(".tmp"), path)
     return info
+
+
+DEMO_DIRECTORY_PERSONS = 2_000  # practitioners of the demo directory: a few seconds to generate and import
+DEMO_DIRECTORY_SEED = 2026
+
+
+@dataclass(frozen=True)
+class DemoDirectory:
+    persons: int
+    activity_lines: int
+    mailboxes: int
+    folder: Path
+
+
+async def ensure_demo_directory(settings: Settings, database: Database) -> DemoDirectory | None:
+    """Generate both national extractions (realistic names, professions, places, mailboxes; the generator the
+    tests and the bench use) into ``<data dir>/demo-directory`` and import them, unless a directory extraction
+    was imported already (a real one is never overwritten); None then."""
+    async with database.read() as session:
+        if (await session.execute(select(func.count()).select_from(ImportRun))).scalar_one():
+            return None
+    folder = settings.data_dir / "demo-directory"
+    generated = generate(folder, persons=DEMO_DIRECTORY_PERSONS, seed=DEMO_DIRECTORY_SEED)
+    rejects = settings.data_dir / "directory-rejects"
+    rejects.mkdir(parents=True, exist_ok=True)
+    for path in (generated.activity_path, generated.mailbox_path):
+        await import_file(database, path, rejects_path=rejects / f"{path.name}.rejects.txt")
+    return DemoDirectory(generated.persons, generated.activity_lines, generated.mailbox_lines, folder)

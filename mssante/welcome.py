@@ -25,6 +25,8 @@ def print_welcome(settings: Settings, ports: dict[str, int]) -> None:
         "",
         f"Patient web inbox: http://{host}:{ports['http']}/patient/   "
         f"(API docs: http://{host}:{ports['http']}/api/docs)",
+        f"Directory search: http://{host}:{ports['http']}/api/directory/practitioners?q=martin   "
+        f"(FHIR: http://{host}:{ports['http']}/fhir/Practitioner?family=martin)",
     ]
     if "imap" not in ports:
         lines.append("Note: the IMAP listeners are not part of this build yet.")

@@ -57,8 +57,13 @@ def test_init_demo_creates_mailboxes_pki_and_a_patient_once(tmp_path: Path) -> N
     assert first.returncode == 0, first.stderr
     assert "alice.martin@mssante.localhost:" in first.stdout
     assert (data / "pki" / "demo" / "alice.martin@mssante.localhost-sign.p12").exists()
+    assert "demo directory: 2,000 practitioners" in first.stdout  # generated and imported once
     again = mssante(data, "init", "--demo")
     assert again.returncode == 0, again.stderr
-    assert first.stdout.splitlines()[2:6] == again.stdout.splitlines()[2:6]  # the same passwords are printed
+    assert "demo directory" not in again.stdout
+    passwords = [line for line in first.stdout.splitlines() if "@mssante.localhost:" in line]
+    assert len(passwords) == 4 and passwords == [line for line in again.stdout.splitlines() if line in passwords]
+    found = mssante(data, "directory", "search", "martin")
+    assert found.returncode == 0 and found.stdout.count("MARTIN") >= 3, found.stdout + found.stderr
     patients = mssante(data, "patient", "list")
     assert len([line for line in patients.stdout.splitlines() if line.startswith("284037512345640")]) == 1
