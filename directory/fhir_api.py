@@ -24,7 +24,7 @@ from directory.errors import InvalidQuery, NotFound
 from directory.models import Activity, Mailbox, Person, Structure
 from directory.problems import FhirRoute
 from directory.search_query import decode_cursor, encode_cursor
-from directory.search_sql import match_words
+from directory.search_sql import match_names
 from directory.text import fold, words
 from storage.engine import Database
 
@@ -78,14 +78,14 @@ def _token(value: str) -> str:
 
 
 def _string(sqlite: bool, value: str, columns: list[Any], parameter: str) -> list[Condition]:
-    """FHIR string match: the folded words through the full-text index, then starts-with on a column."""
+    """FHIR string match: the folded words through the names' full-text index, then starts-with on a column."""
     folded = fold(value)
     if not folded:
         raise InvalidQuery(parameter, f"{parameter} must contain letters or digits")
     terms = words(value)[:8]
     starts = or_(*(condition for column in columns for condition in (
         column.like(f"{folded}%"), column.like(f"% {folded}%"))))
-    return [match_words(sqlite, "doc", terms, [True] * len(terms), parameter), starts]
+    return [match_names(sqlite, terms, parameter), starts]
 
 
 def _fingerprint(params: dict[str, str]) -> str:

@@ -59,8 +59,8 @@ BULK_INDEXES: dict[str, dict[str, dict[str, str]]] = {
     "postgresql": {
         "directory_persons": {
             **_BTREE["directory_persons"],
-            "ix_directory_persons_doc_tsv": "CREATE INDEX ix_directory_persons_doc_tsv ON directory_persons "
-            "USING gin (to_tsvector('simple'::regconfig, doc))",
+            "ix_directory_persons_names_tsv": "CREATE INDEX ix_directory_persons_names_tsv ON directory_persons "
+            "USING gin (to_tsvector('simple'::regconfig, family_norm || ' ' || given_norm))",
             **dict([_unique("directory_persons", "id_nat")]),
         },
         "directory_structures": {**_BTREE["directory_structures"], **dict([_unique("directory_structures", "key")])},

@@ -331,12 +331,12 @@ class _PgSql(_Sql):
 
 
 async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Postings | None:
-    """What the copy's word index can match for this search (None: nothing, or, on PostgreSQL, a filter much
-    rarer than every word it can match: the filters' own index serves that search better)."""
-    terms = sorted({term for term in words(query.q) if len(term) >= PREFIX_INDEXED})
+    """What the copy's word index can match for this search (None: nothing). SQLite's has no index for a
+    one-letter prefix; PostgreSQL's reads it as the range of words it starts, like any word."""
     facets = facet_terms(query)
     if session.get_bind().dialect.name != "sqlite":
-        return await _postings_plan(session, terms, facets)
+        return await _postings_plan(session, sorted(set(words(query.q))), facets)
+    terms = sorted({term for term in words(query.q) if len(term) >= PREFIX_INDEXED})
     if not terms and not facets:
         return None
     *counts, total = await line_counts(session, [*((term, True) for term in terms),

@@ -2,7 +2,7 @@
 (the person table and the narrow ordered copy), the rank, and the page's rows read as :class:`Practitioner`.
 
 :mod:`directory.search` and :mod:`directory.search_ordered` plan and run searches with these pieces (and the
-word counts that steer the plans); the FHIR API uses :func:`match_words`.
+word counts that steer the plans); the FHIR API uses :func:`match_names`.
 """
 
 from __future__ import annotations
@@ -78,6 +78,19 @@ def match_words(sqlite: bool, column: str, terms: list[str], prefix: list[bool],
     return text(
         f"to_tsvector('simple'::regconfig, directory_persons.{column}) @@ to_tsquery('simple', :{parameter})"
     ).bindparams(**{parameter: expression})
+
+
+def match_names(sqlite: bool, terms: list[str], name: str = "") -> TextClause:
+    """The person's names hold a word starting with every term (a superset: the FHIR API checks the name
+    columns after). SQLite: its persons' full-text index of ``doc`` (names first); PostgreSQL: the GIN index of
+    ``family_norm || ' ' || given_norm`` (migration ``0012_directory_names_gin``)."""
+    if sqlite:
+        return match_words(sqlite, "doc", terms, [True] * len(terms), name)
+    parameter = f"match_names{name}"
+    return text(
+        "to_tsvector('simple'::regconfig, directory_persons.family_norm || ' ' || directory_persons.given_norm) "
+        f"@@ to_tsquery('simple', :{parameter})"
+    ).bindparams(**{parameter: " & ".join(f"{term}:*" for term in terms)})
 
 
 def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:
