@@ -41,6 +41,7 @@ _ROW = struct.Struct("!hi")  # fields in the row, then the word's length
 _BOUNDS = struct.Struct("!iiii")  # first_pos and last_pos, each as length 4 + value
 _ARRAY = struct.Struct("!iiiiii")  # the array's byte length; ndim 1, no nulls, int4 (oid 23), length, lower bound 1
 _INT4 = 23
+INT4 = next(code for code in "il" if array(code).itemsize == 4)  # the array type of 4-byte integers here
 COPY_BATCH = 1 << 20  # bytes of COPY data handed to the driver at a time
 
 
@@ -63,7 +64,7 @@ def binary_copy(rows: Iterator[tuple[str, int, int, array[int]]]) -> Iterator[by
     size = len(_HEADER)
     for word, first, last, part in rows:
         encoded = word.encode()
-        elements = array("i", [4]) * (2 * len(part))
+        elements = array(INT4, [4]) * (2 * len(part))
         elements[1::2] = part
         if swap:
             elements.byteswap()
@@ -86,7 +87,7 @@ def collect(rows: Sequence[Any], positions: dict[str, array[int]]) -> None:
         for word in {*doc.split(), *facets.split()}:
             found = positions.get(word)
             if found is None:
-                positions[word] = found = array("i")
+                positions[word] = found = array(INT4)
             found.append(pos)
 
 
