@@ -1,14 +1,19 @@
 """Practitioner search: free text on word prefixes, filters, exact lookups, ranked, with keyset cursors.
 
-Free text and filters are folded by :mod:`directory.text` exactly as at import, then matched on word prefixes
-through SQLite FTS5 or PostgreSQL ``tsvector`` (config ``simple``): ``veran`` finds VÉRAN, ``jean pierre``
-finds Jean-Pierre. Filters are tokens of the ``facets`` column (``p10``, ``ssm04``, ``c69003``, ``d2a``,
-``vlyon``) so that they use the same index. Ranking and paging are plain columns the two engines compare the
-same way (rank, then the byte-ordered ``sort_key``), so both engines return the same pages.
+Free text and filters are folded by :mod:`directory.text` exactly as at import, then matched on word prefixes:
+``veran`` finds VÉRAN, ``jean pierre`` finds Jean-Pierre. Filters are tokens of the ``facets`` column (``p10``,
+``ssm04``, ``c69003``, ``d2a``, ``vlyon``) indexed with the words. Ranking and paging are plain columns the two
+engines compare the same way (rank, then the byte-ordered ``sort_key``), so both engines return the same pages.
+
+Every search with a word or a filter (SQLite: a word of two characters or more) is read tier by tier in display
+order from the ordered copy's word index (:mod:`directory.search_ordered`: SQLite FTS5, PostgreSQL
+``directory_search_postings``). The plans below (word counts, cost model, walks, the persons' full-text index)
+serve the rest (SQLite's one-letter words, a mailbox filter alone), and :func:`_general` is the reference
+ranked query the tests compare every plan with.
 
 This module plans and runs a search; :mod:`directory.search_query` holds what a search is (parameters, bounds,
 results, cursors), :mod:`directory.search_sql` the SQL pieces (conditions, row sources, rank, page rows, word
-counts) and :mod:`directory.search_ordered` SQLite's plan over the ordered copy's word index.
+counts).
 """
 
 from __future__ import annotations
