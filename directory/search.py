@@ -196,23 +196,6 @@ async def _exact_first(
     return found + await _general(session, query, sqlite, after, wanted - len(found), skip_exact=True)
 
 
-async def _filters_only(
-    session: AsyncSession, query: SearchQuery, sqlite: bool, after: tuple[int, str] | None, wanted: int
-) -> list[Hit]:
-    """Filters without text, in display order, without a word index: the narrow ordered copy (or, with a mailbox
-    condition, the person table's sort key index) walked with plain string checks of the facets, stopping as soon
-    as the page is full. :func:`search` reads filter tokens from the copy's word index instead
-    (:mod:`directory.search_ordered`); this is the plan without one, which the tests compare with the others."""
-    if not facet_terms(query):
-        return await _general(session, query, sqlite, after, wanted)
-    source = source_for(query)
-    statement = select(source.id, source.key).where(*row_checks(query, source))
-    if after is not None:
-        statement = statement.where(source.key > after[1])
-    rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
-    return [(int(row[0]), str(row[1]), 0) for row in rows]
-
-
 async def _driven(
     session: AsyncSession, query: SearchQuery, sqlite: bool, drivers: list[str], after: tuple[int, str] | None,
     wanted: int,
@@ -440,8 +423,8 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)
     elif terms:
         hits = await _several_words(session, query, sqlite, after, limit + 1)
-    else:
-        hits = await _filters_only(session, query, sqlite, after, limit + 1)
+    else:  # no word and no filter token: a mailbox condition alone, or nothing
+        hits = await _general(session, query, sqlite, after, limit + 1)
     ids = [hit[0] for hit in hits[:limit]]
     next_cursor = None
     if len(hits) > limit:

@@ -258,12 +258,11 @@ class _PgSql(_Sql):
         if not wanted:
             return
         sql = _PgSql()
-        parts = [f"(SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "  # noqa: S608
-                 f"{sql(key)} ORDER BY sort_key LIMIT 1)" for key, strictly in wanted]
+        parts = [sql.pos_of(key, strictly) for key, strictly in wanted]
         parts.append("(SELECT max(pos) FROM directory_search_persons)")
         *found, last = (await sql.fetch(session, f"SELECT {', '.join(parts)}"))[0]
         self.end = int(last or 0) + 1
-        self.positions = {key: self.end if pos is None else int(pos) for key, pos in zip(wanted, found, strict=True)}
+        self.positions = {key: min(int(pos), self.end) for key, pos in zip(wanted, found, strict=True)}
 
     def families(self, names: list[str], checks: list[str], wanted: int) -> str:
         """As on SQLite, but each family read on its own in key order (the index on family and key), up to the

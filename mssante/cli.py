@@ -46,25 +46,21 @@ def init(demo: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tls_context(settings)  # makes the development certificate when none is configured
 
-    directory: list[DemoDirectory] = []
-
-    async def action(database: Database) -> dict[str, str]:
+    async def action(database: Database) -> tuple[dict[str, str], DemoDirectory | None]:
         await upgrade(database)
         if not demo:
-            return {}
+            return {}, None
         credentials = await create_demo_data(settings, database)
         await create_demo_patient(settings, database)
         await ensure_demo_pki(settings, database)  # the health PKI and the demo mailboxes' certificates
-        imported = await ensure_demo_directory(settings, database)
-        directory.extend([imported] if imported is not None else [])
-        return credentials
+        return credentials, await ensure_demo_directory(settings, database)
 
     try:
-        credentials = run_db(action)
+        credentials, imported = run_db(action)
     except MigrationError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"data directory {settings.data_dir} ready; database schema is current")
-    for imported in directory:
+    if imported is not None:
         click.echo(f"demo directory: {imported.persons:,} practitioners ({imported.activity_lines:,} activity lines, "
                    f"{imported.mailboxes:,} mailboxes) generated in {imported.folder} and imported")
     if credentials:
