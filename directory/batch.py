@@ -106,6 +106,11 @@ def _activity_key(id_nat: str, identity: str) -> str:
     return id_nat + "-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
 
 
+def repeated_activity(key: str) -> str:
+    """The reason a line is rejected when an earlier line already gave its activity."""
+    return f"the same activity (key {key}) is listed on an earlier line"
+
+
 def _specialty(code: str, label: str) -> str:
     return f"{code}={label}" if code else ""
 
@@ -189,6 +194,7 @@ class ActivityBatches:
         self.pattern = line_pattern(header)
         self.pending: list[tuple[Row, str, str, str]] = []
         self.accepted = 0
+        self.keys: set[str] = set()  # the activity keys of the pending person's lines
         self.counts: Counter[str] = Counter()  # word strings (names, a line's words) by the lines carrying them
         self.facet_counts: Counter[str] = Counter()  # a line's filter tokens (one string) by the lines carrying them
 
@@ -211,7 +217,8 @@ class ActivityBatches:
             empty = [""] * len(texts)  # a column missing from this generation
             sliced = [flat[position:end:width] if position < width else empty for position in self.positions]
             if "" not in map(fold, sliced[_FAMILY]):
-                return self._activities(numbers, sliced), self._persons(numbers, sliced), [], read
+                activities, repeated = self._distinct(self._activities(numbers, sliced), raws)
+                return activities, self._persons(numbers, sliced), repeated, read
         rows: list[list[str]] = list(map(str.split, texts, _repeat("|")))
         rejects: list[Rejected] = []
         dropped: set[int] = set()
@@ -247,7 +254,8 @@ class ActivityBatches:
             return [], [], rejects, read
         transposed = list(zip(*rows, strict=False))  # the last one is the empty field after the trailing "|",
         values = [transposed[position] for position in self.positions]  # what a column missing from the file reads
-        return self._activities(numbers, values), self._persons(numbers, values), rejects, read
+        activities, repeated = self._distinct(self._activities(numbers, values), raws)
+        return activities, self._persons(numbers, values), sorted(rejects + repeated), read
 
     def flush(self) -> list[Row]:
         """The last person of the file."""
@@ -258,6 +266,38 @@ class ActivityBatches:
         """How many accepted lines carry each word of the persons' documents (see ``directory_words``); once, at
         the end of the file."""
         return vocabulary(self.counts, self.facet_counts, self.accepted)
+
+    def _distinct(self, rows: list[Row], raws: list[bytes]) -> tuple[list[Row], list[Rejected]]:
+        """The activity rows without the lines whose key an earlier line of the same person's consecutive lines
+        already had (rejected; those lines still count for the person's words). The lines of a person listed in
+        several places of the file are compared in SQL (:meth:`directory.merge.Merger.duplicates`, among the
+        persons :meth:`~directory.merge.Merger.fold_persons` folds). ``self.keys``: the keys of the pending
+        person's lines (a person's lines may continue in the next batch)."""
+        if not rows:
+            return rows, []
+        keys = list(map(operator.itemgetter(-1), rows))
+        distinct = set(keys)
+        if len(distinct) == len(keys) and self.keys.isdisjoint(distinct):  # a key holds its idNat
+            last, tail = rows[-1][1], len(rows)
+            while tail and rows[tail - 1][1] == last:
+                tail -= 1
+            if tail == 0 and self.pending and self.pending[0][_ROW][1] == last:  # the batch continues that person
+                self.keys.update(keys)
+            else:
+                self.keys = set(keys[tail:])
+            return rows, []
+        current = self.pending[0][_ROW][1] if self.pending else None
+        seen, kept, rejected = self.keys, [], []
+        for row, raw in zip(rows, raws, strict=True):
+            if row[1] != current:
+                current, seen = row[1], set()
+            if row[-1] in seen:
+                rejected.append(Rejected(row[0], repeated_activity(row[-1]), decode_line(raw, self.encoding)))
+            else:
+                seen.add(row[-1])
+                kept.append(row)
+        self.keys = seen
+        return kept, rejected
 
     @staticmethod
     def _activities(numbers: list[int], v: Sequence[Sequence[str]]) -> list[Row]:

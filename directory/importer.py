@@ -26,6 +26,7 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import (
     Header,
@@ -402,9 +403,9 @@ async def _import(
     if report.read == rejects.count:
         raise ExtractionError(f"{source.path} has no valid line: nothing was imported")
     if is_activity:
-        for line_no, key in await merger.duplicates("stg_activity", "key"):
-            rejects.add(line_no, f"the same activity (key {key}) is listed on an earlier line", "")
         await merger.fold_persons()
+        for line_no, key in await merger.duplicates("stg_activity", "key", among="stg_folded"):
+            rejects.add(line_no, repeated_activity(key), "")
         await merger.stage_structures()
         await merger.analyze("stg_activity", "stg_person", "stg_structure",
                              targets=("directory_persons", "directory_structures", "directory_activities"))
@@ -419,7 +420,7 @@ async def _import(
         if changed.inserted or changed.updated or changed.deactivated:
             await merger.refresh_search()
         await merger.count_words(await _words(parts, counted))
-        await merger.drop("stg_activity", "stg_person", "stg_structure")
+        await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",
                             "directory_search_persons", POSTINGS, VOCABULARY)
     else:

@@ -6,8 +6,10 @@ file matches every row and changes nothing. All columns are NOT NULL (empty fiel
 ``<>`` compares values the same way on SQLite and PostgreSQL.
 
 Persons are folded from their activity lines while staging (:class:`directory.staging.PersonAccumulator`);
-the rare person listed in two places of a file is folded here. Structures are aggregated in SQL. New rows
-are inserted in key order, which keeps the B-tree inserts sequential.
+the rare person listed in two places of a file is folded here, and the repeated activities of such a person
+rejected (those of a person's consecutive lines are rejected while parsing). Structures are aggregated in SQL.
+New rows are inserted in key order, which keeps the B-tree inserts sequential (except PostgreSQL's first load
+into an empty table, which builds its indexes afterwards).
 """
 
 from __future__ import annotations
@@ -184,27 +186,43 @@ class Merger:
             return f"CREATE TEMP TABLE {name} AS {select}"
         return f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}"
 
-    async def duplicates(self, staging: str, key: str) -> list[tuple[int, str]]:
-        """Remove the lines whose key an earlier line already had; return them for the rejects file."""
-        await self.run(f"CREATE INDEX {self.temp}ix_{staging}_key ON {staging} ({key}, line_no)")
+    async def duplicates(self, staging: str, key: str, *, among: str | None = None) -> list[tuple[int, str]]:
+        """Remove the lines whose key an earlier line already had; return them for the rejects file.
+
+        ``among``: a table of idNats (:meth:`fold_persons`' ``stg_folded``); only the lines of those persons are
+        compared, the parsing having already rejected the repeated lines of each person's consecutive lines
+        (:meth:`directory.batch.ActivityBatches._distinct`): a key holds its idNat, so a repeated key that the
+        parsing could not see belongs to a person listed in several places of the file."""
+        source = staging
+        if among is not None:
+            if await self.empty(f"{self.temp}{among}"):
+                return []
+            source = "stg_candidate"
+            await self.run(self._create_as(source, f"SELECT line_no, {key} FROM {self.temp}{staging} "  # noqa: S608
+                                                   f"WHERE id_nat IN (SELECT id_nat FROM {self.temp}{among})"))
+        await self.run(f"CREATE INDEX {self.temp}ix_{source}_key ON {source} ({key}, line_no)")
         later = (
-            f"EXISTS (SELECT 1 FROM {self.temp}{staging} AS first WHERE first.{key} = {staging}.{key} "  # noqa: S608
-            f"AND first.line_no < {staging}.line_no)"
+            f"EXISTS (SELECT 1 FROM {self.temp}{source} AS first WHERE first.{key} = {source}.{key} "  # noqa: S608
+            f"AND first.line_no < {source}.line_no)"
         )
         result = await self.connection.execute(
-            text(f"SELECT line_no, {key} FROM {self.temp}{staging} WHERE {later} ORDER BY line_no")  # noqa: S608
+            text(f"SELECT line_no, {key} FROM {self.temp}{source} WHERE {later} ORDER BY line_no")  # noqa: S608
         )
         rows = [(int(row[0]), str(row[1])) for row in result]
         if rows:
-            await self.run(f"DELETE FROM {self.temp}{staging} WHERE {later}")  # noqa: S608
+            await self.run(f"DELETE FROM {self.temp}{staging} WHERE line_no IN "  # noqa: S608
+                           f"(SELECT line_no FROM {self.temp}{source} WHERE {later})")
         return rows
 
     async def fold_persons(self) -> int:
-        """Index the staged persons and fold the rows of persons listed in several places; return how many."""
+        """Index the staged persons and fold the rows of persons listed in several places; return how many.
+        Their idNats are kept in ``stg_folded`` (see :meth:`duplicates`)."""
         await self.run(f"CREATE INDEX {self.temp}ix_stg_person_id_nat ON stg_person (id_nat)")
+        await self.run(self._create_as("stg_folded", f"SELECT id_nat FROM {self.temp}stg_person "  # noqa: S608
+                                                     "GROUP BY id_nat HAVING COUNT(*) > 1"))
         result = await self.connection.execute(text(
             f"SELECT * FROM {self.temp}stg_person WHERE id_nat IN "  # noqa: S608
-            f"(SELECT id_nat FROM {self.temp}stg_person GROUP BY id_nat HAVING COUNT(*) > 1) ORDER BY id_nat"
+            f"(SELECT id_nat FROM {self.temp}stg_folded) ORDER BY id_nat"
         ))
         by_person: dict[str, list[tuple[Any, ...]]] = {}
         for row in result:
@@ -273,7 +291,9 @@ class Merger:
                 await self.run(f"ALTER TABLE {target} DROP CONSTRAINT {name}" if constraint else f"DROP INDEX {name}")
             if fts:
                 await self.run("DROP TRIGGER directory_persons_fts_insert")
-            counts.inserted = await self.run(f"{insert} ORDER BY s.{key}")
+            # SQLite: in key order, so that the unique key's index (which it cannot drop) grows at its end;
+            # PostgreSQL builds that index afterwards by sorting, and the sort here was half the statement
+            counts.inserted = await self.run(insert if not self.sqlite else f"{insert} ORDER BY s.{key}")
             for definition in bulk_indexes.values():
                 await self.run(definition)
             if fts:

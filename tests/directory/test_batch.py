@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from directory.batch import ActivityBatches
-from directory.extraction import Activity, Rejected, parse_header, parse_line
+from directory.batch import ActivityBatches, repeated_activity
+from directory.extraction import Activity, Rejected, decode_line, parse_header, parse_line
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56
 from directory.staging import PersonAccumulator, _line_facets, _line_words, activity_row
 from directory.text import fold
@@ -28,6 +28,7 @@ def reference(lines: list[bytes], encoding: str) -> Rows:
     rejects: list[tuple[int, str, str]] = []
     accumulator = PersonAccumulator()
     read = 0
+    current, keys = "", set[str]()  # a line repeating an activity of its person's consecutive lines is rejected
     for line_no, raw in enumerate(lines[1:], start=2):
         if not raw.strip(b"\r\n"):
             continue
@@ -37,7 +38,14 @@ def reference(lines: list[bytes], encoding: str) -> Rows:
             rejects.append((record.line_no, record.reason, record.raw))
         else:
             assert isinstance(record, Activity)
-            activities.append(activity_row(record))
+            row = activity_row(record)
+            if record.id_nat != current:
+                current, keys = record.id_nat, set()
+            if row[-1] in keys:
+                rejects.append((line_no, repeated_activity(row[-1]), decode_line(raw, encoding)))
+            else:
+                keys.add(row[-1])
+                activities.append(row)
             person = accumulator.add(record)
             if person is not None:
                 persons.append(person)
@@ -96,7 +104,9 @@ def test_odd_lines_give_the_reference_rows_and_rejects(tmp_path: Path) -> None:
     ]
     lines = [header, *body[:5], *odd[:9], *body[5:9], *odd[9:], *body[9:]]
     expected = reference(lines, "utf-8")
-    assert len(expected[2]) == 6  # rejects with their reasons, in line order
+    reasons = [reason for _, reason, _ in expected[2]]
+    # rejects with their reasons, in line order; four edits of one line repeat the activity of the line before
+    assert len(reasons) == 10 and sum("is listed on an earlier line" in reason for reason in reasons) == 4
     for size in (1, 4, 1000):
         assert fast(lines, "utf-8", size) == expected, size
 

@@ -115,6 +115,25 @@ async def test_rejected_lines_are_reported(database: Database, tmp_path: Path) -
     assert "earlier line" in written[4]
 
 
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_repeated_activities_are_rejected_where_they_are(database: Database, tmp_path: Path,
+                                                               processes: int) -> None:
+    """A line repeating an activity of the same person's lines just before (also across a batch boundary) is
+    rejected as the file is parsed, with its content; one repeating a line elsewhere in the file, by SQL."""
+    generated = small(tmp_path)
+    header, *lines = read_lines(generated.activity_path)
+    body = [*lines[:4], lines[3], lines[3], *lines[4:20], lines[19], *lines[20:], lines[0]]
+    path = write_lines(tmp_path / "again" / "PS_LibreAcces_Personne_activite_202611010000.txt", [header, *body])
+    rejects = tmp_path / "rejects.txt"
+    report = await import_file(database, path, rejects_path=rejects, batch=2, processes=processes)
+    assert report.rejected == 4 and report.details["activities"].inserted == len(lines)
+    written = [line.split("|", 2) for line in rejects.read_text().splitlines()[1:]]
+    assert sorted(int(number) for number, _, _ in written) == [6, 7, 24, len(body) + 1]
+    assert all("is listed on an earlier line" in reason for _, reason, _ in written)
+    assert {number: content for number, _, content in written}["24"] == lines[19]
+    assert await _count(database, Activity, True) == len(lines)
+
+
 async def test_zip_is_read_in_place(database: Database, tmp_path: Path) -> None:
     generated = small(tmp_path)
     archive = tmp_path / "PS_LibreAcces_Personne_activite.zip"
