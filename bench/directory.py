@@ -269,6 +269,7 @@ def main() -> None:
                         help="use the extractions already generated in this directory instead of generating")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-directory-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if args.search_only:
         paths = []

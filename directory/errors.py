@@ -7,6 +7,7 @@ DirectoryError
 ├── ExtractionError         a file cannot be imported at all (unknown header, unreadable, bad zip); the
 │                           previous directory stays untouched
 ├── ImportRefused           the file is readable but importing it would be wrong (an older extraction)
+├── ImportFailed            a step of the import failed (a helper process died); nothing was changed
 ├── InvalidQuery            a search parameter, cursor or identifier is malformed
 └── NotFound                an exact lookup found nothing
 """
@@ -24,6 +25,11 @@ class ExtractionError(DirectoryError):
 
 class ImportRefused(DirectoryError):
     """The file could be read but importing it would damage the directory; nothing was changed."""
+
+
+class ImportFailed(DirectoryError):
+    """A step of the import could not be completed (a parsing or gathering process failed); nothing was
+    changed."""
 
 
 class InvalidQuery(DirectoryError):

@@ -336,7 +336,7 @@ async def _transaction(
             try:
                 async with contextlib.AsyncExitStack() as cleanup:  # the parsing processes stop, whatever happens
                     report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
-                                           Path(scratch) if database.sqlite else None, cleanup,
+                                           Path(scratch) if database.sqlite else None, Path(scratch), cleanup,
                                            discard=database.sqlite_path is not None)
                 report.rejected = rejects.count
                 await transaction.commit()
@@ -353,7 +353,8 @@ async def _transaction(
 
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
-    force: bool, batch: int, processes: int | None, scratch: Path | None, cleanup: contextlib.AsyncExitStack,
+    force: bool, batch: int, processes: int | None, scratch: Path | None, work: Path,
+    cleanup: contextlib.AsyncExitStack,
     *, discard: bool = False,
 ) -> ImportReport:
     with open_stream(source) as stream:
@@ -410,15 +411,21 @@ async def _import(
         await merger.analyze("stg_activity", "stg_person", "stg_structure",
                              targets=("directory_persons", "directory_structures", "directory_activities"))
         report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
+        changed = report.details["persons"]
+        search = None
+        if changed.inserted or changed.updated or changed.deactivated:
+            # PostgreSQL: the copy's postings are gathered in another process during the next two merges
+            search = await merger.refresh_search(work)
+            if search is not None:
+                cleanup.push_async_callback(search.close)
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
         )
         report.details["activities"] = await merger.merge(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
         )
-        changed = report.details["persons"]
-        if changed.inserted or changed.updated or changed.deactivated:
-            await merger.refresh_search()
+        if search is not None:
+            await search.load(connection)
         await merger.count_words(await _words(parts, counted))
         await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",

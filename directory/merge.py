@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Date, bindparam, text
@@ -331,26 +332,27 @@ class Merger:
         else:
             await driver.copy_records_to_table("directory_words", records=rows, columns=["word", "lines"])
 
-    async def refresh_search(self) -> None:
+    async def refresh_search(self, scratch: Path) -> postings.Build | None:
         """Rebuild ``directory_search_persons`` (the search's narrow copy of the active persons) in display
         order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already; its
         indexes are dropped before and built once after (a sorted build, not 1.5 million random inserts). On
         SQLite its word index ``directory_search_fts`` is emptied and filled again from it, in ``pos`` order; on
-        PostgreSQL its postings (:mod:`directory.postings`)."""
+        PostgreSQL its postings are gathered from it while the import goes on (:mod:`directory.postings`, files
+        in ``scratch``): the caller loads them (:meth:`directory.postings.Build.load`) before committing."""
         await self.run("DROP INDEX ix_directory_search_persons_family")  # built once from the loaded rows
         await self.run("DROP INDEX ix_directory_search_persons_pos")
         if not await self.empty("directory_search_persons"):
             await self.run("DELETE FROM directory_search_persons")
             if self.sqlite:
                 await self.run(SEARCH_FTS_EMPTY)
-        await self.run(SEARCH_FILL)
+        rows = await self.run(SEARCH_FILL)
         await self.run(SEARCH_FAMILY_INDEX)
         await self.run(SEARCH_POS_INDEX)
         if self.sqlite:  # only ever filled whole: its term hash stays at 16 MiB (a quarter less time than 1 MiB)
             await self.run(SEARCH_FTS_HASH)
             await self.run(SEARCH_FTS_FILL)
-        else:
-            await postings.rebuild(self.connection)
+            return None
+        return await postings.start(self.connection, scratch, rows)
 
     async def drop(self, *staging: str) -> None:
         """Drop the staging tables; on a connection the import discards, nothing to do (closing it deletes its

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from directory.batch import ActivityBatches, Row, clear_caches
-from directory.errors import ExtractionError
+from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import MAX_LINE, Header, Rejected, parse_header
 from directory.sources import bounded_lines
 from directory.staging import Scratch, copy_text
@@ -262,7 +262,8 @@ class ProcessParts:
                     return
         except asyncio.IncompleteReadError:
             code = await process.wait()
-            await self.queue.put(Failed(RuntimeError(f"a parsing process ended with exit code {code}")))
+            await self.queue.put(Failed(ImportFailed(f"a parsing process ended with exit code {code}; nothing was "
+                                                     "imported")))
 
     async def get(self) -> Message:
         if self.pending:

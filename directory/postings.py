@@ -10,26 +10,34 @@ search reads the chunks of a word that overlap a range of positions and unnests 
 (:mod:`directory.search_ordered`). ``directory_search_vocabulary (word, lines)`` lists every word and token with
 the number of rows holding it: how many rows a word, or the words a prefix starts, bring.
 
-Both are rebuilt from the copy after each activity import that changed it (:func:`rebuild`), in the import's
-transaction; migration ``0009_directory_search_postings`` creates them and fills them once in SQL.
+Both are rebuilt from the copy after each activity import that changed it, in the import's transaction, without
+holding the import's connection: :func:`start` writes the copy's words to a file (one ``COPY … TO``), a child
+process (``python -m directory.postings``; a thread for a small copy) gathers the positions and writes both
+tables as ``COPY`` files while the import goes on with its other merges, and :meth:`Build.load` loads them.
+Migration ``0009_directory_search_postings`` creates the tables and fills them once in SQL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import struct
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-CHUNK = 256  # positions per row: a chunk is ~1 KiB, stored inline (no TOAST), unnested in a few microseconds
-READ_BATCH = 20_000  # copy rows read per round trip while building
+from directory.errors import ImportFailed
 
-_READ = "SELECT pos, doc, facets FROM directory_search_persons WHERE pos > $1 ORDER BY pos LIMIT $2"
+CHUNK = 256  # positions per row: a chunk is ~1 KiB, stored inline (no TOAST), unnested in a few microseconds
+PROCESS_ROWS = 100_000  # a copy of at least this many rows is gathered in a child process, a smaller in a thread
+_ROOT = str(Path(__file__).resolve().parent.parent)  # where ``directory`` is, for the child process
+_EXPORT = "SELECT pos, doc || ' ' || facets FROM directory_search_persons ORDER BY pos"
 POSTINGS = "directory_search_postings"
 VOCABULARY = "directory_search_vocabulary"
 # The tables themselves: migration 0009_directory_search_postings (which can also fill them from SQL alone).
@@ -45,12 +53,12 @@ INT4 = next(code for code in "il" if array(code).itemsize == 4)  # the array typ
 COPY_BATCH = 1 << 20  # bytes of COPY data handed to the driver at a time
 
 
-def chunks(positions: dict[str, array[int]]) -> Iterator[tuple[str, int, int, array[int]]]:
+def chunks(positions: dict[str, array[int]], chunk: int = CHUNK) -> Iterator[tuple[str, int, int, array[int]]]:
     """The rows of ``directory_search_postings`` for these words' ascending positions, in key order."""
     for word in sorted(positions):
         found = positions[word]
-        for start in range(0, len(found), CHUNK):
-            part = found[start:start + CHUNK]
+        for start in range(0, len(found), chunk):
+            part = found[start:start + chunk]
             yield word, part[0], part[-1], part
 
 
@@ -80,50 +88,94 @@ def binary_copy(rows: Iterator[tuple[str, int, int, array[int]]]) -> Iterator[by
     yield b"".join(pieces)
 
 
-def collect(rows: Sequence[Any], positions: dict[str, array[int]]) -> None:
-    """Add each ``(pos, doc, facets)`` row's distinct words and tokens to ``positions`` (rows come in ascending
-    ``pos``)."""
-    for pos, doc, facets in rows:
-        for word in {*doc.split(), *facets.split()}:
-            found = positions.get(word)
-            if found is None:
-                positions[word] = found = array(INT4)
-            found.append(pos)
+def collect(lines: Iterable[str], positions: dict[str, array[int]]) -> None:
+    """Add the distinct words and tokens of each ``pos<TAB>words`` line (``COPY`` text of :data:`_EXPORT`, in
+    ascending ``pos``) to ``positions``. Words are ``[a-z0-9]`` only (:func:`directory.text.fold`, facet
+    tokens): nothing in them is escaped."""
+    for line in lines:
+        number, _, found = line.partition("\t")
+        pos = int(number)
+        for word in set(found.split()):
+            listed = positions.get(word)
+            if listed is None:
+                positions[word] = listed = array(INT4)
+            listed.append(pos)
 
 
-async def rebuild(connection: AsyncConnection) -> None:
-    """Replace both tables from the ordered copy (PostgreSQL, in the caller's transaction). The copy is read in
-    ``pos`` order by keyset batches through the driver; the positions are held as 4-byte arrays (~100 MiB for 2
-    million activity lines) and written with a binary COPY."""
-    await connection.execute(text(f"TRUNCATE {POSTINGS}, {VOCABULARY}"))
+def build(source: Path, target: Path, chunk: int) -> None:
+    """The child's work: the exported copy at ``source`` to ``target`` (postings, binary ``COPY``) and
+    ``target`` + ``.vocabulary`` (text ``COPY``); the positions are held as 4-byte arrays (~100 MiB for 2 million
+    activity lines)."""
+    positions: dict[str, array[int]] = {}
+    with source.open(encoding="ascii", buffering=1 << 20) as lines:
+        collect(lines, positions)
+    source.unlink()
+    with target.open("wb") as out:
+        for piece in binary_copy(chunks(positions, chunk)):
+            out.write(piece)
+    with vocabulary_path(target).open("w", encoding="ascii") as out:
+        out.writelines(f"{word}\t{len(positions[word])}\n" for word in sorted(positions))
+
+
+def vocabulary_path(target: Path) -> Path:
+    return target.with_name(target.name + ".vocabulary")
+
+
+class Build:
+    """The postings being gathered from an exported copy (:func:`start`), loaded by :meth:`load`."""
+
+    def __init__(self, target: Path, process: asyncio.subprocess.Process | None,
+                 thread: asyncio.Future[None] | None) -> None:
+        self.target, self.process, self.thread = target, process, thread
+
+    async def load(self, connection: AsyncConnection) -> None:
+        """Wait for the gathering, then replace both tables (in the caller's transaction)."""
+        if self.thread is not None:
+            await self.thread
+        if self.process is not None:
+            assert self.process.stderr is not None
+            error = (await self.process.stderr.read()).decode(errors="replace").strip()
+            code = await self.process.wait()
+            if code != 0:  # the exception's own line, else the exit code (killed: out of memory?)
+                reason = error.splitlines()[-1][:500] if error else f"exit code {code}"
+                raise ImportFailed(f"gathering the search postings failed ({reason}); nothing was imported")
+        await connection.execute(text(f"TRUNCATE {POSTINGS}, {VOCABULARY}"))
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_to_table(POSTINGS, source=str(self.target), format="binary",
+                                   columns=["word", "first_pos", "last_pos", "positions"])
+        await driver.copy_to_table(VOCABULARY, source=str(vocabulary_path(self.target)), format="text",
+                                   columns=["word", "lines"])
+
+    async def close(self) -> None:
+        """Stop a gathering still running (a failed or interrupted import)."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        if self.thread is not None:
+            with contextlib.suppress(BaseException):
+                await self.thread
+
+
+async def start(connection: AsyncConnection, scratch: Path, rows: int) -> Build:
+    """Write the ordered copy's words to a file in ``scratch`` (PostgreSQL, the caller's transaction) and start
+    gathering its postings: in a child process for a copy of at least :data:`PROCESS_ROWS` rows (the import's
+    connection and process go on meanwhile), else in a thread."""
+    source, target = scratch / "search_words.txt", scratch / "search_postings.bin"
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    positions: dict[str, array[int]] = {}
-    rows = await driver.fetch(_READ, 0, READ_BATCH)
-    while rows:  # a batch's words are gathered in a thread while the server reads the next batch
-        gathering = asyncio.ensure_future(asyncio.to_thread(collect, rows, positions))
-        try:
-            following = await driver.fetch(_READ, rows[-1][0], READ_BATCH)
-        finally:
-            await gathering
-        rows = following
-    await driver.copy_to_table(POSTINGS, source=_AsyncBytes(binary_copy(chunks(positions))), format="binary",
-                               columns=["word", "first_pos", "last_pos", "positions"])
-    await driver.copy_records_to_table(VOCABULARY, records=sorted((w, len(p)) for w, p in positions.items()),
-                                       columns=["word", "lines"])
+    await driver.copy_from_query(_EXPORT, output=str(source), format="text")
+    if rows < PROCESS_ROWS:
+        return Build(target, None, asyncio.ensure_future(asyncio.to_thread(build, source, target, CHUNK)))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "directory.postings", str(source), str(target), str(CHUNK),
+        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=environment,
+    )
+    return Build(target, process, None)
 
 
-class _AsyncBytes:
-    """An iterator of bytes as the asynchronous iterable the driver's ``copy_to_table`` reads."""
-
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self.pieces = pieces
-
-    def __aiter__(self) -> _AsyncBytes:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return next(self.pieces)
-        except StopIteration:
-            raise StopAsyncIteration from None
+if __name__ == "__main__":  # the gathering process: python -m directory.postings SOURCE TARGET CHUNK
+    build(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))

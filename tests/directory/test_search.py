@@ -10,7 +10,7 @@ from sqlalchemy import text as sql
 
 from directory import postings, search_ordered
 from directory import search as search_module
-from directory.errors import InvalidQuery
+from directory.errors import ImportFailed, InvalidQuery
 from directory.importer import import_file
 from directory.models import Person, SearchPerson, Word
 from directory.search import (
@@ -406,12 +406,14 @@ async def _id_nats(session: Any, hits: list[tuple[int, str, int]]) -> list[str]:
     return [found[identifier] for identifier in ids]
 
 
+@pytest.mark.parametrize("process_rows", [postings.PROCESS_ROWS, 1])
 async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch, process_rows: int) -> None:
     """The copy's rows are numbered 1, 2, ... in key order after each import, and its word index holds each row's
     words and filter tokens under that number, also after a re-import that changed persons
-    (PostgreSQL: in chunks of postings, here of 3)."""
+    (PostgreSQL: in chunks of postings, here of 3, gathered in a thread or in a child process)."""
     monkeypatch.setattr(postings, "CHUNK", 3)
+    monkeypatch.setattr(postings, "PROCESS_ROWS", process_rows)
     generated = small(tmp_path, persons=200, seed=4)
     await import_file(database, generated.activity_path)
     newer = small(tmp_path, persons=150, seed=5, stamp="202611020000")
@@ -443,6 +445,31 @@ async def test_word_index_follows_the_ordered_copy(database: Database, tmp_path:
                     "SELECT rowid FROM directory_search_fts WHERE directory_search_fts MATCH :m ORDER BY rowid"),
                     {"m": f'"{word}"*'})).scalars().all()
                 assert list(indexed) == expected, word
+
+
+async def test_a_failed_postings_gathering_fails_the_import(postgres_url: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: when the child process gathering the postings fails, the import fails with its reason and the
+    directory is the one before it, postings included."""
+    database = Database(postgres_url)
+    try:
+        await import_file(database, small(tmp_path, persons=40, seed=6).activity_path)
+        before = await _postings(database)
+        monkeypatch.setattr(postings, "PROCESS_ROWS", 1)
+        monkeypatch.setattr(postings, "CHUNK", 0)  # the child cannot cut the positions in chunks of nothing
+        with pytest.raises(ImportFailed, match=r"gathering the search postings failed \(ValueError: range"):
+            await import_file(database, small(tmp_path, persons=60, seed=7, stamp="202611020000").activity_path)
+        assert await _postings(database) == before
+        async with database.read() as session:
+            assert await session.scalar(sql("SELECT count(*) FROM directory_persons")) == 40
+    finally:
+        await database.dispose()
+
+
+async def _postings(database: Database) -> list[Any]:
+    async with database.read() as session:
+        return list((await session.execute(sql(
+            "SELECT word, first_pos, positions FROM directory_search_postings ORDER BY 1, 2"))).all())
 
 
 async def test_migration_fills_the_postings_as_an_import_does(postgres_url: str, tmp_path: Path) -> None:
