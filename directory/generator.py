@@ -253,6 +253,15 @@ def _structure_mailboxes(world: _World) -> Iterator[list[str]]:
         yield _mailbox_line("CAB", address, "", "", "", "", "", "", "", "", "", ("", ""), structure, False)
 
 
+def extraction_line(header: tuple[str, ...], values: dict[str, str]) -> str:
+    """One line of an extraction with this header (its column names), ``values`` by column name (the others
+    empty), ending with ``|`` as the real files do; no line break."""
+    unknown = set(values) - set(header)
+    if unknown:
+        raise ValueError(f"not columns of this extraction: {', '.join(sorted(unknown))}")
+    return "|".join(values.get(name, "") for name in header) + "|"
+
+
 def _write(out: TextIO, fields: list[str] | tuple[str, ...]) -> None:
     out.write("|".join(fields) + "|\n")  # the real files end every line with "|"
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from directory.errors import DirectoryError
 from directory.generator import generate as generate_files
 from directory.importer import ImportReport, import_file
+from directory.resolve import lookup_owner
 from directory.search import search
 from directory.search_query import SearchQuery
 from mssante.settings import Settings
@@ -151,3 +152,24 @@ def search_command(text: str, profession: str | None, specialty: str | None, cit
             click.echo("no practitioner found")
 
     _run(_settings(), action)
+
+
+@directory.command("resolve")
+@click.argument("address")
+def resolve_command(address: str) -> None:
+    """Who is behind a mailbox address: `mssante directory resolve alice.martin@mssante.localhost`."""
+
+    async def action(database: Database) -> bool:
+        owner = await lookup_owner(database, address)
+        if owner is None:
+            return False
+        who = f"{owner.given} {owner.family}".strip() if owner.kind == "person" else owner.display_name
+        profession = f" — {owner.profession_label}" if owner.profession_label else ""
+        specialty = f" ({owner.specialty_label})" if owner.specialty_label else ""
+        structure = f" — {owner.structure_name}" if owner.kind == "person" and owner.structure_name else ""
+        click.echo(f"{owner.address}  {owner.mailbox_type}  {owner.kind} {owner.id_nat or owner.structure_id}  "
+                   f"{who}{profession}{specialty}{structure}{'' if owner.active else '  (inactive)'}")
+        return True
+
+    if not _run(_settings(), action):
+        raise click.ClickException(f"{address} is not in the directory")

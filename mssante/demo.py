@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from directory.generator import generate
+from directory.generator import ACTIVITY_HEADER_56, MAILBOX_HEADER, extraction_line, generate
 from directory.importer import import_file
 from directory.models import ImportRun
 from mail_gateway.errors import MailboxExists
@@ -135,17 +135,89 @@ class DemoDirectory:
     folder: Path
 
 
+# The site the demo professionals work at; the demo ORG and APP mailboxes are its services (FINESS 750000001,
+# hence the structure id 1750000001 the demo mailboxes give as their owner).
+_DEMO_SITE = {
+    "Numéro SIRET site": "26750000100017", "Numéro SIREN site": "267500001", "Numéro FINESS site": "750000001",
+    "Numéro FINESS établissement juridique": "750000000", "Raison sociale site": "CH Exemple",
+    "Numéro Voie (coord. structure)": "12", "Code type de voie (coord. structure)": "R",
+    "Libellé type de voie (coord. structure)": "Rue", "Libellé Voie (coord. structure)": "de l'Exemple",
+    "Code postal (coord. structure)": "75012", "Code commune (coord. structure)": "75112",
+    "Libellé commune (coord. structure)": "Paris", "Téléphone (coord. structure)": "0140000000",
+    "Code Département (coord. structure)": "75", "Code secteur d'activité": "SA01",
+    "Code mode exercice": "S", "Libellé mode exercice": "Salarié",
+}
+_DEMO_SITE_MAILBOX = {
+    "Raison Sociale structure BAL": "CH Exemple", "Numéro Voie structure BAL": "12", "Type Voie structure BAL": "Rue",
+    "Libellé Voie structure BAL": "de l'Exemple", "Ligne Acheminement structure BAL": "75012 PARIS",
+    "Code postal structure BAL": "75012", "Département structure BAL": "75", "Pays structure BAL": "France",
+    "Dématérialisation": "True",
+}
+# The demo mailboxes' owners as the national extractions would list them (local part -> activity columns,
+# mailbox columns): each demo address resolves to its owner (directory.resolve) like any other.
+_DEMO_OWNERS: dict[str, tuple[dict[str, str] | None, dict[str, str]]] = {
+    "alice.martin": ({
+        "Type d'identifiant PP": "8", "Identifiant PP": "10001234567", "Identification nationale PP": "810001234567",
+        "Code civilité d'exercice": "DR", "Libellé civilité d'exercice": "Docteur", "Code civilité": "MME",
+        "Libellé civilité": "Madame", "Nom d'exercice": "MARTIN", "Prénom d'exercice": "Alice",
+        "Code profession": "10", "Libellé profession": "Médecin", "Code catégorie professionnelle": "C",
+        "Libellé catégorie professionnelle": "Civil", "Code type savoir-faire": "S",
+        "Libellé type savoir-faire": "Spécialité ordinale", "Code savoir-faire": "SM04",
+        "Libellé savoir-faire": "Cardiologie et maladies vasculaires",
+    }, {
+        "Type de BAL": "PER", "Type Identifiant PP": "8", "Identifiant PP": "10001234567",
+        "Identification nationale PP": "810001234567", "Civilité d'exercice": "DR", "Nom d'exercice": "MARTIN",
+        "Prénom d'exercice": "Alice", "Catégorie profession": "C", "Libellé de catégorie profession": "Civil",
+        "Code Profession": "10", "Libellé Profession": "Médecin", "Code savoir-faire": "SM04",
+        "Libellé savoir-faire": "Cardiologie et maladies vasculaires",
+    }),
+    "jean-pierre.durand": ({
+        "Type d'identifiant PP": "8", "Identifiant PP": "10009876543", "Identification nationale PP": "810009876543",
+        "Code civilité": "M", "Libellé civilité": "Monsieur", "Nom d'exercice": "DURAND",
+        "Prénom d'exercice": "Jean-Pierre", "Code profession": "60", "Libellé profession": "Infirmier",
+        "Code catégorie professionnelle": "C", "Libellé catégorie professionnelle": "Civil",
+    }, {
+        "Type de BAL": "PER", "Type Identifiant PP": "8", "Identifiant PP": "10009876543",
+        "Identification nationale PP": "810009876543", "Nom d'exercice": "DURAND", "Prénom d'exercice": "Jean-Pierre",
+        "Catégorie profession": "C", "Libellé de catégorie profession": "Civil", "Code Profession": "60",
+        "Libellé Profession": "Infirmier",
+    }),
+    "cardiologie.ch-exemple": (None, {"Type de BAL": "ORG", "Service de rattachement": "Cardiologie"}),
+    "labo-biologie": (None, {"Type de BAL": "APP", "Service de rattachement": "Laboratoire de biologie"}),
+}
+
+
+def _demo_owner_lines(domain: str) -> tuple[list[str], list[str]]:
+    """The activity and mailbox lines of the demo mailboxes' owners (see ``_DEMO_OWNERS``)."""
+    activities, mailboxes = [], []
+    for demo in DEMO_MAILBOXES:
+        activity, mailbox = _DEMO_OWNERS[demo.local_part]
+        if activity is not None:
+            activities.append(extraction_line(ACTIVITY_HEADER_56, {**_DEMO_SITE, **activity}))
+        structure = {} if demo.kind == "PER" else {"Type identifiant structure": demo.owner_id[0],
+                                                   "Identification Structure": demo.owner_id}
+        mailboxes.append(extraction_line(MAILBOX_HEADER, {
+            **_DEMO_SITE_MAILBOX, **structure, **mailbox, "Adresse BAL": f"{demo.local_part}@{domain}"}))
+    return activities, mailboxes
+
+
 async def ensure_demo_directory(settings: Settings, database: Database) -> DemoDirectory | None:
     """Generate both national extractions (realistic names, professions, places, mailboxes; the generator the
-    tests and the bench use) into ``<data dir>/demo-directory`` and import them, unless a directory extraction
-    was imported already (a real one is never overwritten); None then."""
+    tests and the bench use) into ``<data dir>/demo-directory``, with the demo mailboxes and their owners added,
+    and import them, unless a directory extraction was imported already (a real one is never overwritten);
+    None then."""
     async with database.read() as session:
         if (await session.execute(select(func.count()).select_from(ImportRun))).scalar_one():
             return None
     folder = settings.data_dir / "demo-directory"
     generated = generate(folder, persons=DEMO_DIRECTORY_PERSONS, seed=DEMO_DIRECTORY_SEED)
+    activities, mailboxes = _demo_owner_lines(settings.domains[0])
+    for path, lines in ((generated.activity_path, activities), (generated.mailbox_path, mailboxes)):
+        with path.open("a", encoding="utf-8") as out:  # the generated files are UTF-8, 56 columns
+            out.writelines(line + "\n" for line in lines)
     rejects = settings.data_dir / "directory-rejects"
     rejects.mkdir(parents=True, exist_ok=True)
     for path in (generated.activity_path, generated.mailbox_path):
         await import_file(database, path, rejects_path=rejects / f"{path.name}.rejects.txt")
-    return DemoDirectory(generated.persons, generated.activity_lines, generated.mailbox_lines, folder)
+    return DemoDirectory(generated.persons + len(activities), generated.activity_lines + len(activities),
+                         generated.mailbox_lines + len(mailboxes), folder)

@@ -34,7 +34,7 @@ def with_field(line: str, index: int, value: str) -> str:
 
 
 # A hand-made directory whose search answers are known in advance.
-from directory.generator import ACTIVITY_HEADER_56, MAILBOX_HEADER  # noqa: E402
+from directory.generator import ACTIVITY_HEADER_56, MAILBOX_HEADER, extraction_line  # noqa: E402
 
 PEOPLE = [
     # id_nat, family, given, profession code, label, specialty code, label, city, postal code, commune, department
@@ -66,7 +66,7 @@ def person_line(person: tuple[str, ...], structure: str = "Cabinet du Centre", t
         "Libellé commune (coord. structure)": city, "Code Département (coord. structure)": department,
         "Téléphone (coord. structure)": "0478000000",
     }
-    return "|".join(values.get(name, "") for name in ACTIVITY_HEADER_56) + "|"
+    return extraction_line(ACTIVITY_HEADER_56, values)
 
 
 def mailbox_line(kind: str, address: str, id_nat: str = "", structure_id: str = "", service: str = "",
@@ -77,7 +77,7 @@ def mailbox_line(kind: str, address: str, id_nat: str = "", structure_id: str = 
         "Prénom d'exercice": given, "Dématérialisation": "True", "Raison Sociale structure BAL": structure_name,
         "Code Profession": "10" if id_nat else "", "Libellé Profession": "Médecin" if id_nat else "",
     }
-    return "|".join(values.get(name, "") for name in MAILBOX_HEADER) + "|"
+    return extraction_line(MAILBOX_HEADER, values)
 
 
 def known_directory(tmp_path: Path, stamp: str = "202611010000", extra: list[str] | None = None) -> tuple[Path, Path]:

@@ -57,7 +57,7 @@ def test_init_demo_creates_mailboxes_pki_and_a_patient_once(tmp_path: Path) -> N
     assert first.returncode == 0, first.stderr
     assert "alice.martin@mssante.localhost:" in first.stdout
     assert (data / "pki" / "demo" / "alice.martin@mssante.localhost-sign.p12").exists()
-    assert "demo directory: 2,000 practitioners" in first.stdout  # generated and imported once
+    assert "demo directory: 2,002 practitioners" in first.stdout  # generated and imported once
     again = mssante(data, "init", "--demo")
     assert again.returncode == 0, again.stderr
     assert "demo directory" not in again.stdout
@@ -65,5 +65,21 @@ def test_init_demo_creates_mailboxes_pki_and_a_patient_once(tmp_path: Path) -> N
     assert len(passwords) == 4 and passwords == [line for line in again.stdout.splitlines() if line in passwords]
     found = mssante(data, "directory", "search", "martin")
     assert found.returncode == 0 and found.stdout.count("MARTIN") >= 3, found.stdout + found.stderr
+    assert "810001234567  Alice MARTIN — Médecin (Cardiologie et maladies vasculaires) — CH Exemple, 75012 Paris" \
+        in found.stdout
+    # every demo mailbox resolves to its owner in the demo directory
+    owners = {address: mssante(data, "directory", "resolve", address) for address in (
+        "alice.martin@mssante.localhost", "jean-pierre.durand@mssante.localhost",
+        "cardiologie.ch-exemple@mssante.localhost", "labo-biologie@mssante.localhost")}
+    assert all(result.returncode == 0 for result in owners.values()), {a: r.stderr for a, r in owners.items()}
+    assert "PER  person 810001234567  Alice MARTIN — Médecin (Cardiologie et maladies vasculaires) — CH Exemple" \
+        in owners["alice.martin@mssante.localhost"].stdout
+    printed = {address.split("@")[0]: result.stdout for address, result in owners.items()}
+    assert "person 810009876543  Jean-Pierre DURAND — Infirmier" in printed["jean-pierre.durand"]
+    assert "ORG  structure 1750000001  Cardiologie – CH Exemple" in printed["cardiologie.ch-exemple"]
+    assert "APP  structure 1750000002  Laboratoire de biologie – CH Exemple" in printed["labo-biologie"]
+    unknown = mssante(data, "directory", "resolve", "nobody@mssante.localhost")
+    assert unknown.returncode == 1 and "is not in the directory" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
     patients = mssante(data, "patient", "list")
     assert len([line for line in patients.stdout.splitlines() if line.startswith("284037512345640")]) == 1
