@@ -26,6 +26,8 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from directory import aggregate
+from directory.aggregate import STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportRefused
 from directory.extraction import (
@@ -39,7 +41,6 @@ from directory.merge import (
     ACTIVITY_COLUMNS,
     MAILBOX_COLUMNS,
     PERSON_COLUMNS,
-    STRUCTURE_COLUMNS,
     Counts,
     Merger,
     discard,
@@ -378,6 +379,7 @@ async def _import(
                           STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
         await staging.create()
         persons = Staging(connection, "stg_person", STAGED_PERSON)
+        aggregated: aggregate.Aggregation | None = None
         if is_activity:
             await persons.create()
             parts = open_parts(
@@ -391,8 +393,15 @@ async def _import(
             attached = [f"stg_part{index}" for index in range(len(parts.scratch))]
             for name, path in zip(attached, parts.scratch, strict=True):
                 await connection.execute(text(f"ATTACH DATABASE :path AS {name}"), {"path": path})
+            if parts.scratch:  # and the file a child process aggregates the structures into (directory.aggregate)
+                structures = work / "structures.db"
+                await asyncio.to_thread(aggregate.create, structures)
+                await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(structures)})
             report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                  len(first), counted)
+            if parts.scratch:
+                aggregated = await aggregate.start(structures, parts.scratch)
+                cleanup.push_async_callback(aggregated.close)
             for name in attached:
                 await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
                 await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
@@ -407,8 +416,9 @@ async def _import(
         await merger.fold_persons()
         for line_no, key in await merger.duplicates("stg_activity", "key", among="stg_folded"):
             rejects.add(line_no, repeated_activity(key), "")
-        await merger.stage_structures()
-        await merger.analyze("stg_activity", "stg_person", "stg_structure",
+        if aggregated is None:
+            await merger.stage_structures()
+        await merger.analyze("stg_activity", "stg_person", "stg_structure",  # PostgreSQL only: no child there
                              targets=("directory_persons", "directory_structures", "directory_activities"))
         report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
         changed = report.details["persons"]
@@ -418,6 +428,8 @@ async def _import(
             search = await merger.refresh_search(work)
             if search is not None:
                 cleanup.push_async_callback(search.close)
+        if aggregated is not None:  # SQLite: aggregated by a child process during the persons' merge
+            await merger.stage_structures(aggregated)
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
         )

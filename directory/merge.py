@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory import postings
+from directory import aggregate, postings
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
 from directory.staging import merge_person_rows
 from storage.base import UTCDateTime
@@ -115,15 +115,10 @@ SEARCH_FTS_HASH = f"INSERT INTO directory_search_fts(directory_search_fts, rank)
 SEARCH_FTS_FILL = (
     "INSERT INTO directory_search_fts(rowid, words) SELECT pos, doc || ' ' || facets FROM directory_search_persons"
 )
-_STAGED_STRUCTURE = {"name": "structure_name", "name_norm": "structure_norm"}  # structure column -> staged one
 IMPORT_CACHE_KIB = 64 * 1024  # within the 500 MiB the whole import may use
 PERSON_COLUMNS = (
     "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm", "sort_key",
     "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
-)
-STRUCTURE_COLUMNS = (
-    "name", "name_norm", "siret", "siren", "finess_site", "finess_legal", "technical_id", "address",
-    "address_complement", "postal_code", "commune_code", "city", "department", "phone", "sector_code",
 )
 ACTIVITY_COLUMNS = (
     "id_nat", "structure_key", "mode_code", "specialty_code", "specialty_label", "siret", "siren", "finess_site",
@@ -155,6 +150,7 @@ class Merger:
         self.discard = discard and self.sqlite
         self.params: dict[str, Any] = {"seen": seen, "now": now}
         self.temp = "temp." if self.sqlite else ""
+        self.removed = False  # duplicates() removed staged lines
 
     async def prepare(self) -> None:
         """Per-import tuning: a large page cache on SQLite (index inserts), more sort memory on PostgreSQL."""
@@ -211,6 +207,7 @@ class Merger:
         )
         rows = [(int(row[0]), str(row[1])) for row in result]
         if rows:
+            self.removed = True
             await self.run(f"DELETE FROM {self.temp}{staging} WHERE line_no IN "  # noqa: S608
                            f"(SELECT line_no FROM {self.temp}{source} WHERE {later})")
         return rows
@@ -258,23 +255,18 @@ class Merger:
         result = await self.connection.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))  # noqa: S608
         return result.first() is None
 
-    async def stage_structures(self) -> None:
-        """One row per structure key: each column's least value over the structure's lines. On PostgreSQL the
-        ``MIN``s run over the lines' distinct structure values (a structure's lines nearly always agree, so one
-        hash aggregation leaves about one row per structure; fifteen ``MIN`` calls per line were most of the
-        time: 8.3 -> 5.2 s at 2,000,000 lines); the least value over the distinct combinations is the least
-        value over the lines."""
-        staged = [_STAGED_STRUCTURE.get(column, column) for column in STRUCTURE_COLUMNS]
-        columns = ", ".join(f"MIN({value}) AS {column}"
-                            for value, column in zip(staged, STRUCTURE_COLUMNS, strict=True))
-        source = f"{self.temp}stg_activity"
-        if not self.sqlite:
-            listed = ", ".join(["structure_key", *staged])
-            source = f"(SELECT {listed} FROM stg_activity WHERE structure_key <> '' GROUP BY {listed}) AS lines"  # noqa: S608
-        select = (
-            f"SELECT structure_key AS key, {columns} FROM {source} "  # noqa: S608
-            "WHERE structure_key <> '' GROUP BY structure_key"
-        )
+    async def stage_structures(self, aggregated: aggregate.Aggregation | None = None) -> None:
+        """One row per structure key in ``stg_structure``: each column's least value over the structure's lines
+        (:func:`directory.aggregate.structure_select`). ``aggregated``: SQLite, the child process that aggregated
+        the parsing processes' staging files into the attached ``stg_agg`` (its rows are copied, unless
+        :meth:`duplicates` removed staged lines since: then it is stopped and the lines aggregated here)."""
+        if aggregated is not None and not self.removed:
+            await aggregated.wait()
+            select = f"SELECT * FROM stg_agg.{aggregate.TABLE}"  # noqa: S608
+        else:
+            if aggregated is not None:
+                await aggregated.close()
+            select = aggregate.structure_select(f"{self.temp}stg_activity", distinct_first=not self.sqlite)
         await self.run(self._create_as("stg_structure", select))
         await self.run(f"CREATE INDEX {self.temp}ix_stg_structure_key ON stg_structure (key)")
 
@@ -379,5 +371,5 @@ async def restore(connection: AsyncConnection) -> None:
         await connection.execute(text("PRAGMA cache_size = -2000"))
         await connection.execute(text("PRAGMA temp.cache_size = -2000"))
         for row in (await connection.execute(text("PRAGMA database_list"))).all():
-            if str(row[1]).startswith("stg_part"):
+            if str(row[1]).startswith("stg_"):
                 await connection.execute(text(f"DETACH DATABASE {row[1]}"))

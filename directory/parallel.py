@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import gc
 import itertools
-import os
 import pickle
 import sys
 from collections import Counter
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from directory import child
 from directory.batch import ActivityBatches, Row, clear_caches
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import MAX_LINE, Header, Rejected, parse_header
@@ -39,7 +39,6 @@ from directory.sources import bounded_lines
 from directory.staging import Scratch, copy_text
 
 PROCESS_BYTES = 32 * 1024 * 1024  # a plain file at least this large is parsed in child processes
-_ROOT = str(Path(__file__).resolve().parent.parent)  # where ``directory`` is, for the child processes
 PROCESSES = 2  # the parts of a large file (one per core of a small server; the import process drives the DB)
 
 
@@ -237,12 +236,10 @@ class ProcessParts:
         self.readers: list[asyncio.Task[None]] = []
 
     async def _start(self) -> None:
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
         for part in self.pending:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "directory.parallel", stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, env=environment,
+                stdout=asyncio.subprocess.PIPE, env=child.environment(),
             )
             self.processes.append(process)
             assert process.stdin is not None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import struct
 import sys
 from array import array
@@ -32,11 +31,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory.errors import ImportFailed
+from directory import child
 
 CHUNK = 256  # positions per row: a chunk is ~1 KiB, stored inline (no TOAST), unnested in a few microseconds
 PROCESS_ROWS = 100_000  # a copy of at least this many rows is gathered in a child process, a smaller in a thread
-_ROOT = str(Path(__file__).resolve().parent.parent)  # where ``directory`` is, for the child process
 _EXPORT = "SELECT pos, doc || ' ' || facets FROM directory_search_persons ORDER BY pos"
 POSTINGS = "directory_search_postings"
 VOCABULARY = "directory_search_vocabulary"
@@ -133,12 +131,7 @@ class Build:
         if self.thread is not None:
             await self.thread
         if self.process is not None:
-            assert self.process.stderr is not None
-            error = (await self.process.stderr.read()).decode(errors="replace").strip()
-            code = await self.process.wait()
-            if code != 0:  # the exception's own line, else the exit code (killed: out of memory?)
-                reason = error.splitlines()[-1][:500] if error else f"exit code {code}"
-                raise ImportFailed(f"gathering the search postings failed ({reason}); nothing was imported")
+            await child.finished(self.process, "gathering the search postings")
         await connection.execute(text(f"TRUNCATE {POSTINGS}, {VOCABULARY}"))
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
@@ -149,10 +142,8 @@ class Build:
 
     async def close(self) -> None:
         """Stop a gathering still running (a failed or interrupted import)."""
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
+        if self.process is not None:
+            await child.stop(self.process)
         if self.thread is not None:
             with contextlib.suppress(BaseException):
                 await self.thread
@@ -168,13 +159,7 @@ async def start(connection: AsyncConnection, scratch: Path, rows: int) -> Build:
     await driver.copy_from_query(_EXPORT, output=str(source), format="text")
     if rows < PROCESS_ROWS:
         return Build(target, None, asyncio.ensure_future(asyncio.to_thread(build, source, target, CHUNK)))
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "directory.postings", str(source), str(target), str(CHUNK),
-        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=environment,
-    )
-    return Build(target, process, None)
+    return Build(target, await child.spawn("directory.postings", str(source), str(target), str(CHUNK)), None)
 
 
 if __name__ == "__main__":  # the gathering process: python -m directory.postings SOURCE TARGET CHUNK

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, text
 
-from directory import importer, parallel
-from directory.errors import ExtractionError
+from directory import aggregate, importer, parallel
+from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import parse_header
 from directory.importer import import_file
 from directory.models import Activity, ImportRun, Mailbox, Person, Structure, Word
@@ -40,15 +40,16 @@ async def _empty(database: Database) -> None:
             await session.execute(delete(model))
 
 
-def _file(tmp_path: Path) -> tuple[Path, int]:
-    """A generated file with rejected lines, a blank line, a duplicate and a person in two places spread over
-    it; returns it and its number of lines."""
+def _file(tmp_path: Path, repeat: bool = True) -> tuple[Path, int]:
+    """A generated file with rejected lines, a blank line, a duplicate (unless not ``repeat``) and a person in
+    two places spread over it; returns it and its number of lines."""
     header, *lines = read_lines(small(tmp_path, persons=300, seed=11).activity_path)
     third = len(lines) // 3
     lines.insert(third, with_field(lines[third], ID_NAT, "12345"))  # rejected in the middle of a person
     lines.insert(2 * third, "a|b|c|")
     lines.insert(2 * third + 5, "")
-    lines.append(lines[third + 10])  # a duplicate activity in the last part
+    if repeat:
+        lines.append(lines[third + 10])  # a duplicate activity in the last part
     ids = [line.split("|")[ID_NAT] if line.count("|") > ID_NAT else "" for line in lines]
     several = next(index for index in range(2 * third + 10, len(lines)) if ids.count(ids[index]) > 1)
     lines.insert(3, lines.pop(several))  # a person listed in the first and the third part
@@ -57,14 +58,17 @@ def _file(tmp_path: Path) -> tuple[Path, int]:
         len(lines) + 1
 
 
+@pytest.mark.parametrize("repeat", [True, False])
 async def test_processes_give_the_same_tables_as_the_thread(database: Database, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    path, count = _file(tmp_path)
+                                                            monkeypatch: pytest.MonkeyPatch, repeat: bool) -> None:
+    """SQLite: with a repeated activity the import aggregates the structures itself; without, it copies those a
+    child process aggregated from the parsing processes' files."""
+    path, count = _file(tmp_path, repeat)
     thread_rejects, process_rejects = tmp_path / "thread.txt", tmp_path / "process.txt"
     expected = await import_file(database, path, rejects_path=thread_rejects, processes=1, batch=50)
     tables = await _tables(database)
     assert any("CLINIQUE A\\B\tC" in row for row in tables["directory_activities"])  # escaped in COPY text
-    assert expected.rejected == 3 and expected.details["persons"].inserted == len(tables["directory_persons"])
+    assert expected.rejected == 2 + repeat and expected.details["persons"].inserted == len(tables["directory_persons"])
     offsets = [0, *(index for index, byte in enumerate(path.read_bytes()) if byte == ord("\n"))]
     for cuts in ([count // 3, 2 * count // 3], [4, count // 2], [count // 5, count // 4, count - 2]):
         # anywhere, even within a person: the parts may end and begin in the middle of one
@@ -128,6 +132,33 @@ async def test_an_interrupted_import_stops_its_processes(database: Database, tmp
     assert await _tables(database) == {model.__tablename__: [] for model in TABLES}
     report = await import_file(database, path, processes=2, batch=20)
     assert report.details["persons"].inserted > 0
+
+
+async def test_a_failed_structure_aggregation_fails_the_import(sqlite_url: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite (PostgreSQL aggregates in its server): when the child aggregating the structures fails, the import
+    fails with its reason, nothing is imported, and the next import succeeds."""
+    database = Database(sqlite_url)
+    try:
+        await _failed_aggregation(database, tmp_path, monkeypatch)
+    finally:
+        await database.dispose()
+
+
+async def _failed_aggregation(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _ = _file(tmp_path, repeat=False)
+    start = aggregate.start
+
+    async def broken(target: Path, parts: list[str]) -> aggregate.Aggregation:
+        return await start(target, [*parts, str(tmp_path / "missing" / "part.db")])
+
+    monkeypatch.setattr(aggregate, "start", broken)
+    with pytest.raises(ImportFailed, match=r"aggregating the structures failed \(sqlite3.OperationalError"):
+        await import_file(database, path, processes=2, batch=50)
+    assert await _tables(database) == {model.__tablename__: [] for model in TABLES}
+    monkeypatch.setattr(aggregate, "start", start)
+    report = await import_file(database, path, processes=2, batch=50)
+    assert report.details["structures"].inserted > 0
 
 
 def test_copy_text_escapes_what_copy_would_read_as_a_separator() -> None:
