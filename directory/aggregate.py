@@ -27,6 +27,13 @@ STRUCTURE_COLUMNS = (
 )
 _STAGED = {"name": "structure_name", "name_norm": "structure_norm"}  # structure column -> staged activity column
 TABLE = "stg_structure"
+SORTED = "stg_activity_sorted"  # a first load's activity lines in key order (rowid order)
+SORTED_COLUMNS = (
+    "key", "id_nat", "structure_key", "mode_code", "specialty_code", "specialty_label", "siret", "siren",
+    "finess_site", "finess_legal", "technical_id", "structure_name", "address", "address_complement",
+    "postal_code", "commune_code", "city", "department", "phone", "email", "sector_code", "function_code",
+    "genre_code",
+)
 
 
 def structure_select(source: str, *, distinct_first: bool) -> str:
@@ -43,15 +50,19 @@ def structure_select(source: str, *, distinct_first: bool) -> str:
 
 
 def create(path: Path) -> None:
-    """The child's target file, with its empty table (created before the import attaches it)."""
+    """The child's target file, with its empty tables (created before the import attaches it and reads their
+    definitions: the child only fills them)."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        listed = ", ".join(f"{column} TEXT NOT NULL" for column in ("key", *STRUCTURE_COLUMNS))
-        connection.execute(f"CREATE TABLE {TABLE} ({listed})")
+        for table, columns in ((TABLE, ("key", *STRUCTURE_COLUMNS)), (SORTED, SORTED_COLUMNS)):
+            listed = ", ".join(f"{column} TEXT NOT NULL" for column in columns)
+            connection.execute(f"CREATE TABLE {table} ({listed})")
         connection.commit()
 
 
-def aggregate(target: Path, parts: list[str]) -> None:
-    """The child's work: the structures of the activity lines staged in ``parts`` into ``target``'s table."""
+def aggregate(target: Path, parts: list[str], *, sort: bool = False) -> None:
+    """The child's work: the structures of the activity lines staged in ``parts`` into ``target``'s table, and
+    with ``sort`` (a first load) those lines in key order into :data:`SORTED` (the import's insert then needs
+    no sort of its own: 6.3 -> 2.7 s at 2,000,000 lines)."""
     with contextlib.closing(sqlite3.connect(target)) as connection:
         connection.execute("PRAGMA cache_size = -65536")
         connection.execute("PRAGMA temp_store = FILE")
@@ -60,13 +71,18 @@ def aggregate(target: Path, parts: list[str]) -> None:
         lines = " UNION ALL ".join(f"SELECT * FROM part{index}.stg_activity" for index in range(len(parts)))  # noqa: S608
         connection.execute(f"INSERT INTO {TABLE} {structure_select(f'({lines})', distinct_first=False)}")
         connection.commit()
+        if sort:
+            listed = ", ".join(SORTED_COLUMNS)
+            connection.execute(f"INSERT INTO {SORTED} SELECT {listed} FROM ({lines}) ORDER BY key")  # noqa: S608
+            connection.commit()
 
 
 class Aggregation:
     """The child process aggregating the structures (:func:`start`)."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, sort: bool) -> None:
         self.process = process
+        self.sort = sort  # the activity lines are sorted into SORTED too
 
     async def wait(self) -> None:
         """Wait for the child; :class:`directory.errors.ImportFailed` with its reason if it failed."""
@@ -77,9 +93,13 @@ class Aggregation:
         await child.stop(self.process)
 
 
-async def start(target: Path, parts: list[str]) -> Aggregation:
-    return Aggregation(await child.spawn("directory.aggregate", str(target), *parts))
+async def start(target: Path, parts: list[str], *, sort: bool = False) -> Aggregation:
+    """``python -m directory.aggregate [--sort] TARGET PART...`` (see :func:`aggregate`)."""
+    process = await child.spawn("directory.aggregate", *(["--sort"] if sort else []), str(target), *parts)
+    return Aggregation(process, sort)
 
 
-if __name__ == "__main__":  # the aggregating process: python -m directory.aggregate TARGET PART...
-    aggregate(Path(sys.argv[1]), sys.argv[2:])
+if __name__ == "__main__":  # the aggregating process: python -m directory.aggregate [--sort] TARGET PART...
+    _sort = sys.argv[1] == "--sort"
+    _arguments = sys.argv[2:] if _sort else sys.argv[1:]
+    aggregate(Path(_arguments[0]), _arguments[1:], sort=_sort)

@@ -400,7 +400,8 @@ async def _import(
             report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                  len(first), counted)
             if parts.scratch:
-                aggregated = await aggregate.start(structures, parts.scratch)
+                first_load = await merger.empty("directory_activities")
+                aggregated = await aggregate.start(structures, parts.scratch, sort=first_load)
                 cleanup.push_async_callback(aggregated.close)
             for name in attached:
                 await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
@@ -428,13 +429,15 @@ async def _import(
             search = await merger.refresh_search(work)
             if search is not None:
                 cleanup.push_async_callback(search.close)
-        if aggregated is not None:  # SQLite: aggregated by a child process during the persons' merge
-            await merger.stage_structures(aggregated)
+        sorted_lines = None
+        if aggregated is not None:  # SQLite: aggregated (and sorted) by a child process during the persons' merge
+            used = await merger.stage_structures(aggregated)
+            sorted_lines = f"stg_agg.{aggregate.SORTED}" if used and aggregated.sort else None
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
         )
         report.details["activities"] = await merger.merge(
-            "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS
+            "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
         )
         if search is not None:
             await search.load(connection)

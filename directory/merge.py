@@ -255,12 +255,14 @@ class Merger:
         result = await self.connection.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))  # noqa: S608
         return result.first() is None
 
-    async def stage_structures(self, aggregated: aggregate.Aggregation | None = None) -> None:
+    async def stage_structures(self, aggregated: aggregate.Aggregation | None = None) -> bool:
         """One row per structure key in ``stg_structure``: each column's least value over the structure's lines
         (:func:`directory.aggregate.structure_select`). ``aggregated``: SQLite, the child process that aggregated
         the parsing processes' staging files into the attached ``stg_agg`` (its rows are copied, unless
-        :meth:`duplicates` removed staged lines since: then it is stopped and the lines aggregated here)."""
-        if aggregated is not None and not self.removed:
+        :meth:`duplicates` removed staged lines since: then it is stopped and the lines aggregated here).
+        Returns whether the child's work is used (its activity lines in key order too, for a first load)."""
+        used = aggregated is not None and not self.removed
+        if aggregated is not None and used:
             await aggregated.wait()
             select = f"SELECT * FROM stg_agg.{aggregate.TABLE}"  # noqa: S608
         else:
@@ -269,8 +271,12 @@ class Merger:
             select = aggregate.structure_select(f"{self.temp}stg_activity", distinct_first=not self.sqlite)
         await self.run(self._create_as("stg_structure", select))
         await self.run(f"CREATE INDEX {self.temp}ix_stg_structure_key ON stg_structure (key)")
+        return used
 
-    async def merge(self, target: str, staging: str, key: str, columns: tuple[str, ...]) -> Counts:
+    async def merge(self, target: str, staging: str, key: str, columns: tuple[str, ...],
+                    presorted: str | None = None) -> Counts:
+        """Merge the staged rows into ``target`` (see the module docstring). ``presorted``: SQLite, a table of
+        the same rows already in key order (rowid order), read instead by a first load (no sort here)."""
         s = f"{self.temp}{staging}"
         listed = ", ".join(f"s.{column}" for column in columns)
         insert = (
@@ -279,6 +285,9 @@ class Merger:
         )
         counts = Counts()
         if await self.empty(target):  # the first import: a plain ordered load, indexes built once at the end
+            if presorted is not None:
+                insert = f"{insert.rpartition(' FROM ')[0]} FROM {presorted} AS s"
+            order = " ORDER BY s.rowid" if presorted is not None else f" ORDER BY s.{key}"
             bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
             fts = self.sqlite and target == "directory_persons"
             for name, definition in bulk_indexes.items():
@@ -288,7 +297,7 @@ class Merger:
                 await self.run("DROP TRIGGER directory_persons_fts_insert")
             # SQLite: in key order, so that the unique key's index (which it cannot drop) grows at its end;
             # PostgreSQL builds that index afterwards by sorting, and the sort here was half the statement
-            counts.inserted = await self.run(insert if not self.sqlite else f"{insert} ORDER BY s.{key}")
+            counts.inserted = await self.run(insert if not self.sqlite else insert + order)
             for definition in bulk_indexes.values():
                 await self.run(definition)
             if fts:

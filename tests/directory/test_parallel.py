@@ -149,8 +149,8 @@ async def _failed_aggregation(database: Database, tmp_path: Path, monkeypatch: p
     path, _ = _file(tmp_path, repeat=False)
     start = aggregate.start
 
-    async def broken(target: Path, parts: list[str]) -> aggregate.Aggregation:
-        return await start(target, [*parts, str(tmp_path / "missing" / "part.db")])
+    async def broken(target: Path, parts: list[str], *, sort: bool = False) -> aggregate.Aggregation:
+        return await start(target, [*parts, str(tmp_path / "missing" / "part.db")], sort=sort)
 
     monkeypatch.setattr(aggregate, "start", broken)
     with pytest.raises(ImportFailed, match=r"aggregating the structures failed \(sqlite3.OperationalError"):
