@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from directory import aggregate
 from directory.aggregate import STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
-from directory.errors import ExtractionError, ImportRefused
+from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import (
     Header,
     Kind,
@@ -318,6 +318,8 @@ async def import_file(
     try:
         with _collector_paused():
             report = await _transaction(database, source, seen, rejects, progress, force, batch, processes)
+    except OSError as error:  # its own files: the temporary directory (full?), the staging files, the rejects
+        raise ImportFailed(f"the import could not use its working files ({error}); nothing was imported") from error
     finally:
         rejects.close()
     report.rejects_path = rejects_path if rejects.count else None

@@ -24,6 +24,7 @@ import contextlib
 import gc
 import itertools
 import pickle
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -198,6 +199,9 @@ def parse_part(part: Part, out: Any) -> None:
                     break
                 if parser.finished:
                     clear_caches()  # before the word counts: a lower peak of memory
+    except sqlite3.Error as error:  # its staging file (SQLite): no room left?
+        _send(out, Failed(ImportFailed(f"a parsing process could not write its staging file ({error}); nothing "
+                                       "was imported")))
     except OSError as error:
         _send(out, Failed(ExtractionError(f"cannot read {part.path}: {error}")))
     except Exception as error:

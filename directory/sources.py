@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from directory.errors import ExtractionError
 from directory.extraction import MAX_LINE
@@ -62,17 +62,54 @@ def describe(path: Path) -> Source:
         raise ExtractionError(f"cannot read {path}: {error}") from error
 
 
+_READ_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError)
+
+
+class _Reading:
+    """The extraction's stream, whose read errors are :class:`ExtractionError` ("cannot read <file>"); errors of
+    whatever the import does meanwhile (its rejects file, its staging) keep their own type."""
+
+    def __init__(self, stream: IO[bytes], path: Path) -> None:
+        self.stream, self.path = stream, path
+        if hasattr(stream, "peek"):
+            self.peek = self._peek
+
+    def _failed(self, error: BaseException) -> ExtractionError:
+        return ExtractionError(f"cannot read {self.path}: {error}")
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.readline(size)
+        except _READ_ERRORS as error:
+            raise self._failed(error) from error
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except _READ_ERRORS as error:
+            raise self._failed(error) from error
+
+    def _peek(self, size: int = 0) -> bytes:
+        try:
+            return bytes(getattr(self.stream, "peek")(size))  # noqa: B009 - only where the stream has it
+        except _READ_ERRORS as error:
+            raise self._failed(error) from error
+
+
 @contextlib.contextmanager
-def open_stream(source: Source) -> Iterator[IO[bytes]]:
-    try:
-        if zipfile.is_zipfile(source.path):
-            with zipfile.ZipFile(source.path) as archive, archive.open(_member(archive)) as stream:
-                yield stream
-        else:
-            with source.path.open("rb") as stream:
-                yield stream
-    except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
-        raise ExtractionError(f"cannot read {source.path}: {error}") from error
+def open_stream(source: Source) -> Iterator[Any]:
+    """The extraction's bytes (the zip's member), read as a binary stream (``readline``, ``read``, ``peek``
+    where the underlying stream has it)."""
+    with contextlib.ExitStack() as opened:
+        try:
+            if zipfile.is_zipfile(source.path):
+                archive = opened.enter_context(zipfile.ZipFile(source.path))
+                stream: IO[bytes] = opened.enter_context(archive.open(_member(archive)))
+            else:
+                stream = opened.enter_context(source.path.open("rb"))
+        except _READ_ERRORS as error:
+            raise ExtractionError(f"cannot read {source.path}: {error}") from error
+        yield _Reading(stream, source.path)
 
 
 def bounded_lines(stream: IO[bytes], limit: int | None = None) -> Iterator[bytes]:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
-from directory.errors import ExtractionError, ImportRefused
+from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import Kind
 from directory.importer import import_file
 from directory.models import Activity, Mailbox, Person, Structure
@@ -132,6 +133,25 @@ async def test_repeated_activities_are_rejected_where_they_are(database: Databas
     assert all("is listed on an earlier line" in reason for _, reason, _ in written)
     assert {number: content for number, _, content in written}["24"] == lines[19]
     assert await _count(database, Activity, True) == len(lines)
+
+
+async def test_working_files_that_cannot_be_written_fail_the_import_clearly(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rejects file in a missing directory, or no usable temporary directory (PostgreSQL's scratch files go
+    there; SQLite's next to the database): a sentence, not a traceback, and nothing imported."""
+    generated = small(tmp_path)
+    header, *lines = read_lines(generated.activity_path)
+    path = write_lines(tmp_path / "bad" / "PS_LibreAcces_Personne_activite_202611010000.txt",
+                       [header, "a|b|c|", *lines])
+    with pytest.raises(ImportFailed, match=r"could not use its working files \(.*No such file"):
+        await import_file(database, path, rejects_path=tmp_path / "missing" / "rejects.txt")
+    assert await _count(database, Person, True) == 0
+    if not database.sqlite:
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-temp"))
+        with pytest.raises(ImportFailed, match="could not use its working files"):
+            await import_file(database, generated.activity_path)
+        assert await _count(database, Person, True) == 0
 
 
 async def test_zip_is_read_in_place(database: Database, tmp_path: Path) -> None:
