@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/directory.py [--lines 2000000] [--searches 1000] [--baseline-searches 100]
                                         [--engines sqlite,postgresql] [--postgres-url URL] [--seed 1]
+                                        [--files DIR] [--workdir DIR] [--steps]
 
 Generates an activity extraction of ``--lines`` lines (and its mailbox extraction) with the project's
 generator, then for each engine: imports both files into a fresh, migrated database in a child process
@@ -10,7 +11,8 @@ generator, then for each engine: imports both files into a fresh, migrated datab
 searches through the search service (a fifth each: family name, name + city, profession + postal code,
 idNat/RPPS lookup, given name + family prefix) and prints p50/p99 latency. The first ``--baseline-searches``
 of them are also run as a naive ``LIKE '%…%'`` scan over the same tables, in the same run, and the ratio of
-the medians is printed.
+the medians is printed. ``--steps`` prints where each import's time goes (``import_file(steps=…)``: the
+parsing and staging, each merge statement of 0.2 s or more, the postings load, the commit).
 Without ``--postgres-url`` a throwaway PostgreSQL server is started (``tests/pg.py``).
 Targets (issue 5): import >= 50,000 lines/s, peak memory < 500 MiB, search p99 <= 20 ms on both engines.
 """
@@ -46,7 +48,13 @@ from storage.migrate import upgrade
 from tests.pg import PostgresServer
 
 
-def _import_child(url: str, paths: list[str], queue: Any) -> None:
+def _print_step(name: str, seconds: float) -> None:
+    """``--steps``: each step of the imports that took 0.2 s or more, as it ends."""
+    if seconds >= 0.2:
+        print(f"    step {seconds:6.2f} s  {name}", flush=True)
+
+
+def _import_child(url: str, paths: list[str], queue: Any, steps: bool = False) -> None:
     """Runs in a fresh process so that its peak RSS is the import's own. The parsing processes' peak is
     getrusage's (each started by this small process: their figure carries at most its RSS at that moment)."""
 
@@ -56,7 +64,7 @@ def _import_child(url: str, paths: list[str], queue: Any) -> None:
             results = []
             for path in paths:
                 started = time.perf_counter()
-                report = await import_file(database, Path(path))
+                report = await import_file(database, Path(path), steps=_print_step if steps else None)
                 results.append((report.kind.value, report.read, time.perf_counter() - started))
             return results
         finally:
@@ -96,12 +104,13 @@ def tree_rss_mib(root: int) -> float:
     return total / (1024 * 1024)
 
 
-def timed_import(url: str, paths: list[Path]) -> tuple[list[tuple[str, int, float]], float, float, float]:
+def timed_import(url: str, paths: list[Path], steps: bool = False,
+                 ) -> tuple[list[tuple[str, int, float]], float, float, float]:
     """The import in a child process: its results, the child's peak RSS, its largest parsing process's, and the
     peak of the whole import (the child and its parsing processes together), sampled every 0.1 s."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_import_child, args=(url, [str(path) for path in paths], queue))
+    child = context.Process(target=_import_child, args=(url, [str(path) for path in paths], queue, steps))
     child.start()
     assert child.pid is not None
     whole = 0.0
@@ -235,7 +244,7 @@ def bench_engine(name: str, url: str, paths: list[Path], args: argparse.Namespac
     print(f"\n== {name}")
     if not args.search_only:
         asyncio.run(prepare(url))
-        results, peak, parsing, whole = timed_import(url, paths)
+        results, peak, parsing, whole = timed_import(url, paths, args.steps)
         for kind, read, seconds in results:
             print(f"import {kind:8}: {read:>10,} lines in {seconds:7.1f} s = {read / seconds:>9,.0f} lines/s")
         print(f"import peak memory: {whole:,.0f} MiB for the whole import (its process and its parsing processes "
@@ -262,6 +271,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database (else one is started)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--steps", action="store_true",
+                        help="print each step of the imports that took 0.2 s or more (parsing, statements, commit)")
     parser.add_argument("--search-only", action="store_true",
                         help="skip the import: search the database a previous run left in --workdir (SQLite) or "
                         "at --postgres-url")

@@ -43,6 +43,7 @@ from directory.merge import (
     PERSON_COLUMNS,
     Counts,
     Merger,
+    Steps,
     discard,
     restore,
 )
@@ -307,17 +308,19 @@ async def import_file(
     force: bool = False,
     batch: int = BATCH,
     processes: int | None = None,
+    steps: Steps | None = None,
 ) -> ImportReport:
     """Import the activity or mailbox extraction at ``path`` (``.txt`` or ``.zip``); see the module docstring.
     ``processes``: how many child processes parse an activity file (default: :func:`directory.parallel.open_parts`
-    decides by size; 1 parses in a thread)."""
+    decides by size; 1 parses in a thread). ``steps``: told the duration of each step (the parsing and staging,
+    each merge statement, the commit), for ``bench/directory.py --steps``."""
     started = time.perf_counter()
     source = describe(path)
     seen = extraction_date(source.name) or today or datetime.now(UTC).date()
     rejects = _Rejects(rejects_path)
     try:
         with _collector_paused():
-            report = await _transaction(database, source, seen, rejects, progress, force, batch, processes)
+            report = await _transaction(database, source, seen, rejects, progress, force, batch, processes, steps)
     except OSError as error:  # its own files: the temporary directory (full?), the staging files, the rejects
         raise ImportFailed(f"the import could not use its working files ({error}); nothing was imported") from error
     finally:
@@ -329,7 +332,7 @@ async def import_file(
 
 async def _transaction(
     database: Database, source: Source, seen: date, rejects: _Rejects, progress: Progress | None, force: bool,
-    batch: int, processes: int | None,
+    batch: int, processes: int | None, steps: Steps | None,
 ) -> ImportReport:
     # the parsing processes' staging files (SQLite) go next to the database: the disk that has room for it
     near = Path(database.sqlite_path).parent if database.sqlite_path is not None else None
@@ -340,9 +343,12 @@ async def _transaction(
                 async with contextlib.AsyncExitStack() as cleanup:  # the parsing processes stop, whatever happens
                     report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
                                            Path(scratch) if database.sqlite else None, Path(scratch), cleanup,
-                                           discard=database.sqlite_path is not None)
+                                           discard=database.sqlite_path is not None, steps=steps)
                 report.rejected = rejects.count
+                started = time.perf_counter()
                 await transaction.commit()
+                if steps is not None:
+                    steps("COMMIT", time.perf_counter() - started)
             except BaseException:
                 await transaction.rollback()
                 raise
@@ -358,7 +364,7 @@ async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
     force: bool, batch: int, processes: int | None, scratch: Path | None, work: Path,
     cleanup: contextlib.AsyncExitStack,
-    *, discard: bool = False,
+    *, discard: bool = False, steps: Steps | None = None,
 ) -> ImportReport:
     with open_stream(source) as stream:
         first = stream.readline(SAMPLE)
@@ -375,7 +381,7 @@ async def _import(
             )
         report = ImportReport(str(source.path), header.kind, encoding, header.columns, seen)
         is_activity = header.kind is Kind.ACTIVITY
-        merger = Merger(connection, seen, datetime.now(UTC), discard=discard)
+        merger = Merger(connection, seen, datetime.now(UTC), discard=discard, steps=steps)
         await merger.prepare()
         staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
                           STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
@@ -399,15 +405,21 @@ async def _import(
                 structures = work / "structures.db"
                 await asyncio.to_thread(aggregate.create, structures)
                 await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(structures)})
+            started = time.perf_counter()
             report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                  len(first), counted)
+            if steps is not None:
+                steps("parsing and staging", time.perf_counter() - started)
             if parts.scratch:
                 first_load = await merger.empty("directory_activities")
                 aggregated = await aggregate.start(structures, parts.scratch, sort=first_load)
                 cleanup.push_async_callback(aggregated.close)
+            started = time.perf_counter()
             for name in attached:
                 await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
                 await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
+            if steps is not None and attached:
+                steps("copy of the parts' staging files", time.perf_counter() - started)
         else:
             report.read = await _load_mailboxes(_Batches(header, encoding, bounded_lines(stream), rejects, batch,
                                                          len(first)), staging, progress, source.size)
@@ -442,7 +454,10 @@ async def _import(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
         )
         if search is not None:
+            started = time.perf_counter()
             await search.load(connection)
+            if steps is not None:
+                steps("search postings: wait for the child, load", time.perf_counter() - started)
         await merger.count_words(await _words(parts, counted))
         await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",

@@ -14,6 +14,8 @@ into an empty table, which builds its indexes afterwards).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -132,6 +134,19 @@ MAILBOX_COLUMNS = (
 )
 
 
+Steps = Callable[[str, float], None]  # a step of an import and its duration in seconds (bench/directory.py)
+
+
+def step_name(sql: str) -> str:
+    """A statement as a step's name: its first words, up to the table it works on (no values: none are inlined
+    into the merge statements)."""
+    words = sql.split()
+    for index, word in enumerate(words):
+        if word.upper() in {"INTO", "TABLE", "INDEX", "FROM", "UPDATE", "ON"} and index + 1 < len(words):
+            return " ".join(words[: index + 2])[:100]
+    return " ".join(words[:4])[:100]
+
+
 @dataclass(slots=True)
 class Counts:
     inserted: int = 0
@@ -142,10 +157,12 @@ class Counts:
 class Merger:
     """The merge statements of one import, on its connection, for one extraction date."""
 
-    def __init__(self, connection: AsyncConnection, seen: date, now: datetime, *, discard: bool = False) -> None:
+    def __init__(self, connection: AsyncConnection, seen: date, now: datetime, *, discard: bool = False,
+                 steps: Steps | None = None) -> None:
         """``discard``: the import closes its SQLite connection at the end (:func:`discard`), and its temporary
-        tables go with it."""
+        tables go with it. ``steps``: told each statement's duration (:func:`step_name`, seconds)."""
         self.connection = connection
+        self.steps = steps
         self.sqlite = connection.dialect.name == "sqlite"
         self.discard = discard and self.sqlite
         self.params: dict[str, Any] = {"seen": seen, "now": now}
@@ -175,7 +192,10 @@ class Merger:
         types: dict[str, Any] = {"seen": Date(), "now": UTCDateTime()}
         used = [name for name in types if f":{name}" in sql]
         statement = text(sql).bindparams(*(bindparam(name, type_=types[name]) for name in used))
+        started = time.perf_counter()
         result = await self.connection.execute(statement, {name: self.params[name] for name in used})
+        if self.steps is not None:
+            self.steps(step_name(sql), time.perf_counter() - started)
         return int(getattr(result, "rowcount", 0) or 0)
 
     def _create_as(self, name: str, select: str) -> str:

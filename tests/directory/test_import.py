@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import Kind
 from directory.importer import import_file
+from directory.merge import step_name
 from directory.models import Activity, Mailbox, Person, Structure
 from directory.search import search
 from directory.search_query import SearchQuery
@@ -152,6 +153,20 @@ async def test_working_files_that_cannot_be_written_fail_the_import_clearly(
         with pytest.raises(ImportFailed, match="could not use its working files"):
             await import_file(database, generated.activity_path)
         assert await _count(database, Person, True) == 0
+
+
+async def test_steps_are_reported_with_their_durations(database: Database, tmp_path: Path) -> None:
+    """``import_file(steps=…)`` (bench/directory.py --steps) is told each step: the parsing, the merge
+    statements named by their first words and table, the commit."""
+    told: list[tuple[str, float]] = []
+    await import_file(database, small(tmp_path).activity_path, steps=lambda name, seconds: told.append((name, seconds)))
+    names = [name for name, _ in told]
+    assert names[0] != "COMMIT" and names[-1] == "COMMIT" and "parsing and staging" in names
+    assert "INSERT INTO directory_persons" in names and "INSERT INTO directory_search_persons" in names
+    assert all(seconds >= 0 for _, seconds in told)
+    assert step_name("CREATE TEMP TABLE stg_structure AS SELECT x FROM y") == "CREATE TEMP TABLE stg_structure"
+    assert step_name("UPDATE directory_persons SET a = s.a FROM stg_person AS s") == "UPDATE directory_persons"
+    assert step_name("PRAGMA cache_size = -65536") == "PRAGMA cache_size = -65536"
 
 
 async def test_zip_is_read_in_place(database: Database, tmp_path: Path) -> None:
