@@ -1,4 +1,6 @@
-"""The structures of an activity import: one row per structure key, each column's least value over its lines.
+"""The structures of an activity import (one row per structure key, each column's least value over its lines),
+and on SQLite a child process that aggregates them, and sorts a first load's activity lines, off the import's
+connection.
 
 :func:`structure_select` is the SQL, on the staged activity lines (:meth:`directory.merge.Merger.stage_structures`).
 A large SQLite import also runs it in a child process (``python -m directory.aggregate``) over the parsing
@@ -8,7 +10,9 @@ empty, before its transaction began (ATTACH is refused within a transaction; the
 child has exited, so no lock is shared), and the import copies the rows from there. The result is the same as
 the SQL on the import's own staging table as long as that table lost no line after the parsing: when
 :meth:`~directory.merge.Merger.duplicates` removed lines (a person listed in several places repeated an
-activity), the import does not use the child's rows and aggregates itself.
+activity), the import does not use the child's rows and aggregates itself. For a first load (empty
+activities) the child also writes the activity lines in key order (:data:`SORTED`), which the import inserts
+without a sort of its own (:meth:`directory.merge.Merger.merge`, ``presorted``).
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ STRUCTURE_COLUMNS = (
 _STAGED = {"name": "structure_name", "name_norm": "structure_norm"}  # structure column -> staged activity column
 TABLE = "stg_structure"
 SORTED = "stg_activity_sorted"  # a first load's activity lines in key order (rowid order)
-SORTED_COLUMNS = (
-    "key", "id_nat", "structure_key", "mode_code", "specialty_code", "specialty_label", "siret", "siren",
-    "finess_site", "finess_legal", "technical_id", "structure_name", "address", "address_complement",
-    "postal_code", "commune_code", "city", "department", "phone", "email", "sector_code", "function_code",
-    "genre_code",
+# The activities' columns besides their key (the staged lines have them under the same names).
+ACTIVITY_COLUMNS = (
+    "id_nat", "structure_key", "mode_code", "specialty_code", "specialty_label", "siret", "siren", "finess_site",
+    "finess_legal", "technical_id", "structure_name", "address", "address_complement", "postal_code",
+    "commune_code", "city", "department", "phone", "email", "sector_code", "function_code", "genre_code",
 )
+SORTED_COLUMNS = ("key", *ACTIVITY_COLUMNS)
 
 
 def structure_select(source: str, *, distinct_first: bool) -> str:

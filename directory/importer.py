@@ -27,7 +27,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from directory import aggregate
-from directory.aggregate import STRUCTURE_COLUMNS
+from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import (
@@ -38,7 +38,6 @@ from directory.extraction import (
 )
 from directory.mailbox_batch import MailboxBatches
 from directory.merge import (
-    ACTIVITY_COLUMNS,
     MAILBOX_COLUMNS,
     PERSON_COLUMNS,
     Counts,

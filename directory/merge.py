@@ -122,11 +122,6 @@ PERSON_COLUMNS = (
     "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm", "sort_key",
     "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
 )
-ACTIVITY_COLUMNS = (
-    "id_nat", "structure_key", "mode_code", "specialty_code", "specialty_label", "siret", "siren", "finess_site",
-    "finess_legal", "technical_id", "structure_name", "address", "address_complement", "postal_code",
-    "commune_code", "city", "department", "phone", "email", "sector_code", "function_code", "genre_code",
-)
 MAILBOX_COLUMNS = (
     "kind", "domain", "id_nat", "structure_id", "service", "civility", "family", "given", "profession_code",
     "profession_label", "specialty_code", "specialty_label", "dematerialised", "structure_name", "address_lines",
