@@ -31,8 +31,10 @@ from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import (
+    MAX_LINE,
     Header,
     Kind,
+    decode_line,
     detect_encoding,
     parse_header,
 )
@@ -272,6 +274,19 @@ async def _load_mailboxes(batches: _Batches, staging: Staging, progress: Progres
     return batches.read
 
 
+def _lines_of(source: Source, encoding: str, numbers: set[int]) -> dict[int, str]:
+    """The lines of the extraction with these numbers (1 is the header), read again from the start."""
+    found: dict[int, str] = {}
+    last = max(numbers)
+    with open_stream(source) as stream:
+        for line_no, raw in enumerate(bounded_lines(stream), start=1):
+            if line_no in numbers:
+                found[line_no] = decode_line(raw, encoding)[:MAX_LINE]
+            if line_no >= last:
+                break
+    return found
+
+
 async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
     result = await connection.execute(select(func.max(ImportRun.extraction_date)).where(ImportRun.kind == kind.value))
     value: date | None = result.scalar_one_or_none()
@@ -428,8 +443,11 @@ async def _import(
         raise ExtractionError(f"{source.path} has no valid line: nothing was imported")
     if is_activity:
         await merger.fold_persons()
-        for line_no, key in await merger.duplicates("stg_activity", "key", among="stg_folded"):
-            rejects.add(line_no, repeated_activity(key), "")
+        repeated = await merger.duplicates("stg_activity", "key", among="stg_folded")
+        if repeated:  # rare (a person listed in several places): their lines are read again for the rejects file
+            contents = await asyncio.to_thread(_lines_of, source, encoding, {line_no for line_no, _ in repeated})
+            for line_no, key in repeated:
+                rejects.add(line_no, repeated_activity(key), contents.get(line_no, ""))
         if aggregated is None:
             await merger.stage_structures()
         await merger.analyze("stg_activity", "stg_person", "stg_structure",  # PostgreSQL only: no child there

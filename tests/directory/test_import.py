@@ -132,7 +132,9 @@ async def test_repeated_activities_are_rejected_where_they_are(database: Databas
     written = [line.split("|", 2) for line in rejects.read_text().splitlines()[1:]]
     assert sorted(int(number) for number, _, _ in written) == [6, 7, 24, len(body) + 1]
     assert all("is listed on an earlier line" in reason for _, reason, _ in written)
-    assert {number: content for number, _, content in written}["24"] == lines[19]
+    contents = {int(number): content for number, _, content in written}
+    assert contents[24] == lines[19] and contents[6] == contents[7] == lines[3]
+    assert contents[len(body) + 1] == lines[0]  # found by SQL, its line read again for the rejects file
     assert await _count(database, Activity, True) == len(lines)
 
 
