@@ -31,7 +31,6 @@ from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import (
-    MAX_LINE,
     Header,
     Kind,
     decode_line,
@@ -47,6 +46,7 @@ from directory.merge import (
     Steps,
     discard,
     restore,
+    timed,
 )
 from directory.models import ImportRun
 from directory.parallel import Done, Failed, Parts, merge_words, open_parts
@@ -281,7 +281,7 @@ def _lines_of(source: Source, encoding: str, numbers: set[int]) -> dict[int, str
     with open_stream(source) as stream:
         for line_no, raw in enumerate(bounded_lines(stream), start=1):
             if line_no in numbers:
-                found[line_no] = decode_line(raw, encoding)[:MAX_LINE]
+                found[line_no] = decode_line(raw, encoding)
             if line_no >= last:
                 break
     return found
@@ -356,13 +356,11 @@ async def _transaction(
             try:
                 async with contextlib.AsyncExitStack() as cleanup:  # the parsing processes stop, whatever happens
                     report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
-                                           Path(scratch) if database.sqlite else None, Path(scratch), cleanup,
+                                           Path(scratch), cleanup,
                                            discard=database.sqlite_path is not None, steps=steps)
                 report.rejected = rejects.count
-                started = time.perf_counter()
-                await transaction.commit()
-                if steps is not None:
-                    steps("COMMIT", time.perf_counter() - started)
+                with timed(steps, "COMMIT"):
+                    await transaction.commit()
             except BaseException:
                 await transaction.rollback()
                 raise
@@ -376,14 +374,12 @@ async def _transaction(
 
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
-    force: bool, batch: int, processes: int | None, scratch: Path | None, work: Path,
-    cleanup: contextlib.AsyncExitStack,
+    force: bool, batch: int, processes: int | None, work: Path, cleanup: contextlib.AsyncExitStack,
     *, discard: bool = False, steps: Steps | None = None,
 ) -> ImportReport:
     with open_stream(source) as stream:
         first = stream.readline(SAMPLE)
-        peek = getattr(stream, "peek", None)
-        encoding = detect_encoding(first + (peek(SAMPLE)[:SAMPLE] if peek is not None else b""))
+        encoding = detect_encoding(first + stream.peek(SAMPLE)[:SAMPLE])
         if not first.strip():
             raise ExtractionError(f"{source.path} is empty")
         header = parse_header(first, encoding)
@@ -406,7 +402,7 @@ async def _import(
             await persons.create()
             parts = open_parts(
                 None if source.zipped else source.path, first, header, encoding, bounded_lines(stream), len(first),
-                batch, connection.dialect.name == "postgresql", processes, source.size, scratch,
+                batch, not merger.sqlite, processes, source.size, work if merger.sqlite else None,
             )
             cleanup.push_async_callback(parts.close)
             counted: list[Done] = []
@@ -419,21 +415,17 @@ async def _import(
                 structures = work / "structures.db"
                 await asyncio.to_thread(aggregate.create, structures)
                 await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(structures)})
-            started = time.perf_counter()
-            report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
-                                                 len(first), counted)
-            if steps is not None:
-                steps("parsing and staging", time.perf_counter() - started)
+            with timed(steps, "parsing and staging"):
+                report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
+                                                     len(first), counted)
             if parts.scratch:
                 first_load = await merger.empty("directory_activities")
                 aggregated = await aggregate.start(structures, parts.scratch, sort=first_load)
                 cleanup.push_async_callback(aggregated.close)
-            started = time.perf_counter()
-            for name in attached:
-                await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
-                await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
-            if steps is not None and attached:
-                steps("copy of the parts' staging files", time.perf_counter() - started)
+            with timed(steps, "copy of the parts' staging files"):
+                for name in attached:
+                    await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
+                    await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
         else:
             report.read = await _load_mailboxes(_Batches(header, encoding, bounded_lines(stream), rejects, batch,
                                                          len(first)), staging, progress, source.size)
@@ -471,10 +463,8 @@ async def _import(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
         )
         if search is not None:
-            started = time.perf_counter()
-            await search.load(connection)
-            if steps is not None:
-                steps("search postings: wait for the child, load", time.perf_counter() - started)
+            with timed(steps, "search postings: wait for the child, load"):
+                await search.load(connection)
         await merger.count_words(await _words(parts, counted))
         await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",

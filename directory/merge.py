@@ -14,8 +14,9 @@ into an empty table, which builds its indexes afterwards).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -132,6 +133,15 @@ MAILBOX_COLUMNS = (
 Steps = Callable[[str, float], None]  # a step of an import and its duration in seconds (bench/directory.py)
 
 
+@contextlib.contextmanager
+def timed(steps: Steps | None, name: str) -> Iterator[None]:
+    """Tell ``steps`` (if any) how long the block took, as step ``name``."""
+    started = time.perf_counter()
+    yield
+    if steps is not None:
+        steps(name, time.perf_counter() - started)
+
+
 def step_name(sql: str) -> str:
     """A statement as a step's name: its first words, up to the table it works on (no values: none are inlined
     into the merge statements)."""
@@ -187,10 +197,8 @@ class Merger:
         types: dict[str, Any] = {"seen": Date(), "now": UTCDateTime()}
         used = [name for name in types if f":{name}" in sql]
         statement = text(sql).bindparams(*(bindparam(name, type_=types[name]) for name in used))
-        started = time.perf_counter()
-        result = await self.connection.execute(statement, {name: self.params[name] for name in used})
-        if self.steps is not None:
-            self.steps(step_name(sql), time.perf_counter() - started)
+        with timed(self.steps, step_name(sql)):
+            result = await self.connection.execute(statement, {name: self.params[name] for name in used})
         return int(getattr(result, "rowcount", 0) or 0)
 
     def _create_as(self, name: str, select: str) -> str:
@@ -281,7 +289,7 @@ class Merger:
             await aggregated.wait()
             select = f"SELECT * FROM stg_agg.{aggregate.TABLE}"  # noqa: S608
         else:
-            if aggregated is not None:
+            if aggregated is not None:  # its rows may hold the removed lines' values
                 await aggregated.close()
             select = aggregate.structure_select(f"{self.temp}stg_activity", distinct_first=not self.sqlite)
         await self.run(self._create_as("stg_structure", select))
@@ -292,17 +300,15 @@ class Merger:
                     presorted: str | None = None) -> Counts:
         """Merge the staged rows into ``target`` (see the module docstring). ``presorted``: SQLite, a table of
         the same rows already in key order (rowid order), read instead by a first load (no sort here)."""
-        s = f"{self.temp}{staging}"
         listed = ", ".join(f"s.{column}" for column in columns)
-        insert = (
-            f"INSERT INTO {target} ({key}, {', '.join(columns)}, active, last_seen, updated_at) "  # noqa: S608
-            f"SELECT s.{key}, {listed}, true, :seen, :now FROM {s} AS s"
-        )
+
+        def insert(source: str) -> str:
+            return (f"INSERT INTO {target} ({key}, {', '.join(columns)}, active, last_seen, updated_at) "  # noqa: S608
+                    f"SELECT s.{key}, {listed}, true, :seen, :now FROM {source} AS s")
+
+        s = f"{self.temp}{staging}"
         counts = Counts()
         if await self.empty(target):  # the first import: a plain ordered load, indexes built once at the end
-            if presorted is not None:
-                insert = f"{insert.rpartition(' FROM ')[0]} FROM {presorted} AS s"
-            order = " ORDER BY s.rowid" if presorted is not None else f" ORDER BY s.{key}"
             bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
             fts = self.sqlite and target == "directory_persons"
             for name, definition in bulk_indexes.items():
@@ -312,7 +318,12 @@ class Merger:
                 await self.run("DROP TRIGGER directory_persons_fts_insert")
             # SQLite: in key order, so that the unique key's index (which it cannot drop) grows at its end;
             # PostgreSQL builds that index afterwards by sorting, and the sort here was half the statement
-            counts.inserted = await self.run(insert if not self.sqlite else insert + order)
+            if not self.sqlite:
+                counts.inserted = await self.run(insert(s))
+            elif presorted is not None:  # its rowid order is the key order: no sort here
+                counts.inserted = await self.run(f"{insert(presorted)} ORDER BY s.rowid")
+            else:
+                counts.inserted = await self.run(f"{insert(s)} ORDER BY s.{key}")
             for definition in bulk_indexes.values():
                 await self.run(definition)
             if fts:
@@ -331,7 +342,7 @@ class Merger:
             f"AND EXISTS (SELECT 1 FROM {s} AS s WHERE s.{key} = {target}.{key})"
         )
         counts.inserted = await self.run(
-            f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key}) ORDER BY s.{key}"  # noqa: S608
+            f"{insert(s)} WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key}) ORDER BY s.{key}"  # noqa: S608
         )
         counts.deactivated = await self.run(
             f"UPDATE {target} SET active = false, updated_at = :now WHERE active "  # noqa: S608

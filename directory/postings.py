@@ -48,7 +48,7 @@ _BOUNDS = struct.Struct("!iiii")  # first_pos and last_pos, each as length 4 + v
 _ARRAY = struct.Struct("!iiiiii")  # the array's byte length; ndim 1, no nulls, int4 (oid 23), length, lower bound 1
 _INT4 = 23
 INT4 = next(code for code in "il" if array(code).itemsize == 4)  # the array type of 4-byte integers here
-COPY_BATCH = 1 << 20  # bytes of COPY data handed to the driver at a time
+COPY_BATCH = 1 << 20  # bytes of COPY data written to the file at a time
 
 
 def chunks(positions: dict[str, array[int]], chunk: int = CHUNK) -> Iterator[tuple[str, int, int, array[int]]]:

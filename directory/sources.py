@@ -8,14 +8,15 @@ rolls back with a clear sentence.
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import Protocol, cast
 
 from directory.errors import ExtractionError
 from directory.extraction import MAX_LINE
@@ -69,42 +70,34 @@ class _Reading:
     """The extraction's stream, whose read errors are :class:`ExtractionError` ("cannot read <file>"); errors of
     whatever the import does meanwhile (its rejects file, its staging) keep their own type."""
 
-    def __init__(self, stream: IO[bytes], path: Path) -> None:
+    def __init__(self, stream: io.BufferedReader | zipfile.ZipExtFile, path: Path) -> None:
         self.stream, self.path = stream, path
-        if hasattr(stream, "peek"):
-            self.peek = self._peek
 
-    def _failed(self, error: BaseException) -> ExtractionError:
-        return ExtractionError(f"cannot read {self.path}: {error}")
+    def _read(self, method: Callable[[int], bytes], size: int) -> bytes:
+        try:
+            return method(size)
+        except _READ_ERRORS as error:
+            raise ExtractionError(f"cannot read {self.path}: {error}") from error
 
     def readline(self, size: int = -1) -> bytes:
-        try:
-            return self.stream.readline(size)
-        except _READ_ERRORS as error:
-            raise self._failed(error) from error
+        return self._read(self.stream.readline, size)
 
     def read(self, size: int = -1) -> bytes:
-        try:
-            return self.stream.read(size)
-        except _READ_ERRORS as error:
-            raise self._failed(error) from error
+        return self._read(self.stream.read, size)
 
-    def _peek(self, size: int = 0) -> bytes:
-        try:
-            return bytes(getattr(self.stream, "peek")(size))  # noqa: B009 - only where the stream has it
-        except _READ_ERRORS as error:
-            raise self._failed(error) from error
+    def peek(self, size: int = 0) -> bytes:
+        return self._read(self.stream.peek, size)
 
 
 @contextlib.contextmanager
-def open_stream(source: Source) -> Iterator[Any]:
-    """The extraction's bytes (the zip's member), read as a binary stream (``readline``, ``read``, ``peek``
-    where the underlying stream has it)."""
+def open_stream(source: Source) -> Iterator[_Reading]:
+    """The extraction's bytes (the zip's member) as a binary stream: ``readline``, ``read``, ``peek``."""
     with contextlib.ExitStack() as opened:
         try:
             if zipfile.is_zipfile(source.path):
                 archive = opened.enter_context(zipfile.ZipFile(source.path))
-                stream: IO[bytes] = opened.enter_context(archive.open(_member(archive)))
+                member = cast(zipfile.ZipExtFile, archive.open(_member(archive)))  # what it opens for reading
+                stream: io.BufferedReader | zipfile.ZipExtFile = opened.enter_context(member)
             else:
                 stream = opened.enter_context(source.path.open("rb"))
         except _READ_ERRORS as error:
@@ -112,7 +105,11 @@ def open_stream(source: Source) -> Iterator[Any]:
         yield _Reading(stream, source.path)
 
 
-def bounded_lines(stream: IO[bytes], limit: int | None = None) -> Iterator[bytes]:
+class Lines(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def bounded_lines(stream: Lines, limit: int | None = None) -> Iterator[bytes]:
     """Lines of at most ``MAX_LINE + 1`` bytes: a longer line is cut (and later rejected), the rest skipped.
     With ``limit``, the lines that start within the next ``limit`` bytes (a part ends at a line boundary)."""
     consumed = 0
