@@ -37,7 +37,7 @@ from directory.extraction import (
     decode_line,
     parse_activity,
 )
-from directory.staging import _fold_name, _line_facets, _line_words
+from directory.staging import _fold_name, _line_facets, _line_words, facet
 from directory.text import fold
 from policies.identifiers import _IDNAT_PS
 
@@ -139,11 +139,20 @@ def _words(profession_label: str, specialty_label: str, city: str) -> str:
 
 
 @functools.lru_cache(maxsize=_CACHE)
+def _places(postal_code: str, department: str, city: str) -> tuple[str, ...]:
+    """The place's filter tokens (postal code, department, city), the empty ones left out."""
+    return tuple(token for token in (facet("c", postal_code), facet("d", department), facet("v", city)) if token)
+
+
+@functools.lru_cache(maxsize=_CACHE)
 def _facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
-    """One line's filter tokens, sorted and unique (the same key as ``_line_facets``: its cache would only
-    double this one's memory)."""
-    tokens = _line_facets.__wrapped__(profession, specialty, postal_code, department, city)
-    return _sorted_words(set(tokens.split(" ")))
+    """One line's filter tokens, sorted and unique: those of ``_line_facets``, from the cached tokens of the
+    place (a line's five values are often new; its place seldom is)."""
+    job, places = facet("p", profession), _places(postal_code, department, city)
+    tokens = {job, facet("s", specialty), *places}
+    if job:
+        tokens.update([job + place for place in places])
+    return _sorted_words(tokens)
 
 
 @functools.lru_cache(maxsize=131_072)
@@ -153,21 +162,23 @@ def _name(value: str) -> str:
 
 # A person line: the person row its line alone would give, and what merging it with other lines needs.
 _ROW: Final = 0
-_WORDS: Final = 1
-_FACETS: Final = 2
-_SPECIALTY: Final = 3
-_DOC, _FACET_COLUMN, _SPECIALTIES = 15, 16, 14  # in a person row (directory.staging.PERSON_COLUMNS)
+_SPECIALTIES = 14  # in a person row (directory.staging.PERSON_COLUMNS), then doc and facets
 
 
-def _merge(lines: list[tuple[Row, str, str, str]]) -> Row:
-    """The person row of a person with several consecutive lines: the first line's names and codes, the
-    words, filter tokens and specialties of all of them (:class:`directory.staging.PersonAccumulator`)."""
-    first = list(lines[0][_ROW])
-    words = {word for line in lines for word in line[_WORDS].split(" ")}
-    first[_DOC] = f"{first[8]} {first[9]} {_sorted_words(words)}"
-    first[_FACET_COLUMN] = _sorted_words({token for line in lines for token in line[_FACETS].split(" ")})
-    first[_SPECIALTIES] = ";".join(sorted({line[_SPECIALTY] for line in lines} - {""}))
-    return tuple(first)
+def _merge(first: Row, words: Sequence[str], facets: Sequence[str], specialties: Sequence[str]) -> Row:
+    """The person row of a person with several consecutive lines from the row of their first line and the
+    words, filter tokens and specialty of each line: the first line's names and codes, the words, filter tokens
+    and specialties of all of them (:class:`directory.staging.PersonAccumulator`)."""
+    merged_words = _sorted_words(set(" ".join(words).split(" ")))
+    merged_facets = _sorted_words(set(" ".join(facets).split(" ")))
+    merged_specialties = ";".join(sorted(set(specialties) - {""}))
+    return (*first[:_SPECIALTIES], merged_specialties, f"{first[8]} {first[9]} {merged_words}", merged_facets)
+
+
+def _merge_lines(lines: list[tuple[Row, str, str, str]]) -> Row:
+    """:func:`_merge` of lines kept as (row, words, filter tokens, specialty)."""
+    rows, words, facets, specialties = zip(*lines, strict=True)
+    return _merge(rows[0], words, facets, specialties)
 
 
 def vocabulary(counts: Counter[str], facets: Counter[str], accepted: int) -> dict[str, int]:
@@ -186,7 +197,7 @@ def vocabulary(counts: Counter[str], facets: Counter[str], accepted: int) -> dic
 
 def clear_caches() -> None:
     """Empty the per-value caches of the parsing functions (a parsing process that has read its last line)."""
-    for cached in (_words, _facets, _name, _fold_name, _line_facets, _line_words, fold):
+    for cached in (_words, _facets, _places, _name, _fold_name, _line_facets, _line_words, fold):
         cached.cache_clear()
 
 
@@ -229,9 +240,10 @@ class ActivityBatches:
             width, end = header.columns, header.columns * len(texts)
             empty = [""] * len(texts)  # a column missing from this generation
             sliced = [flat[position:end:width] if position < width else empty for position in self.positions]
-            if "" not in map(fold, sliced[_FAMILY]):
+            family_norm = list(map(_name, sliced[_FAMILY]))  # empty for a name of punctuation only
+            if "" not in family_norm:
                 activities, repeated = self._distinct(self._activities(numbers, sliced), raws)
-                return activities, self._persons(numbers, sliced), repeated, read
+                return activities, self._persons(numbers, sliced, family_norm), repeated, read
         rows: list[list[str]] = list(map(str.split, texts, _repeat("|")))
         rejects: list[Rejected] = []
         dropped: set[int] = set()
@@ -273,7 +285,7 @@ class ActivityBatches:
     def flush(self) -> list[Row]:
         """The last person of the file."""
         pending, self.pending = self.pending, []
-        return [_merge(pending)] if pending else []
+        return [_merge_lines(pending)] if pending else []
 
     def vocabulary(self) -> dict[str, int]:
         """How many accepted lines carry each word of the persons' documents (see ``directory_words``); once, at
@@ -326,12 +338,15 @@ class ActivityBatches:
             genre, _activity_keys(id_nat, identity), strict=True,
         ))
 
-    def _persons(self, numbers: list[int], v: Sequence[Sequence[str]]) -> list[Row]:
-        """Person rows of the persons this batch closes; the last one stays pending."""
+    def _persons(self, numbers: list[int], v: Sequence[Sequence[str]],
+                 family_norm: list[str] | None = None) -> list[Row]:
+        """Person rows of the persons this batch closes; the last one stays pending. ``family_norm``: the
+        folded family names, when the caller has them already."""
         ids = v[_ID_NAT]
         profession, label, specialty, specialty_label, postal, city, department = (
             v[7], v[8], v[10], v[11], v[27], v[29], v[30])
-        family_norm = list(map(_name, v[_FAMILY]))
+        if family_norm is None:
+            family_norm = list(map(_name, v[_FAMILY]))
         given_norm = list(map(_name, v[_GIVEN]))
         words = list(map(_words, label, specialty_label, city))
         facets = list(map(_facets, profession, specialty, postal, department, city))
@@ -356,12 +371,12 @@ class ActivityBatches:
         last = len(starts) - 1 - starts[::-1].index(True)
         persons: list[Row] = []
         if self.pending:
-            persons.append(_merge(self.pending + list(zip(singles[:first], words, facets, specialties, strict=False))))
+            persons.append(_merge_lines(self.pending + list(zip(singles[:first], words, facets, specialties,
+                                                                strict=False))))
         ends = starts[first + 1:last + 1]  # the line after each line of [first, last) starts a person
         persons += _compress(singles[first:last], map(operator.and_, starts[first:last], ends))
         for index in _compress(range(first, last), map(operator.gt, starts[first:last], ends)):
             end = starts.index(True, index + 1)
-            persons.append(_merge(list(zip(singles[index:end], words[index:end], facets[index:end],
-                                           specialties[index:end], strict=True))))
+            persons.append(_merge(singles[index], words[index:end], facets[index:end], specialties[index:end]))
         self.pending = list(zip(singles[last:], words[last:], facets[last:], specialties[last:], strict=True))
         return persons
