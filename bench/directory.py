@@ -6,7 +6,7 @@
 
 Generates an activity extraction of ``--lines`` lines (and its mailbox extraction) with the project's
 generator, then for each engine: imports both files into a fresh, migrated database in a child process
-(lines/s; the peak RSS of the whole import, that process and its parsing processes together, sampled every
+(lines/s; the peak RSS of the whole import, that process and its helper processes together, sampled every
 0.1 s, and each one's own peak), runs ``--searches`` realistic
 searches through the search service (a fifth each: family name, name + city, profession + postal code,
 idNat/RPPS lookup, given name + family prefix) and prints p50/p99 latency. The first ``--baseline-searches``
@@ -55,7 +55,7 @@ def _print_step(name: str, seconds: float) -> None:
 
 
 def _import_child(url: str, paths: list[str], queue: Any, steps: bool = False) -> None:
-    """Runs in a fresh process so that its peak RSS is the import's own. The parsing processes' peak is
+    """Runs in a fresh process so that its peak RSS is the import's own. Its helper processes' peak is
     getrusage's (each started by this small process: their figure carries at most its RSS at that moment)."""
 
     async def run() -> list[tuple[str, int, float]]:
@@ -106,8 +106,9 @@ def tree_rss_mib(root: int) -> float:
 
 def timed_import(url: str, paths: list[Path], steps: bool = False,
                  ) -> tuple[list[tuple[str, int, float]], float, float, float]:
-    """The import in a child process: its results, the child's peak RSS, its largest parsing process's, and the
-    peak of the whole import (the child and its parsing processes together), sampled every 0.1 s."""
+    """The import in a child process: its results, the child's peak RSS, its largest helper process's (parsing,
+    aggregation, search index, postings), and the peak of the whole import (the child and its helpers together),
+    sampled every 0.1 s."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_import_child, args=(url, [str(path) for path in paths], queue, steps))
@@ -247,9 +248,10 @@ def bench_engine(name: str, url: str, paths: list[Path], args: argparse.Namespac
         results, peak, parsing, whole = timed_import(url, paths, args.steps)
         for kind, read, seconds in results:
             print(f"import {kind:8}: {read:>10,} lines in {seconds:7.1f} s = {read / seconds:>9,.0f} lines/s")
-        print(f"import peak memory: {whole:,.0f} MiB for the whole import (its process and its parsing processes "
+        print(f"import peak memory: {whole:,.0f} MiB for the whole import (its process and its helper processes "
               f"together, sampled every 0.1 s; target < 500 MiB); peaks apart: the import process {peak:,.0f} MiB, "
-              f"each parsing process (directory.parallel, {PROCESSES} at a time) at most {parsing:,.0f} MiB")
+              f"its largest helper at most {parsing:,.0f} MiB (the {PROCESSES} parsing processes, then the "
+              "aggregation, search index or postings process)")
     figures = asyncio.run(measure_searches(url, args.searches, args.baseline_searches, args.seed))
     print(f"search ({args.searches}, {figures['found']:.0%} with results): p50 {figures['p50']:.2f} ms, "
           f"p99 {figures['p99']:.2f} ms, max {figures['max']:.1f} ms")
