@@ -399,6 +399,7 @@ async def _import(
         persons = Staging(connection, "stg_person", STAGED_PERSON)
         aggregated: aggregate.Aggregation | None = None
         index: Path | None = None
+        first_persons = False
         if is_activity:
             await persons.create()
             parts = open_parts(
@@ -417,9 +418,12 @@ async def _import(
                 await asyncio.to_thread(aggregate.create, structures)
                 await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(structures)})
             index = work / "search_fts.db" if parts.scratch and discard else None
-            if index is not None:  # and the one another builds the search index into (directory.search_fts)
-                await asyncio.to_thread(search_fts.create, index)
-                await connection.execute(text(f"ATTACH DATABASE :path AS {search_fts.SCHEMA}"), {"path": str(index)})
+            if index is not None:  # and the one another builds the search index into (directory.search_fts),
+                first_persons = await merger.empty("directory_persons")  # and the persons' on a first load
+                created = await asyncio.to_thread(partial(search_fts.create, index, persons=first_persons))
+                for table, file in created.items():
+                    await connection.execute(text(f"ATTACH DATABASE :path AS {search_fts.SCHEMAS[table]}"),
+                                             {"path": str(file)})
             with timed(steps, "parsing and staging"):
                 report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                      len(first), counted)
@@ -442,8 +446,9 @@ async def _import(
         await merger.fold_persons()
         built = None
         if index is not None:  # SQLite: the search index is built from the staged persons during the merges
-            built = await search_fts.start(index, parts.scratch, merger.folded)
+            built = await search_fts.start(index, parts.scratch, merger.folded, persons=first_persons)
             cleanup.push_async_callback(built.close)
+            merger.person_index = built
         repeated = await merger.duplicates("stg_activity", "key", among="stg_folded")
         if repeated:  # rare (a person listed in several places): their lines are read again for the rejects file
             contents = await asyncio.to_thread(_lines_of, source, encoding, {line_no for line_no, _ in repeated})

@@ -169,6 +169,7 @@ class Merger:
         self.temp = "temp." if self.sqlite else ""
         self.removed = False  # duplicates() removed staged lines
         self.folded: list[tuple[Any, ...]] = []  # fold_persons(): the folded rows of persons listed in several places
+        self.person_index: search_fts.Build | None = None  # SQLite, a first load: builds the persons' FTS5 index
 
     async def prepare(self) -> None:
         """Per-import tuning: a large page cache on SQLite (index inserts), more sort memory on PostgreSQL."""
@@ -324,8 +325,7 @@ class Merger:
             for definition in bulk_indexes.values():
                 await self.run(definition)
             if fts:
-                for command, value in (("hashsize", FTS_HASH), ("rebuild", None), ("hashsize", 1024 * 1024)):
-                    await self.run(_fts_command(command, value))
+                await self._person_index(counts.inserted)
                 await self.run(_FTS_TRIGGER)
             return counts
         changed = " OR ".join(f"{target}.{column} <> s.{column}" for column in columns)
@@ -346,6 +346,16 @@ class Merger:
             f"AND NOT EXISTS (SELECT 1 FROM {s} AS s WHERE s.{key} = {target}.{key})"
         )
         return counts
+
+    async def _person_index(self, rows: int) -> None:
+        """SQLite, a first load: the persons' full-text index copied from the child process that built it
+        (:mod:`directory.search_fts`), else rebuilt from the table with a large term hash."""
+        if self.person_index is not None:
+            with timed(self.steps, "persons' index: wait for the child, copy"):
+                if await self.person_index.copy_persons(self.connection, rows):
+                    return
+        for command, value in (("hashsize", FTS_HASH), ("rebuild", None), ("hashsize", search_fts.DEFAULT_HASH)):
+            await self.run(_fts_command(command, value))
 
     async def count_words(self, vocabulary: dict[str, int]) -> None:
         """Replace the word counts of ``directory_words`` (a planner hint for the search)."""
