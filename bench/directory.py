@@ -107,7 +107,7 @@ def tree_rss_mib(root: int) -> float:
 def timed_import(url: str, paths: list[Path], steps: bool = False,
                  ) -> tuple[list[tuple[str, int, float]], float, float, float]:
     """The import in a child process: its results, the child's peak RSS, its largest helper process's (parsing,
-    aggregation, search index, postings), and the peak of the whole import (the child and its helpers together),
+    aggregation, postings), and the peak of the whole import (the child and its helpers together),
     sampled every 0.1 s."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -251,7 +251,7 @@ def bench_engine(name: str, url: str, paths: list[Path], args: argparse.Namespac
         print(f"import peak memory: {whole:,.0f} MiB for the whole import (its process and its helper processes "
               f"together, sampled every 0.1 s; target < 500 MiB); peaks apart: the import process {peak:,.0f} MiB, "
               f"its largest helper at most {parsing:,.0f} MiB (the {PROCESSES} parsing processes, then the "
-              "aggregation, search index or postings process)")
+              "aggregation or postings process)")
     figures = asyncio.run(measure_searches(url, args.searches, args.baseline_searches, args.seed))
     print(f"search ({args.searches}, {figures['found']:.0%} with results): p50 {figures['p50']:.2f} ms, "
           f"p99 {figures['p99']:.2f} ms, max {figures['max']:.1f} ms")

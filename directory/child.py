@@ -22,13 +22,11 @@ def environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
 
 
-async def spawn(module: str, *args: str, output: bool = False) -> asyncio.subprocess.Process:
-    """``python -m module args...``, its standard error kept for :func:`finished`; with ``output``, its standard
-    output too (a child that tells its progress)."""
+async def spawn(module: str, *args: str) -> asyncio.subprocess.Process:
+    """``python -m module args...``, its standard error kept for :func:`finished`."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE if output else None,
-        stderr=asyncio.subprocess.PIPE, env=environment(),
+        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=environment(),
     )
 
 

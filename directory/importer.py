@@ -26,7 +26,7 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory import aggregate, search_fts
+from directory import aggregate
 from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
@@ -398,8 +398,6 @@ async def _import(
         await staging.create()
         persons = Staging(connection, "stg_person", STAGED_PERSON)
         aggregated: aggregate.Aggregation | None = None
-        index: Path | None = None
-        first_persons = False
         if is_activity:
             await persons.create()
             parts = open_parts(
@@ -417,13 +415,6 @@ async def _import(
                 structures = work / "structures.db"
                 await asyncio.to_thread(aggregate.create, structures)
                 await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(structures)})
-            index = work / "search_fts.db" if parts.scratch and discard else None
-            if index is not None:  # and the one another builds the search index into (directory.search_fts),
-                first_persons = await merger.empty("directory_persons")  # and the persons' on a first load
-                created = await asyncio.to_thread(partial(search_fts.create, index, persons=first_persons))
-                for table, file in created.items():
-                    await connection.execute(text(f"ATTACH DATABASE :path AS {search_fts.SCHEMAS[table]}"),
-                                             {"path": str(file)})
             with timed(steps, "parsing and staging"):
                 report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                      len(first), counted)
@@ -444,11 +435,6 @@ async def _import(
         raise ExtractionError(f"{source.path} has no valid line: nothing was imported")
     if is_activity:
         await merger.fold_persons()
-        built = None
-        if index is not None:  # SQLite: the search index is built from the staged persons during the merges
-            built = await search_fts.start(index, parts.scratch, merger.folded, persons=first_persons)
-            cleanup.push_async_callback(built.close)
-            merger.person_index = built
         repeated = await merger.duplicates("stg_activity", "key", among="stg_folded")
         if repeated:  # rare (a person listed in several places): their lines are read again for the rejects file
             contents = await asyncio.to_thread(_lines_of, source, encoding, {line_no for line_no, _ in repeated})
@@ -463,7 +449,7 @@ async def _import(
         search = None
         if changed.inserted or changed.updated or changed.deactivated:
             # PostgreSQL: the copy's postings are gathered in another process during the next two merges
-            search = await merger.refresh_search(work, built)
+            search = await merger.refresh_search(work)
             if search is not None:
                 cleanup.push_async_callback(search.close)
         sorted_lines = None

@@ -25,8 +25,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory import aggregate, postings, search_fts
-from directory.search_fts import FTS_HASH, SEARCH_FTS_HASH
+from directory import aggregate, postings
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
 from directory.staging import merge_person_rows
 from storage.base import UTCDateTime
@@ -88,6 +87,8 @@ def _fts_command(command: str, value: int | None) -> str:
     return f"INSERT INTO directory_person_fts(directory_person_fts, rank) VALUES ('{command}', {int(value)})"  # noqa: S608
 
 
+FTS_HASH = 16 * 1024 * 1024  # bytes of terms FTS5 gathers before writing a segment during a rebuild (1 MiB
+# by default): fewer, larger segments to merge, about a third less time
 _FTS_TRIGGER = (
     "CREATE TRIGGER directory_persons_fts_insert AFTER INSERT ON directory_persons BEGIN "
     "INSERT INTO directory_person_fts(rowid, doc) VALUES (new.id, new.doc); END"
@@ -107,9 +108,13 @@ SEARCH_FAMILY_INDEX = (
 )
 SEARCH_POS_INDEX = "CREATE UNIQUE INDEX ix_directory_search_persons_pos ON directory_search_persons (pos)"
 # SQLite: a row's words (doc and facets) by its pos, postings only (no positions, no stored text): what a
-# search needs to read a word's rows in display order (directory.search_fts.SEARCH_FTS); built in a few seconds
-# from the ordered copy, or by a child process (directory.search_fts).
+# search needs to read a word's rows in display order; built in a few seconds from the ordered copy.
+SEARCH_FTS = (
+    "CREATE VIRTUAL TABLE directory_search_fts USING fts5(words, content='', detail=none, columnsize=0, "
+    "tokenize='unicode61 remove_diacritics 2', prefix='2 3')"
+)
 SEARCH_FTS_EMPTY = "INSERT INTO directory_search_fts(directory_search_fts) VALUES ('delete-all')"
+SEARCH_FTS_HASH = f"INSERT INTO directory_search_fts(directory_search_fts, rank) VALUES ('hashsize', {FTS_HASH})"  # noqa: S608
 SEARCH_FTS_FILL = (
     "INSERT INTO directory_search_fts(rowid, words) SELECT pos, doc || ' ' || facets FROM directory_search_persons"
 )
@@ -168,8 +173,6 @@ class Merger:
         self.params: dict[str, Any] = {"seen": seen, "now": now}
         self.temp = "temp." if self.sqlite else ""
         self.removed = False  # duplicates() removed staged lines
-        self.folded: list[tuple[Any, ...]] = []  # fold_persons(): the folded rows of persons listed in several places
-        self.person_index: search_fts.Build | None = None  # SQLite, a first load: builds the persons' FTS5 index
 
     async def prepare(self) -> None:
         """Per-import tuning: a large page cache on SQLite (index inserts), more sort memory on PostgreSQL."""
@@ -234,9 +237,8 @@ class Merger:
 
     async def fold_persons(self) -> int:
         """Fold the rows of persons listed in several places; return how many. Their idNats are kept in
-        ``stg_folded`` (see :meth:`duplicates`), their folded rows in :attr:`folded`. SQLite indexes the staged
-        persons first (its merges look them up by idNat); PostgreSQL hashes them (an index took 0.7 s at 2,000,000
-        lines and slowed the grouping)."""
+        ``stg_folded`` (see :meth:`duplicates`). SQLite indexes the staged persons first (its merges look them up
+        by idNat); PostgreSQL hashes them (an index took 0.7 s at 2,000,000 lines and slowed the grouping)."""
         if self.sqlite:
             await self.run(f"CREATE INDEX {self.temp}ix_stg_person_id_nat ON stg_person (id_nat)")
         await self.run(self._create_as("stg_folded", f"SELECT id_nat FROM {self.temp}stg_person "  # noqa: S608
@@ -253,11 +255,11 @@ class Merger:
                 text(f"DELETE FROM {self.temp}stg_person WHERE id_nat = :id_nat"),  # noqa: S608
                 [{"id_nat": id_nat} for id_nat in by_person],
             )
-            self.folded = [merge_person_rows(rows) for rows in by_person.values()]
             marks = ", ".join(f":c{index}" for index in range(len(STAGED_PERSON)))
             await self.connection.execute(
                 text(f"INSERT INTO {self.temp}stg_person VALUES ({marks})"),  # noqa: S608
-                [{f"c{index}": value for index, value in enumerate(row)} for row in self.folded],
+                [{f"c{index}": value for index, value in enumerate(merge_person_rows(rows))}
+                 for rows in by_person.values()],
             )
         return len(by_person)
 
@@ -325,7 +327,8 @@ class Merger:
             for definition in bulk_indexes.values():
                 await self.run(definition)
             if fts:
-                await self._person_index(counts.inserted)
+                for command, value in (("hashsize", FTS_HASH), ("rebuild", None), ("hashsize", 1024 * 1024)):
+                    await self.run(_fts_command(command, value))
                 await self.run(_FTS_TRIGGER)
             return counts
         changed = " OR ".join(f"{target}.{column} <> s.{column}" for column in columns)
@@ -347,16 +350,6 @@ class Merger:
         )
         return counts
 
-    async def _person_index(self, rows: int) -> None:
-        """SQLite, a first load: the persons' full-text index copied from the child process that built it
-        (:mod:`directory.search_fts`), else rebuilt from the table with a large term hash."""
-        if self.person_index is not None:
-            with timed(self.steps, "persons' index: wait for the child, copy"):
-                if await self.person_index.copy_persons(self.connection, rows):
-                    return
-        for command, value in (("hashsize", FTS_HASH), ("rebuild", None), ("hashsize", search_fts.DEFAULT_HASH)):
-            await self.run(_fts_command(command, value))
-
     async def count_words(self, vocabulary: dict[str, int]) -> None:
         """Replace the word counts of ``directory_words`` (a planner hint for the search)."""
         await self.run("DELETE FROM directory_words")
@@ -368,31 +361,27 @@ class Merger:
         else:
             await driver.copy_records_to_table("directory_words", records=rows, columns=["word", "lines"])
 
-    async def refresh_search(self, scratch: Path, built: search_fts.Build | None = None) -> postings.Build | None:
+    async def refresh_search(self, scratch: Path) -> postings.Build | None:
         """Rebuild ``directory_search_persons`` (the search's narrow copy of the active persons) in display
         order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already; its
         indexes are dropped before and built once after (a sorted build, not 1.5 million random inserts). On
-        SQLite its word index ``directory_search_fts`` is then replaced by the one ``built`` by a child process
-        (:mod:`directory.search_fts`), or emptied and filled again from it, in ``pos`` order; on PostgreSQL its
-        postings are gathered from it while the import goes on (:mod:`directory.postings`, files in
-        ``scratch``): the caller loads them (:meth:`directory.postings.Build.load`) before committing."""
+        SQLite its word index ``directory_search_fts`` is emptied and filled again from it, in ``pos`` order; on
+        PostgreSQL its postings are gathered from it while the import goes on (:mod:`directory.postings`, files
+        in ``scratch``): the caller loads them (:meth:`directory.postings.Build.load`) before committing."""
         await self.run("DROP INDEX ix_directory_search_persons_family")  # built once from the loaded rows
         await self.run("DROP INDEX ix_directory_search_persons_pos")
         if not await self.empty("directory_search_persons"):
             await self.run("DELETE FROM directory_search_persons")
+            if self.sqlite:
+                await self.run(SEARCH_FTS_EMPTY)
         rows = await self.run(SEARCH_FILL)
         await self.run(SEARCH_FAMILY_INDEX)
         await self.run(SEARCH_POS_INDEX)
-        if not self.sqlite:
-            return await postings.start(self.connection, scratch, rows)
-        if built is not None:
-            with timed(self.steps, "search index: wait for the child, copy"):
-                if await built.copy(self.connection, rows):
-                    return None
-        await self.run(SEARCH_FTS_EMPTY)  # only ever filled whole: its term hash stays at 16 MiB (a quarter
-        await self.run(SEARCH_FTS_HASH)  # less time than 1 MiB)
-        await self.run(SEARCH_FTS_FILL)
-        return None
+        if self.sqlite:  # only ever filled whole: its term hash stays at 16 MiB (a quarter less time than 1 MiB)
+            await self.run(SEARCH_FTS_HASH)
+            await self.run(SEARCH_FTS_FILL)
+            return None
+        return await postings.start(self.connection, scratch, rows)
 
     async def drop(self, *staging: str) -> None:
         """Drop the staging tables; on a connection the import discards, nothing to do (closing it deletes its
