@@ -59,6 +59,7 @@ from directory.staging import Staging
 from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
+Stage = Callable[[str], None]  # told when each stage after the reading begins ("merging the persons", ...)
 BATCH = 5_000  # lines per batch: two batches (one parsed, one written) are in memory at a time
 
 
@@ -323,18 +324,21 @@ async def import_file(
     batch: int = BATCH,
     processes: int | None = None,
     steps: Steps | None = None,
+    stage: Stage | None = None,
 ) -> ImportReport:
     """Import the activity or mailbox extraction at ``path`` (``.txt`` or ``.zip``); see the module docstring.
     ``processes``: how many child processes parse an activity file (default: :func:`directory.parallel.open_parts`
     decides by size; 1 parses in a thread). ``steps``: told the duration of each step (the parsing and staging,
-    each merge statement, the commit), for ``bench/directory.py --steps``."""
+    each merge statement, the commit), for ``bench/directory.py --steps``. ``stage``: told when each stage after
+    the reading begins (the merges, the commit), for the command line: the progress bar ends with the reading."""
     started = time.perf_counter()
     source = describe(path)
     seen = extraction_date(source.name) or today or datetime.now(UTC).date()
     rejects = _Rejects(rejects_path)
     try:
         with _collector_paused():
-            report = await _transaction(database, source, seen, rejects, progress, force, batch, processes, steps)
+            report = await _transaction(database, source, seen, rejects, progress, force, batch, processes, steps,
+                                        stage or _silent)
     except OSError as error:  # its own files: the temporary directory (full?), the staging files, the rejects
         raise ImportFailed(f"the import could not use its working files ({error}); nothing was imported") from error
     finally:
@@ -344,9 +348,13 @@ async def import_file(
     return report
 
 
+def _silent(_stage: str) -> None:
+    return None
+
+
 async def _transaction(
     database: Database, source: Source, seen: date, rejects: _Rejects, progress: Progress | None, force: bool,
-    batch: int, processes: int | None, steps: Steps | None,
+    batch: int, processes: int | None, steps: Steps | None, stage: Stage,
 ) -> ImportReport:
     # the parsing processes' staging files (SQLite) go next to the database: the disk that has room for it
     near = Path(database.sqlite_path).parent if database.sqlite_path is not None else None
@@ -356,9 +364,10 @@ async def _transaction(
             try:
                 async with contextlib.AsyncExitStack() as cleanup:  # the parsing processes stop, whatever happens
                     report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
-                                           Path(scratch), cleanup,
+                                           Path(scratch), cleanup, stage,
                                            discard=database.sqlite_path is not None, steps=steps)
                 report.rejected = rejects.count
+                stage("committing")
                 with timed(steps, "COMMIT"):
                     await transaction.commit()
             except BaseException:
@@ -374,7 +383,7 @@ async def _transaction(
 
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
-    force: bool, batch: int, processes: int | None, work: Path, cleanup: contextlib.AsyncExitStack,
+    force: bool, batch: int, processes: int | None, work: Path, cleanup: contextlib.AsyncExitStack, stage: Stage,
     *, discard: bool = False, steps: Steps | None = None,
 ) -> ImportReport:
     with open_stream(source) as stream:
@@ -434,6 +443,7 @@ async def _import(
     if report.read == rejects.count:
         raise ExtractionError(f"{source.path} has no valid line: nothing was imported")
     if is_activity:
+        stage("grouping the persons and the structures")
         await merger.fold_persons()
         repeated = await merger.duplicates("stg_activity", "key", among="stg_folded")
         if repeated:  # rare (a person listed in several places): their lines are read again for the rejects file
@@ -444,27 +454,33 @@ async def _import(
             await merger.stage_structures()
         await merger.analyze("stg_activity", "stg_person", "stg_structure",  # PostgreSQL only: no child there
                              targets=("directory_persons", "directory_structures", "directory_activities"))
+        stage("merging the persons")
         report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
         changed = report.details["persons"]
         search = None
         if changed.inserted or changed.updated or changed.deactivated:
             # PostgreSQL: the copy's postings are gathered in another process during the next two merges
+            stage("rebuilding the search index")
             search = await merger.refresh_search(work)
             if search is not None:
                 cleanup.push_async_callback(search.close)
         sorted_lines = None
+        stage("merging the structures")
         if aggregated is not None:  # SQLite: aggregated (and sorted) by a child process during the persons' merge
             used = await merger.stage_structures(aggregated)
             sorted_lines = f"stg_agg.{aggregate.SORTED}" if used and aggregated.sort else None
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
         )
+        stage("merging the activities")
         report.details["activities"] = await merger.merge(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
         )
         if search is not None:
+            stage("loading the search index")
             with timed(steps, "search postings: wait for the child, load"):
                 await search.load(connection)
+        stage("counting the words")
         await merger.count_words(await _words(parts, counted))
         await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",
@@ -472,6 +488,7 @@ async def _import(
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")
+        stage("merging the mailboxes")
         await merger.analyze("stg_mailbox", targets=("directory_mailboxes",))
         report.details["mailboxes"] = await merger.merge(
             "directory_mailboxes", "stg_mailbox", "address", MAILBOX_COLUMNS

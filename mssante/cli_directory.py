@@ -63,9 +63,10 @@ class _Bar:
         self.bar: Any = None
         self.started = time.monotonic()
         self.rate = ""
+        self.staged = False  # the reading is over: no bar again
 
     def __call__(self, done: int, total: int, lines: int) -> None:
-        if not self.enabled:
+        if not self.enabled or self.staged:
             return
         if self.bar is None:
             self.bar = click.progressbar(length=max(total, 1), show_eta=True, show_percent=True, width=30,
@@ -74,9 +75,19 @@ class _Bar:
         self.rate = f"{lines:,} lines, {lines / max(time.monotonic() - self.started, 1e-6):,.0f} lines/s"
         self.bar.update(max(0, min(done, total) - self.bar.pos))
 
+    def stage(self, name: str) -> None:
+        """A stage after the reading begins (the merges, the commit): the bar ends, a line says what runs, and
+        since when (a first load of the national file merges for about as long as it reads)."""
+        if not self.enabled:
+            return
+        self.staged = True
+        self.close()
+        click.echo(f"{name}… (at {time.monotonic() - self.started:,.0f} s)", err=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 @directory.command("import")
@@ -96,7 +107,8 @@ def import_command(paths: tuple[Path, ...], rejects_dir: Path | None, force: boo
             bar = _Bar(sys.stderr.isatty())
             try:
                 rejects = target / f"{path.name}.rejects.txt"
-                reports.append(await import_file(database, path, rejects_path=rejects, progress=bar, force=force))
+                reports.append(await import_file(database, path, rejects_path=rejects, progress=bar, force=force,
+                                                 stage=bar.stage))
             finally:
                 bar.close()
             click.echo("\n".join(reports[-1].lines()))

@@ -46,3 +46,18 @@ def test_progress_bar_shows_rate(capsys: pytest.CaptureFixture[str]) -> None:
     silent(1, 2, 3)
     silent.close()
     assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_gives_way_to_the_stages(capsys: pytest.CaptureFixture[str]) -> None:
+    """After the reading, a line per stage (the merges, the commit) says what runs, on a terminal only."""
+    bar = _Bar(True)
+    bar(500, 1000, 50)
+    bar.stage("merging the persons")
+    bar(1000, 1000, 100)  # a late report of the reading draws no new bar
+    bar.stage("committing")
+    bar.close()
+    err = capsys.readouterr().err
+    assert bar.bar is None and "merging the persons… (at 0 s)" in err and "committing… (at 0 s)" in err
+    silent = _Bar(False)
+    silent.stage("committing")
+    assert capsys.readouterr().err == ""

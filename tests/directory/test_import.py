@@ -171,6 +171,27 @@ async def test_steps_are_reported_with_their_durations(database: Database, tmp_p
     assert step_name("PRAGMA cache_size = -65536") == "PRAGMA cache_size = -65536"
 
 
+async def test_stages_after_the_reading_are_told_in_order(database: Database, tmp_path: Path) -> None:
+    """``import_file(stage=…)`` (the command line's lines after its progress bar) is told each stage as it
+    begins, in order; the search index is rebuilt only when a person changed."""
+    generated = small(tmp_path)
+    told: list[str] = []
+    stage = told.append
+    await import_file(database, generated.activity_path, stage=stage)
+    assert told == [
+        "grouping the persons and the structures", "merging the persons", "rebuilding the search index",
+        "merging the structures", "merging the activities", *(["loading the search index"] if not database.sqlite
+                                                               else []),
+        "counting the words", "committing",
+    ]
+    told.clear()
+    again = await import_file(database, generated.activity_path, stage=stage)  # nothing changed: no index rebuilt
+    assert again.updated == 0 and "rebuilding the search index" not in told and told[-1] == "committing"
+    told.clear()
+    await import_file(database, generated.mailbox_path, stage=stage)
+    assert told == ["merging the mailboxes", "committing"]
+
+
 async def test_zip_is_read_in_place(database: Database, tmp_path: Path) -> None:
     generated = small(tmp_path)
     archive = tmp_path / "PS_LibreAcces_Personne_activite.zip"
