@@ -64,11 +64,10 @@ def run(tree: Path, engine: str, files: Path, workdir: Path) -> dict[str, float]
     if done.returncode != 0 or found is None:
         raise SystemExit(f"the bench of {tree} failed (exit code {done.returncode}):\n{done.stdout}\n{done.stderr}")
     figures = {"import": float(found.group(1))}
-    for seconds, name in STEP.findall(done.stdout[: found.start()]):  # the activity import's steps
-        if name.strip() == "parsing and staging":
-            figures["parsing"] = float(seconds)
-        elif name.strip() == "COMMIT":
-            figures["commit"] = float(seconds)
+    for seconds, name in STEP.findall(done.stdout[: found.start()]):  # the activity import's steps come first,
+        step = {"parsing and staging": "parsing", "COMMIT": "commit"}.get(name.strip())  # then the mailbox one's
+        if step is not None and step not in figures:
+            figures[step] = float(seconds)
     return figures
 
 
