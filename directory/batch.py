@@ -37,7 +37,7 @@ from directory.extraction import (
     decode_line,
     parse_activity,
 )
-from directory.staging import _fold_name, _line_facets, _line_words, facet
+from directory.staging import _fold_name, _line_facets, _line_words, copy_csv, facet
 from directory.text import fold
 from policies.identifiers import _IDNAT_PS
 
@@ -281,6 +281,14 @@ class ActivityBatches:
         values = [transposed[position] for position in self.positions]  # what a column missing from the file reads
         activities, repeated = self._distinct(self._activities(numbers, values), raws)
         return activities, self._persons(numbers, values), sorted(rejects + repeated), read
+
+    def staged(self, first_line: int, raws: list[bytes],
+               copy: bool) -> tuple[list[Row] | bytes, list[Row] | bytes, list[Rejected], int]:
+        """:meth:`parse`, the rows as PostgreSQL ``COPY`` CSV bytes when ``copy`` (else tuples)."""
+        rows, persons, rejected, read = self.parse(first_line, raws)
+        if copy:
+            return copy_csv(rows), copy_csv(persons), rejected, read
+        return rows, persons, rejected, read
 
     def flush(self) -> list[Row]:
         """The last person of the file."""

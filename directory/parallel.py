@@ -7,7 +7,7 @@ in a child process (``python -m directory.parallel``: a fresh interpreter, nothi
 threads or connections inherited, and no re-import of the caller's main module as ``multiprocessing`` would
 do). Each process sends its batches as length-prefixed pickles on its standard output (the pipes and a small
 queue bound what is in flight): for PostgreSQL the rows are already ``COPY`` text
-(:func:`directory.staging.copy_text`), so the import process hands bytes to the server; for SQLite the process
+(:func:`directory.staging.copy_csv`), so the import process hands bytes to the server; for SQLite the process
 writes them into its own staging file (:class:`directory.staging.Scratch`) and sends only the counts and the
 rejected lines. Line numbers are the file's own: a part counts the line breaks before its first byte.
 
@@ -37,7 +37,7 @@ from directory.batch import ActivityBatches, Row, clear_caches
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import MAX_LINE, Header, Rejected, parse_header
 from directory.sources import bounded_lines
-from directory.staging import Scratch, copy_text
+from directory.staging import Scratch, copy_csv
 
 PROCESS_BYTES = 32 * 1024 * 1024  # a plain file at least this large is parsed in child processes
 PROCESSES = 2  # the parts of a large file (one per core of a small server; the import process drives the DB)
@@ -91,9 +91,9 @@ Message = Batch | Done | Failed
 class PartParser:
     """Lines of one part to :class:`Batch` messages, then one :class:`Done`."""
 
-    def __init__(self, header: Header, encoding: str, lines: Iterator[bytes], first_line: int, size: int,
+    def __init__(self, batches: ActivityBatches, lines: Iterator[bytes], first_line: int, size: int,
                  copy: bool, index: int = 0) -> None:
-        self.batches = ActivityBatches(header, encoding)
+        self.batches = batches
         self.lines, self.line_no, self.size, self.copy, self.index = lines, first_line, size, copy, index
         self.finished = False
 
@@ -101,14 +101,16 @@ class PartParser:
         if self.finished:
             return Done(self.batches.vocabulary())
         raws = list(itertools.islice(self.lines, self.size))
-        rows, persons, rejected, read = self.batches.parse(self.line_no, raws)
+        rows, persons, rejected, read = self.batches.staged(self.line_no, raws, self.copy)
         self.line_no += len(raws)
         if len(raws) < self.size:
             self.finished = True
-            persons += self.batches.flush()
+            last_person = self.batches.flush()
+            if isinstance(persons, bytes):
+                persons += copy_csv(last_person)
+            else:
+                persons += last_person
         done, last = sum(map(len, raws)), self.finished
-        if self.copy:
-            return Batch(self.index, copy_text(rows), copy_text(persons), rejected, done, read, last)
         return Batch(self.index, rows, persons, rejected, done, read, last)
 
 
@@ -182,8 +184,10 @@ def parse_part(part: Part, out: Any) -> None:
         with open(part.path, "rb") as stream:
             first = _first_line(stream, part.start)
             stream.seek(part.start)
-            parser = PartParser(header, part.encoding, bounded_lines(stream, part.end - part.start), first,
-                                part.size, part.copy, part.index)
+            from directory.columnar import ColumnarBatches  # noqa: PLC0415 - polars in the parsing processes only
+
+            parser = PartParser(ColumnarBatches(header, part.encoding), bounded_lines(stream, part.end - part.start),
+                                first, part.size, part.copy, part.index)
             scratch = Scratch(part.scratch) if part.scratch is not None else None
             while True:
                 message = parser.step()
@@ -297,7 +301,7 @@ def open_parts(path: Path | None, header_line: bytes, header: Header, encoding: 
     (a directory, SQLite), each process stages its rows in its own database file there."""
     count = processes if processes is not None else (PROCESSES if file_size >= PROCESS_BYTES else 1)
     if path is None or count <= 1:
-        return ThreadParts(PartParser(header, encoding, lines, 2, size, copy))
+        return ThreadParts(PartParser(ActivityBatches(header, encoding), lines, 2, size, copy))
     offsets = cut(path, first, file_size, count, header.positions["id_nat"])
     ends = [*offsets[1:], file_size]
     return ProcessParts([

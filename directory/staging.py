@@ -36,32 +36,32 @@ PERSON_COLUMNS = (
 )
 _INTEGER = frozenset({"line_no"})
 _BOOLEAN = frozenset({"dematerialised"})
-# PostgreSQL COPY text format: a backslash, a tab, a line feed or a carriage return inside a value is escaped.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
-    """Rows of strings and integers as PostgreSQL ``COPY ... (FORMAT text)`` data: what the parsing process
-    sends, so that the import process hands bytes to the server without touching a value.
+def copy_csv(rows: list[tuple[Any, ...]]) -> bytes:
+    """Rows of strings and integers as PostgreSQL ``COPY ... (FORMAT csv)`` data, every value quoted (a quoted
+    empty value is an empty string, not NULL): what the parsing process sends, so that the import process hands
+    bytes to the server without touching a value. The columnar parser (:mod:`directory.columnar`) writes the
+    same format.
 
-    The fast way formats every row with one precompiled ``%`` format (``"%s\t%s…\n" % row``, called from C
-    by ``map``: no list and no ``str`` call per value) and counts the separators: a value holding one of them
-    (rare) sends the whole batch through per-value escaping."""
+    The fast way formats every row with one precompiled ``%`` format (``'"%s","%s"…\\n' % row``, called from C
+    by ``map``: no list and no ``str`` call per value) and counts the quotes: a value holding one (rare) sends
+    the whole batch through per-value escaping (a quote is doubled; nothing else is special inside quotes)."""
     if not rows:
         return b""
     width = len(rows[0])
     text = "".join(map(_row_format(width), rows))
-    if (text.count("\t") != len(rows) * (width - 1) or text.count("\n") != len(rows)
-            or "\\" in text or "\r" in text):
-        text = "".join(["\t".join([str(value).translate(_COPY_ESCAPES) for value in row]) + "\n" for row in rows])
+    if text.count('"') != len(rows) * width * 2:
+        text = "".join([",".join(['"' + str(value).replace('"', '""') + '"' for value in row]) + "\n"
+                        for row in rows])
     return text.encode()
 
 
 @functools.lru_cache(maxsize=8)
 def _row_format(width: int) -> Callable[[tuple[Any, ...]], str]:
-    """``"%s\t%s…%s\n".__mod__``: one COPY text line of a row of ``width`` values (``%s`` is ``str(value)``
-    for the strings and integers of a staging row)."""
-    return ("\t".join(["%s"] * width) + "\n").__mod__
+    """``'"%s","%s",…"%s"\\n'.__mod__``: one COPY CSV line of a row of ``width`` values (``%s`` is
+    ``str(value)`` for the strings and integers of a staging row)."""
+    return (",".join(['"%s"'] * width) + "\n").__mod__
 
 
 def structure_key(activity: Activity) -> str:
@@ -232,14 +232,14 @@ class Staging:
             await self.connection.execute(text(f"CREATE TEMP TABLE {self.name} ({columns}) ON COMMIT DROP"))
 
     async def write(self, rows: list[tuple[Any, ...]] | bytes) -> None:
-        """Rows as tuples, or on PostgreSQL as :func:`copy_text` bytes."""
+        """Rows as tuples, or on PostgreSQL as :func:`copy_csv` bytes."""
         if not rows:
             return
         raw = await self.connection.get_raw_connection()
         driver: Any = raw.driver_connection
         if isinstance(rows, bytes):
             # a memoryview: asyncpg would take bytes for a file name
-            await driver.copy_to_table(self.name, source=memoryview(rows), columns=list(self.columns), format="text")
+            await driver.copy_to_table(self.name, source=memoryview(rows), columns=list(self.columns), format="csv")
         elif self.sqlite:
             marks = ", ".join("?" * len(self.columns))
             await driver.executemany(f"INSERT INTO temp.{self.name} VALUES ({marks})", rows)  # noqa: S608

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from directory.batch import ActivityBatches, repeated_activity
+from directory.columnar import ColumnarBatches
 from directory.extraction import Activity, Rejected, decode_line, parse_header, parse_line
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56
 from directory.staging import PersonAccumulator, _line_facets, _line_words, activity_row
@@ -53,17 +56,33 @@ def reference(lines: list[bytes], encoding: str) -> Rows:
     return activities, sorted([*persons, last] if last is not None else persons), rejects, read
 
 
-def fast(lines: list[bytes], encoding: str, size: int) -> Rows:
-    batches = ActivityBatches(parse_header(lines[0], encoding), encoding)
+_PARSERS = {"python": ActivityBatches, "columnar": ColumnarBatches}
+_WAYS = pytest.mark.parametrize(("parser", "copy"), [("python", False), ("python", True), ("columnar", False),
+                                                      ("columnar", True)])
+
+
+def _rows(data: list[tuple[Any, ...]] | bytes) -> list[tuple[Any, ...]]:
+    """The rows, or the rows back from COPY CSV bytes (every value quoted: no NULL), the line number as an
+    integer."""
+    if isinstance(data, list):
+        return data
+    rows = list(csv.reader(io.StringIO(data.decode(), newline=""), strict=True))
+    assert data.count(b'"') >= 2 * sum(map(len, rows))  # every value quoted: an empty one is not NULL
+    return [(int(row[0]), *row[1:]) for row in rows]
+
+
+def fast(lines: list[bytes], encoding: str, size: int, parser: str = "python", copy: bool = False) -> Rows:
+    batches = _PARSERS[parser](parse_header(lines[0], encoding), encoding)
     activities: list[tuple[Any, ...]] = []
     persons: list[tuple[Any, ...]] = []
     rejects: list[tuple[int, str, str]] = []
     read = 0
     body = lines[1:]
     for start in range(0, len(body), size):
-        rows, closed, rejected, count = batches.parse(start + 2, body[start:start + size])
-        activities += rows
-        persons += closed
+        rows, closed, rejected, count = batches.staged(start + 2, body[start:start + size], copy)
+        assert isinstance(rows, bytes) == copy and isinstance(closed, bytes) == copy
+        activities += _rows(rows)
+        persons += _rows(closed)
         rejects += [(record.line_no, record.reason, record.raw) for record in rejected]
         read += count
     persons += batches.flush()
@@ -74,16 +93,19 @@ def _lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
+@_WAYS
 @pytest.mark.parametrize(("generation", "encoding"), [(52, "latin-1"), (56, "utf-8")])
-def test_generated_files_give_the_reference_rows(tmp_path: Path, generation: int, encoding: str) -> None:
+def test_generated_files_give_the_reference_rows(tmp_path: Path, generation: int, encoding: str, parser: str,
+                                                 copy: bool) -> None:
     lines = _lines(small(tmp_path, persons=400, seed=13, generation=generation, encoding=encoding).activity_path)
     expected = reference(lines, encoding)
     assert len(expected[1]) == 400 and not expected[2]
     for size in (1, 2, 3, 7, 100, 10_000):  # persons cut by batch boundaries anywhere
-        assert fast(lines, encoding, size) == expected, size
+        assert fast(lines, encoding, size, parser, copy) == expected, size
 
 
-def test_odd_lines_give_the_reference_rows_and_rejects(tmp_path: Path) -> None:
+@_WAYS
+def test_odd_lines_give_the_reference_rows_and_rejects(tmp_path: Path, parser: str, copy: bool) -> None:
     header, *body = _lines(small(tmp_path, persons=30, seed=2).activity_path)
     fields = body[0].decode().rstrip("\n").split("|")
     id_nat, family, given_name, city = 2, 7, 8, 37
@@ -108,7 +130,7 @@ def test_odd_lines_give_the_reference_rows_and_rejects(tmp_path: Path) -> None:
     # rejects with their reasons, in line order; four edits of one line repeat the activity of the line before
     assert len(reasons) == 10 and sum("is listed on an earlier line" in reason for reason in reasons) == 4
     for size in (1, 4, 1000):
-        assert fast(lines, "utf-8", size) == expected, size
+        assert fast(lines, "utf-8", size, parser, copy) == expected, size
 
 
 _HEADERS = st.sampled_from([ACTIVITY_HEADER_56, ACTIVITY_HEADER_52, tuple(reversed(ACTIVITY_HEADER_56))])
@@ -119,12 +141,14 @@ _VALUE = st.one_of(
 )
 
 
+@_WAYS
 @settings(max_examples=60, deadline=None)
 @given(_HEADERS, st.lists(st.lists(_VALUE, min_size=50, max_size=57), min_size=1, max_size=12),
        st.lists(st.sampled_from(["810000000001", "810000000002", "0691234567"]), min_size=12, max_size=12),
        st.integers(min_value=1, max_value=5), st.booleans())
 def test_fuzzed_lines_give_the_reference_rows(
-    header: tuple[str, ...], rows: list[list[str]], ids: list[str], size: int, trailing: bool
+    parser: str, copy: bool, header: tuple[str, ...], rows: list[list[str]], ids: list[str], size: int,
+    trailing: bool,
 ) -> None:
     position = header.index("Identification nationale PP")
     family = header.index("Nom d'exercice")
@@ -139,11 +163,12 @@ def test_fuzzed_lines_give_the_reference_rows(
             values[family] = "MARTIN"
         lines.append(("|".join(values) + ("|" if trailing or index % 4 else "") + "\n").encode())
     expected = reference(lines, "utf-8")
-    assert fast(lines, "utf-8", size) == expected
+    assert fast(lines, "utf-8", size, parser, copy) == expected
 
 
+@pytest.mark.parametrize("parser", list(_PARSERS))
 @pytest.mark.parametrize("size", [3, 10_000])
-def test_word_counts_count_each_accepted_line(tmp_path: Path, size: int) -> None:
+def test_word_counts_count_each_accepted_line(tmp_path: Path, size: int, parser: str) -> None:
     """``directory_words``: each word of a line's family name, given name and words (profession, specialty,
     city) once per string it is in, each filter token as ``~`` + token, the empty word for the line count."""
     lines = _lines(small(tmp_path, persons=200, seed=5).activity_path)
@@ -162,10 +187,10 @@ def test_word_counts_count_each_accepted_line(tmp_path: Path, size: int) -> None
                               record.department, record.city)
         expected.update("~" + token for token in set(tokens.split(" ")) - {""})
         expected[""] += 1
-    batches = ActivityBatches(header, "utf-8")
+    batches = _PARSERS[parser](header, "utf-8")
     body = lines[1:]
     for start in range(0, len(body), size):
-        batches.parse(start + 2, body[start:start + size])
+        batches.staged(start + 2, body[start:start + size], False)
     batches.flush()
     assert batches.vocabulary() == dict(expected)
     assert expected["~p10"] > 0 and expected[""] == len(body) - 1

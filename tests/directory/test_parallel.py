@@ -16,7 +16,6 @@ from directory.extraction import parse_header
 from directory.importer import import_file
 from directory.models import Activity, ImportRun, Mailbox, Person, Structure, Word
 from directory.parallel import Failed, Part, ProcessParts, cut
-from directory.staging import copy_text
 from storage.engine import Database
 from tests.directory.helpers import field, read_lines, small, with_field, write_lines
 
@@ -159,12 +158,6 @@ async def _failed_aggregation(database: Database, tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(aggregate, "start", start)
     report = await import_file(database, path, processes=2, batch=50)
     assert report.details["structures"].inserted > 0
-
-
-def test_copy_text_escapes_what_copy_would_read_as_a_separator() -> None:
-    assert copy_text([(1, "a", "b"), (2, "c", "")]) == b"1\ta\tb\n2\tc\t\n"
-    assert copy_text([(1, "a\\b", "t\tz"), (2, "r\rn", "\\N")]) == b"1\ta\\\\b\tt\\tz\n2\tr\\rn\t\\\\N\n"
-    assert copy_text([]) == b""
 
 
 class _Messages:

@@ -1,0 +1,352 @@
+"""The parsing processes' fast path: a batch of clean activity lines to staging rows without a Python object per
+value (polars, one thread).
+
+:class:`directory.batch.ActivityBatches` already works column by column, but every value of every line is a
+Python string there (splitting a line alone costs as much as the rest of the parse); here the batch is read
+as a ``|``-separated table by polars and every derived value (folded names, words, filter tokens, persons
+from their consecutive lines, addresses, structure keys) is a column expression. Only the activity keys'
+BLAKE2b digests are computed in Python. The rows leave as PostgreSQL ``COPY`` CSV bytes or, for SQLite's
+staging file, as tuples.
+
+It gives exactly what :class:`~directory.batch.ActivityBatches` gives (``tests/directory/test_batch.py``
+compares both with the line-by-line reference parser), and hands it every batch it does not take:
+
+- a line the fast path's pattern does not match goes through the reference parser first (rejected with its
+  reason, or accepted and put back as its stripped values); a batch holding a carriage return inside a line,
+  a line longer than ``MAX_LINE``, a family name that folds to nothing, an activity key met twice, or a
+  character above U+024F goes wholly to ``ActivityBatches``. The last rule is the folding's: polars' Unicode
+  tables give :func:`directory.text.fold`'s result for every character up to U+024F (checked one by one), not
+  for all the others (combining marks of class 0, for one);
+- the pending person (the one a batch ends with) is kept as ``ActivityBatches`` keeps it, so that both paths
+  can take turns on one file.
+
+Its word counts are tallied per batch as (string, lines) frames and summed at the end.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+os.environ.setdefault("POLARS_MAX_THREADS", "1")  # a parsing process: one core each; set before polars loads
+
+import polars as pl
+
+from directory.batch import (
+    _NAME_WIDTH,
+    _ROW,
+    FACET_WORD,
+    TOTAL_WORD,
+    ActivityBatches,
+    Row,
+    _digest,
+    _hexdigest,
+    _merge_lines,
+    decode_batch,
+)
+from directory.extraction import MAX_LINE, Header, Rejected, _fields, parse_activity
+from directory.staging import copy_csv
+
+Output = list[Row] | bytes  # rows (SQLite) or COPY CSV bytes (PostgreSQL)
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "ł": "l"}
+_BEYOND = re.compile("[^\x00-\u024f]")  # what polars may fold otherwise than directory.text.fold
+_TALLY_EVERY = 16  # batches whose word tallies are summed into one frame (a bounded list of frames)
+
+
+def fold(column: pl.Expr) -> pl.Expr:
+    """:func:`directory.text.fold` of each value (for characters up to U+024F, see the module docstring)."""
+    return (column.str.replace_many(list(_LIGATURES), list(_LIGATURES.values())).str.normalize("NFKD")
+            .str.replace_all(r"\p{Mn}", "").str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ")
+            .str.strip_chars(" "))
+
+
+def _token(prefix: str, squashed: pl.Expr) -> pl.Expr:
+    """:func:`directory.staging.facet` of a squashed value: null for an empty one (left out of a join)."""
+    return pl.when(squashed != "").then(pl.lit(prefix) + squashed)
+
+
+def _squash(column: pl.Expr) -> pl.Expr:
+    return fold(column).str.replace_all(" ", "", literal=True)
+
+
+def _sorted_unique(joined: pl.Expr, separator: str) -> pl.Expr:
+    """The distinct non-empty items of a ``separator``-joined string, sorted (bytes order is code point order in
+    UTF-8) and joined again: :func:`directory.batch._sorted_words`. The empty item, if any, sorts first and
+    leaves a leading separator that is stripped."""
+    return (joined.str.split(separator).list.unique().list.sort().list.join(separator)
+            .str.strip_chars_start(separator))
+
+
+def _joined(*columns: pl.Expr) -> pl.Expr:
+    """:func:`directory.extraction._join`: the non-empty values joined by spaces."""
+    return pl.concat_str([pl.when(column != "").then(column) for column in columns], separator=" ",
+                         ignore_nulls=True).fill_null("")
+
+
+class ColumnarBatches(ActivityBatches):
+    """:class:`~directory.batch.ActivityBatches` with :meth:`staged` taking clean batches columnar."""
+
+    def __init__(self, header: Header, encoding: str) -> None:
+        super().__init__(header, encoding)
+        self.tallies: list[pl.DataFrame] = []  # (value, lines, facet) of the batches taken here
+        self.lines = _line_columns(tuple(self.positions), header.columns)
+
+    def staged(self, first_line: int, raws: list[bytes], copy: bool) -> tuple[Output, Output, list[Rejected], int]:
+        texts = decode_batch(raws, self.encoding)
+        numbers = list(range(first_line, first_line + len(raws)))
+        kept = raws
+        if "" in texts:
+            keep = [index for index, value in enumerate(texts) if value]
+            texts, numbers, kept = [texts[i] for i in keep], [numbers[i] for i in keep], [raws[i] for i in keep]
+        read = len(texts)
+        taken = self._clean(texts, kept, numbers) if texts and max(map(len, raws)) <= MAX_LINE else None
+        if taken is None:  # ActivityBatches decides (and gives the reasons)
+            return super().staged(first_line, raws, copy)
+        lines, numbers, rejects = taken
+        result = self._frames(lines, numbers)
+        if result is None:
+            return super().staged(first_line, raws, copy)
+        activities, persons, closed = result
+        if copy:
+            return _csv(activities), _csv(persons) + copy_csv(closed), rejects, read
+        return activities.rows(), [*persons.rows(), *closed], rejects, read
+
+    def _clean(self, texts: list[str], raws: list[bytes],
+               numbers: list[int]) -> tuple[str, list[int], list[Rejected]] | None:
+        """The batch's lines as one text of clean lines (odd lines through the reference parser), their numbers
+        and the rejected lines; ``None`` for a batch this path does not take."""
+        rejects: list[Rejected] = []
+        matched = list(map(self.pattern.fullmatch, texts))
+        if None in matched:
+            header, encoding, clean = self.header, self.encoding, list(texts)
+            dropped = set()
+            for index in [index for index, match in enumerate(matched) if match is None]:
+                raw = raws[index]
+                record = parse_activity(header, numbers[index], raw, encoding)
+                if isinstance(record, Rejected):
+                    rejects.append(record)
+                    dropped.add(index)
+                    continue
+                fields = _fields(header, numbers[index], raw, encoding)
+                if isinstance(fields, Rejected) or len(fields) < header.columns:
+                    return None
+                clean[index] = "|".join(field.strip() for field in fields[:header.columns]) + "|"
+            texts = [text for index, text in enumerate(clean) if index not in dropped]
+            numbers = [number for index, number in enumerate(numbers) if index not in dropped]
+            if not texts:
+                return None
+        text = "\n".join(texts)
+        if "\r" in text or _BEYOND.search(text):
+            return None
+        return text, numbers, rejects
+
+    def _frames(self, text: str, numbers: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[Row]] | None:
+        """The activity rows, the rows of the persons the batch closes (a frame, and the one closed by merging
+        with the pending person's lines as a tuple), or ``None`` for a batch this path does not take. State
+        (pending person, keys, counts) changes only when the batch is taken."""
+        table = pl.read_csv(io.BytesIO(text.encode()), separator="|", quote_char=None, has_header=False,
+                            infer_schema=False, empty_string_is_null=False, raise_if_empty=True)
+        if table.width != self.header.columns + 1 or table.height != len(numbers):
+            return None
+        lines = self.lines.of(table).with_columns(pl.Series("line_no", numbers, pl.Int64))
+        if (lines.get_column("family_norm") == "").any():
+            return None
+        digests = map(_hexdigest, map(_digest, lines.get_column("identity").cast(pl.Binary).to_list()))
+        lines = lines.with_columns((pl.col("id_nat") + "-" + pl.Series("digest", list(digests), pl.String))
+                                   .alias("key"))
+        keys = lines.get_column("key")
+        if keys.n_unique() != len(keys):
+            return None
+        ids = lines.get_column("id_nat")
+        runs = ids.rle_id()
+        last_run = runs[-1]
+        previous = self.pending[0][_ROW][1] if self.pending else None
+        continues = previous == ids[0]
+        head = int((runs == 0).sum()) if continues else 0
+        if continues and not self.keys.isdisjoint(keys[:head].to_list()):
+            return None
+        tail = len(ids) - int((runs == last_run).sum())
+        activities = lines.select(_ACTIVITY_OUT)
+        self._tally(lines)
+        closed: list[Row] = []
+        if continues and last_run == 0:  # the whole batch continues the pending person
+            self.pending += _pending(lines)
+            self.keys.update(keys.to_list())
+            return activities, lines.clear().select(_SINGLE_OUT), closed
+        if self.pending:
+            closed.append(_merge_lines(self.pending + (_pending(lines[:head]) if continues else [])))
+        self.pending = _pending(lines[tail:])
+        self.keys = set(keys[tail:].to_list())
+        middle = lines[head:tail].with_columns(runs[head:tail].alias("run"))
+        persons = middle.lazy().with_columns(pl.len().over("run").alias("lines"))
+        singles = persons.filter(pl.col("lines") == 1).select(_SINGLE_OUT)
+        several = persons.filter(pl.col("lines") > 1).group_by("run", maintain_order=True).agg(_MERGED).select(
+            _PERSON_NAMES)
+        return activities, pl.concat([singles, several]).collect(), closed
+
+    def _tally(self, lines: pl.DataFrame) -> None:
+        """Count the batch's word strings (names, a line's words) and filter-token strings by lines."""
+        values = pl.concat([lines.select(pl.col(name).alias("value"), pl.lit(facet).alias("facet"))
+                            for name, facet in (("family_norm", False), ("given_norm", False), ("words", False),
+                                                ("facets", True))])
+        self.tallies.append(values.group_by("value", "facet").len("lines"))
+        self.accepted += lines.height
+        if len(self.tallies) >= _TALLY_EVERY:
+            self.tallies = [_summed(self.tallies)]
+
+    def vocabulary(self) -> dict[str, int]:
+        """:meth:`ActivityBatches.vocabulary` of every batch, whichever path took it."""
+        counted = [pl.DataFrame({"value": list(counts), "facet": [facet] * len(counts),
+                                 "lines": list(counts.values())}, schema=_TALLY)
+                   for counts, facet in ((self.counts, False), (self.facet_counts, True))]
+        self.counts.clear()
+        self.facet_counts.clear()
+        tallies, self.tallies = [*self.tallies, *counted], []
+        words = (_summed(tallies).lazy().with_columns(pl.col("value").str.split(" ").list.unique())
+                 .explode("value").filter(pl.col("value") != "")
+                 .select(pl.when(pl.col("facet")).then(pl.lit(FACET_WORD) + pl.col("value")).otherwise(pl.col("value"))
+                         .alias("word"), "lines")
+                 .group_by("word").agg(pl.col("lines").sum()).collect())
+        vocabulary = dict(zip(words.get_column("word").to_list(), words.get_column("lines").to_list(), strict=True))
+        vocabulary[TOTAL_WORD] = self.accepted
+        return vocabulary
+
+
+_TALLY = {"value": pl.String, "facet": pl.Boolean, "lines": pl.Int64}
+
+
+def _summed(tallies: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [frame.cast(_TALLY) for frame in tallies]  # type: ignore[arg-type]
+    if not frames:
+        return pl.DataFrame(schema=_TALLY)
+    return pl.concat(frames).group_by("value", "facet").agg(pl.col("lines").sum())
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    """:func:`directory.staging.copy_csv` of a frame (every value quoted, a quote doubled)."""
+    if not frame.height:
+        return b""
+    out = io.BytesIO()
+    frame.write_csv(out, include_header=False, quote_style="always", line_terminator="\n")
+    return out.getvalue()
+
+
+def _pending(lines: pl.DataFrame) -> list[tuple[Row, str, str, str]]:
+    """Lines as :class:`ActivityBatches` keeps its pending person's: (person row, words, tokens, specialty)."""
+    rows = lines.select(_SINGLE_OUT).rows()
+    extra = lines.select("words", "facets", "specialty").rows()
+    return [(row, *rest) for row, rest in zip(rows, extra, strict=True)]
+
+
+# The staging rows' columns (directory.staging.ACTIVITY_COLUMNS, PERSON_COLUMNS) as expressions over a batch's
+# line columns (_line_columns).
+_ACTIVITY_OUT = [
+    "line_no", "id_nat", "specialty_code", "specialty_label", "mode_code", "structure_key", "siret", "siren",
+    "finess_site", "finess_legal", "technical_id", "structure_name", "structure_norm", "address",
+    "address_complement", "postal_code", "commune_code", "city", "department", "phone", "email", "sector_code",
+    "function_code", "genre_code", "key",
+]
+_PERSON_NAMES = [
+    "line_no", "id_nat", "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm",
+    "sort_key", "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
+]
+_NAMES = pl.concat_str(["family_norm", "given_norm"], separator=" ")
+_SINGLE_OUT = [
+    *_PERSON_NAMES[:10], pl.concat_str([_NAMES, "id_nat"], separator=" ").alias("sort_key"), *_PERSON_NAMES[11:14],
+    pl.col("specialty").alias("specialties"), pl.concat_str([_NAMES, "words"], separator=" ").alias("doc"), "facets",
+]
+_MERGED = [
+    *[pl.col(name).first() for name in _PERSON_NAMES[:10]], pl.concat_str([_NAMES, "id_nat"], separator=" ")
+    .first().alias("sort_key"), *[pl.col(name).first() for name in _PERSON_NAMES[11:14]],
+    pl.col("specialty").filter(pl.col("specialty") != "").unique().sort().str.join(";").alias("specialties"),
+    pl.concat_str([_NAMES.first(), _sorted_unique(pl.col("words").str.join(" "), " ")], separator=" ").alias("doc"),
+    _sorted_unique(pl.col("facets").str.join(" "), " ").alias("facets"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """How a batch's lines become named columns: ``plain`` expressions over the table, ``distinct`` ones, each a
+    key and what is derived from a key, computed once per distinct key of the batch (most lines share their
+    family name, their words' labels and city, their codes and place with others), then ``combined`` ones."""
+
+    plain: list[pl.Expr]
+    distinct: list[tuple[str, pl.Expr, Callable[[pl.Expr], pl.Expr]]]
+    combined: list[pl.Expr]  # over the others; the distinct ones named "~…" are dropped after them
+
+    def of(self, table: pl.DataFrame) -> pl.DataFrame:
+        keys = table.select([key.alias(name) for name, key, _ in self.distinct])
+        derived = []
+        for name, _, derive in self.distinct:
+            key = keys.get_column(name)
+            values = key.unique(maintain_order=True)
+            codes = key.cast(pl.Enum(values)).to_physical()
+            derived.append(values.to_frame("value").lazy().select(derive(pl.col("value"))).collect().to_series()
+                           .gather(codes).alias(name))  # lazy: a subexpression used twice is computed once
+        lines = table.select(self.plain).with_columns(derived).with_columns(self.combined)
+        return lines.drop([name for name, _, _ in self.distinct if name.startswith("~")])
+
+
+def _facets() -> pl.Expr:
+    """The filter tokens (:func:`directory.batch._facets`) from the squashed values, in sorted order: c…, d…,
+    p…, p…c…, p…d…, p…v…, s…, v… (a ``p`` token is a prefix of its pairs)."""
+    job, specialty, postal, department, city = map(pl.col, _SQUASHED)
+    places = (postal, department, city)
+    pairs = [pl.when((job != "") & (place != "")).then(pl.lit("p") + job + pl.lit(prefix) + place)
+             for prefix, place in zip("cdv", places, strict=True)]
+    tokens = [_token("c", postal), _token("d", department), _token("p", job), *pairs, _token("s", specialty),
+              _token("v", city)]
+    return pl.concat_str(tokens, separator=" ", ignore_nulls=True).fill_null("").alias("facets")
+
+
+_SQUASHED = ("~job", "~specialty", "~postal", "~department", "~city")  # helper columns of _Columns.of
+
+
+@functools.lru_cache(maxsize=8)
+def _line_columns(positions: Sequence[int], width: int) -> _Columns:
+    """Each line's values by name (``_ACTIVITY_KEYS``; a column missing from the file's generation reads empty)
+    and what is derived from them: folded names, words, filter tokens, specialty, structure key, addresses and
+    the activity key's identity (digested in Python)."""
+    from directory.extraction import _ACTIVITY_KEYS  # noqa: PLC0415 - the same order as positions
+
+    def value(key: str) -> pl.Expr:
+        position = positions[_ACTIVITY_KEYS.index(key)]
+        return pl.col(f"column_{position}") if position < width else pl.lit("", pl.String)
+
+    v = {key: value(key) for key in _ACTIVITY_KEYS}
+    structure = (pl.when(v["technical_id"] != "").then(v["technical_id"])
+                 .when(v["finess_site"] != "").then(pl.lit("F") + v["finess_site"])
+                 .when(v["siret"] != "").then(pl.lit("S") + v["siret"]).otherwise(pl.lit("")))
+    passed = [v[key].alias(key) for key in _ACTIVITY_KEYS if key not in _DERIVED_ONLY]
+    plain = [
+        *passed,
+        pl.when(v["specialty_code"] != "").then(pl.concat_str([v["specialty_code"], v["specialty_label"]],
+                                                              separator="=")).otherwise(pl.lit("")).alias("specialty"),
+        structure.alias("structure_key"),
+        _joined(v["number"], v["repetition"], v["street_type"], v["street"]).alias("address"),
+        _joined(v["complement"], v["place"], v["distribution"], v["cedex"]).alias("address_complement"),
+        pl.concat_str([v["id_nat"], structure, v["mode_code"], v["sector_code"], v["function_code"],
+                       v["genre_code"], v["specialty_code"]], separator="|").alias("identity"),
+    ]
+
+    def joined(*keys: str) -> pl.Expr:  # values hold no "|": one key for several columns
+        return pl.concat_str([v[key] for key in keys], separator="|")
+
+    distinct = [
+        ("family_norm", v["family"], lambda key: fold(key).str.slice(0, _NAME_WIDTH)),
+        ("given_norm", v["given"], lambda key: fold(key).str.slice(0, _NAME_WIDTH)),
+        ("structure_norm", v["structure_name"], lambda key: fold(key).str.slice(0, 300)),
+        # the words of the three values are those of the three joined by "|", a word break
+        ("words", joined("profession_label", "specialty_label", "city"), lambda key: _sorted_unique(fold(key), " ")),
+        *[(name, v[key], _squash) for name, key in zip(
+            _SQUASHED, ("profession_code", "specialty_code", "postal_code", "department", "city"), strict=True)],
+    ]
+    return _Columns(plain, distinct, [_facets()])
+
+
+_DERIVED_ONLY = frozenset({"number", "repetition", "street_type", "street", "complement", "place", "distribution",
+                           "cedex"})
