@@ -48,7 +48,7 @@ from directory.batch import (
     _merge_lines,
     decode_batch,
 )
-from directory.extraction import MAX_LINE, Header, Rejected, _fields, parse_activity
+from directory.extraction import MAX_FIELD, MAX_LINE, Header, Rejected, _fields, parse_activity
 from directory.staging import copy_csv
 
 Output = list[Row] | bytes  # rows (SQLite) or COPY CSV bytes (PostgreSQL)
@@ -94,26 +94,40 @@ class ColumnarBatches(ActivityBatches):
         super().__init__(header, encoding)
         self.tallies: list[pl.DataFrame] = []  # (value, lines, facet) of the batches taken here
         self.lines = _line_columns(tuple(self.positions), header.columns)
+        self.valid = _valid(header)
 
     def staged(self, first_line: int, raws: list[bytes], copy: bool) -> tuple[Output, Output, list[Rejected], int]:
-        texts = decode_batch(raws, self.encoding)
-        numbers = list(range(first_line, first_line + len(raws)))
-        kept = raws
-        if "" in texts:
-            keep = [index for index, value in enumerate(texts) if value]
-            texts, numbers, kept = [texts[i] for i in keep], [numbers[i] for i in keep], [raws[i] for i in keep]
-        read = len(texts)
-        taken = self._clean(texts, kept, numbers) if texts and max(map(len, raws)) <= MAX_LINE else None
-        if taken is None:  # ActivityBatches decides (and gives the reasons)
-            return super().staged(first_line, raws, copy)
-        lines, numbers, rejects = taken
-        result = self._frames(lines, numbers)
-        if result is None:
-            return super().staged(first_line, raws, copy)
-        activities, persons, closed = result
-        if copy:
-            return _csv(activities), _csv(persons) + copy_csv(closed), rejects, read
-        return activities.rows(), [*persons.rows(), *closed], rejects, read
+        if raws and max(map(len, raws)) <= MAX_LINE:
+            table = self._as_is(raws) if self.encoding == "utf-8" else None
+            if table is not None:  # the usual batch: no decoding in Python, no line pattern
+                result = self._frames(table, list(range(first_line, first_line + len(raws))))
+                if result is not None:
+                    return _output(result, [], len(raws), copy)
+            texts = decode_batch(raws, self.encoding)
+            numbers = list(range(first_line, first_line + len(raws)))
+            kept = raws
+            if "" in texts:
+                keep = [index for index, value in enumerate(texts) if value]
+                texts, numbers, kept = [texts[i] for i in keep], [numbers[i] for i in keep], [raws[i] for i in keep]
+            taken = self._clean(texts, kept, numbers) if texts else None
+            if taken is not None:
+                text, numbers, rejects = taken
+                table = _read(text.encode(), self.header.columns)
+                result = self._frames(table, numbers) if table is not None else None
+                if result is not None:
+                    return _output(result, rejects, len(texts), copy)
+        return super().staged(first_line, raws, copy)  # ActivityBatches decides (and gives the reasons)
+
+    def _as_is(self, raws: list[bytes]) -> pl.DataFrame | None:
+        """The batch as a table when every line is one the fast path takes as it is (the checks of
+        :func:`directory.batch.line_pattern`, column by column, and no character above U+024F to fold)."""
+        data = b"".join(raws)
+        if b"\r" in data or b"\n\n" in data or data.startswith(b"\n"):  # CR LF ends, blank lines
+            return None
+        table = _read(data, self.header.columns)
+        if table is None or table.height != len(raws) or not table.select(self.valid).item():
+            return None
+        return table
 
     def _clean(self, texts: list[str], raws: list[bytes],
                numbers: list[int]) -> tuple[str, list[int], list[Rejected]] | None:
@@ -144,13 +158,11 @@ class ColumnarBatches(ActivityBatches):
             return None
         return text, numbers, rejects
 
-    def _frames(self, text: str, numbers: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[Row]] | None:
+    def _frames(self, table: pl.DataFrame, numbers: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[Row]] | None:
         """The activity rows, the rows of the persons the batch closes (a frame, and the one closed by merging
         with the pending person's lines as a tuple), or ``None`` for a batch this path does not take. State
         (pending person, keys, counts) changes only when the batch is taken."""
-        table = pl.read_csv(io.BytesIO(text.encode()), separator="|", quote_char=None, has_header=False,
-                            infer_schema=False, empty_string_is_null=False, raise_if_empty=True)
-        if table.width != self.header.columns + 1 or table.height != len(numbers):
+        if table.height != len(numbers):
             return None
         lines = self.lines.of(table).with_columns(pl.Series("line_no", numbers, pl.Int64))
         if (lines.get_column("family_norm") == "").any():
@@ -224,6 +236,28 @@ def _summed(tallies: list[pl.DataFrame]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=_TALLY)
     return pl.concat(frames).group_by("value", "facet").agg(pl.col("lines").sum())
+
+
+def _read(data: bytes, columns: int) -> pl.DataFrame | None:
+    """Lines of ``columns`` values each followed by ``|`` as a table of strings (``column_0``…, and the empty
+    one after the last ``|``); ``None`` when they are not all such lines of UTF-8 text."""
+    try:
+        table = pl.read_csv(io.BytesIO(data), separator="|", quote_char=None, has_header=False, infer_schema=False,
+                            empty_string_is_null=False, raise_if_empty=True)
+    except pl.exceptions.PolarsError:  # not UTF-8, a line longer than the first
+        return None
+    last = f"column_{columns}"
+    if table.width != columns + 1 or sum(table.null_count().row(0)) or not (table.get_column(last) == "").all():
+        return None  # a line shorter than the others, or without its trailing "|"
+    return table
+
+
+def _output(result: tuple[pl.DataFrame, pl.DataFrame, list[Row]], rejects: list[Rejected], read: int,
+            copy: bool) -> tuple[Output, Output, list[Rejected], int]:
+    activities, persons, closed = result
+    if copy:
+        return _csv(activities), _csv(persons) + copy_csv(closed), rejects, read
+    return activities.rows(), [*persons.rows(), *closed], rejects, read
 
 
 def _csv(frame: pl.DataFrame) -> bytes:
@@ -346,6 +380,34 @@ def _line_columns(positions: Sequence[int], width: int) -> _Columns:
             _SQUASHED, ("profession_code", "specialty_code", "postal_code", "department", "city"), strict=True)],
     ]
     return _Columns(plain, distinct, [_facets()])
+
+
+# Python's str.isspace() characters (what the reference parser strips): Unicode White_Space and \x1c-\x1f
+_SPACE = r"[\s\x1c-\x1f]"
+_FOLDED = frozenset({"family", "given", "structure_name", "profession_label", "specialty_label", "city",
+                     "profession_code", "specialty_code", "postal_code", "department"})
+
+
+def _valid(header: Header) -> pl.Expr:
+    """True when every line of a table passes :func:`directory.batch.line_pattern`'s checks (the idNat's digits
+    ASCII only, a stricter test) and no value to fold holds a character above U+024F."""
+    from directory.extraction import _ACTIVITY_KEYS, ACTIVITY_LIMITS  # noqa: PLC0415
+
+    limits = dict(zip(_ACTIVITY_KEYS, ACTIVITY_LIMITS, strict=True))
+    used = {position: key for key, position in header.positions.items() if key in limits}
+    checks = []
+    for position in range(header.columns):
+        column, key = pl.col(f"column_{position}"), used.get(position)
+        if key is None:
+            checks.append(column.str.len_chars() <= MAX_FIELD)
+        elif key == "id_nat":
+            checks.append(column.str.contains(r"^(?:8[0-9]{11}|0[0-9AB]{9})$"))
+        else:
+            checks.append((column.str.len_chars() <= limits[key])
+                          & ~column.str.contains(f"^{_SPACE}|{_SPACE}$"))
+            if key in _FOLDED:
+                checks.append(~column.str.contains(r"[^\x00-\x{24F}]"))
+    return pl.all_horizontal(checks).all()
 
 
 _DERIVED_ONLY = frozenset({"number", "repetition", "street_type", "street", "complement", "place", "distribution",
