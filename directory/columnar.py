@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -95,6 +96,7 @@ class ColumnarBatches(ActivityBatches):
         self.tallies: list[pl.DataFrame] = []  # (value, lines, facet) of the batches taken here
         self.lines = _line_columns(tuple(self.positions), header.columns)
         self.valid = _valid(header)
+        self.used = sorted({position for position in self.positions if position < header.columns})
 
     def staged(self, first_line: int, raws: list[bytes], copy: bool) -> tuple[Output, Output, list[Rejected], int]:
         if raws and max(map(len, raws)) <= MAX_LINE:
@@ -112,19 +114,23 @@ class ColumnarBatches(ActivityBatches):
             taken = self._clean(texts, kept, numbers) if texts else None
             if taken is not None:
                 text, numbers, rejects = taken
-                table = _read(text.encode(), self.header.columns)
+                table = _read(text.encode(), self.used)
                 result = self._frames(table, numbers) if table is not None else None
                 if result is not None:
                     return _output(result, rejects, len(texts), copy)
         return super().staged(first_line, raws, copy)  # ActivityBatches decides (and gives the reasons)
 
     def _as_is(self, raws: list[bytes]) -> pl.DataFrame | None:
-        """The batch as a table when every line is one the fast path takes as it is (the checks of
-        :func:`directory.batch.line_pattern`, column by column, and no character above U+024F to fold)."""
+        """The batch as a table when every line is one the fast path takes as it is: the checks of
+        :func:`directory.batch.line_pattern` (the field count and trailing ``|`` of each line here; no field
+        longer than ``MAX_FIELD`` as no line is; the used values column by column) and no character above
+        U+024F to fold."""
         data = b"".join(raws)
-        if b"\r" in data or b"\n\n" in data or data.startswith(b"\n"):  # CR LF ends, blank lines
-            return None
-        table = _read(data, self.header.columns)
+        if (b"\r" in data or max(map(len, raws)) > MAX_FIELD
+                or set(map(bytes.count, raws, itertools.repeat(b"|"))) != {self.header.columns}
+                or data.count(b"|\n") + (not data.endswith(b"\n")) != len(raws) or not data.endswith((b"|\n", b"|"))):
+            return None  # CR LF line ends, a long line, a line of another field count or without its last "|"
+        table = _read(data, self.used)
         if table is None or table.height != len(raws) or not table.select(self.valid).item():
             return None
         return table
@@ -201,55 +207,58 @@ class ColumnarBatches(ActivityBatches):
         return activities, pl.concat([singles, several]).collect(), closed
 
     def _tally(self, lines: pl.DataFrame) -> None:
-        """Count the batch's word strings (names, a line's words) and filter-token strings by lines."""
-        values = pl.concat([lines.select(pl.col(name).alias("value"), pl.lit(facet).alias("facet"))
-                            for name, facet in (("family_norm", False), ("given_norm", False), ("words", False),
-                                                ("facets", True))])
-        self.tallies.append(values.group_by("value", "facet").len("lines"))
+        """Count the words of the batch's word strings (names, a line's words) and filter-token strings by
+        lines: the strings once per batch, their words as they come (the words of a part are far fewer than
+        its distinct strings: a lower peak of memory)."""
+        strings = pl.concat([lines.select(pl.col(name).alias("value"), pl.lit(facet).alias("facet"))
+                             for name, facet in (("family_norm", False), ("given_norm", False), ("words", False),
+                                                 ("facets", True))])
+        self.tallies.append(_words(strings.group_by("value", "facet").len("lines")))
         self.accepted += lines.height
         if len(self.tallies) >= _TALLY_EVERY:
             self.tallies = [_summed(self.tallies)]
 
     def vocabulary(self) -> dict[str, int]:
         """:meth:`ActivityBatches.vocabulary` of every batch, whichever path took it."""
-        counted = [pl.DataFrame({"value": list(counts), "facet": [facet] * len(counts),
-                                 "lines": list(counts.values())}, schema=_TALLY)
+        counted = [_words(pl.DataFrame({"value": list(counts), "facet": [facet] * len(counts),
+                                        "lines": list(counts.values())}, schema=_STRINGS))
                    for counts, facet in ((self.counts, False), (self.facet_counts, True))]
         self.counts.clear()
         self.facet_counts.clear()
-        tallies, self.tallies = [*self.tallies, *counted], []
-        words = (_summed(tallies).lazy().with_columns(pl.col("value").str.split(" ").list.unique())
-                 .explode("value").filter(pl.col("value") != "")
-                 .select(pl.when(pl.col("facet")).then(pl.lit(FACET_WORD) + pl.col("value")).otherwise(pl.col("value"))
-                         .alias("word"), "lines")
-                 .group_by("word").agg(pl.col("lines").sum()).collect())
+        words = _summed([*self.tallies, *counted])
+        self.tallies = []
         vocabulary = dict(zip(words.get_column("word").to_list(), words.get_column("lines").to_list(), strict=True))
         vocabulary[TOTAL_WORD] = self.accepted
         return vocabulary
 
 
-_TALLY = {"value": pl.String, "facet": pl.Boolean, "lines": pl.Int64}
+_STRINGS = {"value": pl.String, "facet": pl.Boolean, "lines": pl.Int64}
+
+
+def _words(strings: pl.DataFrame) -> pl.DataFrame:
+    """(word, lines) from (string, is a filter-token string, lines): each word once per string it is in, a
+    filter token as ``~`` + token (:func:`directory.batch.vocabulary`)."""
+    return (strings.lazy().with_columns(pl.col("value").str.split(" ").list.unique()).explode("value")
+            .filter(pl.col("value") != "")
+            .select(pl.when(pl.col("facet")).then(pl.lit(FACET_WORD) + pl.col("value")).otherwise(pl.col("value"))
+                    .alias("word"), pl.col("lines").cast(pl.Int64))
+            .group_by("word").agg(pl.col("lines").sum()).collect())
 
 
 def _summed(tallies: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [frame.cast(_TALLY) for frame in tallies]  # type: ignore[arg-type]
-    if not frames:
-        return pl.DataFrame(schema=_TALLY)
-    return pl.concat(frames).group_by("value", "facet").agg(pl.col("lines").sum())
+    return pl.concat(tallies).group_by("word").agg(pl.col("lines").sum())
 
 
-def _read(data: bytes, columns: int) -> pl.DataFrame | None:
-    """Lines of ``columns`` values each followed by ``|`` as a table of strings (``column_0``…, and the empty
-    one after the last ``|``); ``None`` when they are not all such lines of UTF-8 text."""
+def _read(data: bytes, positions: list[int]) -> pl.DataFrame | None:
+    """The values at ``positions`` of lines of ``|``-separated values (the caller knows each line has the
+    header's field count) as a table of strings (``column_<position>``); ``None`` when the lines are not UTF-8
+    text."""
     try:
         table = pl.read_csv(io.BytesIO(data), separator="|", quote_char=None, has_header=False, infer_schema=False,
-                            empty_string_is_null=False, raise_if_empty=True)
-    except pl.exceptions.PolarsError:  # not UTF-8, a line longer than the first
+                            empty_string_is_null=False, raise_if_empty=True, columns=positions)
+    except pl.exceptions.PolarsError:
         return None
-    last = f"column_{columns}"
-    if table.width != columns + 1 or sum(table.null_count().row(0)) or not (table.get_column(last) == "").all():
-        return None  # a line shorter than the others, or without its trailing "|"
-    return table
+    return table if table.width == len(positions) and not sum(table.null_count().row(0)) else None
 
 
 def _output(result: tuple[pl.DataFrame, pl.DataFrame, list[Row]], rejects: list[Rejected], read: int,
@@ -396,11 +405,9 @@ def _valid(header: Header) -> pl.Expr:
     limits = dict(zip(_ACTIVITY_KEYS, ACTIVITY_LIMITS, strict=True))
     used = {position: key for key, position in header.positions.items() if key in limits}
     checks = []
-    for position in range(header.columns):
-        column, key = pl.col(f"column_{position}"), used.get(position)
-        if key is None:
-            checks.append(column.str.len_chars() <= MAX_FIELD)
-        elif key == "id_nat":
+    for position, key in sorted(used.items()):
+        column = pl.col(f"column_{position}")
+        if key == "id_nat":
             checks.append(column.str.contains(r"^(?:8[0-9]{11}|0[0-9AB]{9})$"))
         else:
             checks.append((column.str.len_chars() <= limits[key])

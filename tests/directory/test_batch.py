@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from directory.batch import ActivityBatches, repeated_activity
+from directory.batch import ActivityBatches, line_pattern, repeated_activity
 from directory.columnar import ColumnarBatches
 from directory.extraction import Activity, Rejected, decode_line, parse_header, parse_line
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56
@@ -165,6 +165,47 @@ def test_fuzzed_lines_give_the_reference_rows(
         lines.append(("|".join(values) + ("|" if trailing or index % 4 else "") + "\n").encode())
     expected = reference(lines, "utf-8")
     assert fast(lines, "utf-8", size, parser, copy) == expected
+
+
+@pytest.mark.parametrize(("generation", "encoding", "as_is"), [(56, "utf-8", True), (52, "latin-1", False)])
+def test_the_columnar_parser_takes_clean_batches_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        generation: int, encoding: str, as_is: bool) -> None:
+    """A generated file's batches never reach ActivityBatches; a UTF-8 one is read as it is, a latin-1 one
+    after decoding."""
+    lines = _lines(small(tmp_path, persons=300, seed=3, generation=generation, encoding=encoding).activity_path)
+    expected = reference(lines, encoding)
+
+    def refused(*_: object) -> None:
+        raise AssertionError("a clean batch went to ActivityBatches")
+
+    monkeypatch.setattr(ActivityBatches, "parse", refused)
+    read_as_is = []
+    original = ColumnarBatches._as_is
+    monkeypatch.setattr(ColumnarBatches, "_as_is", lambda self, raws: read_as_is.append(original(self, raws))
+                        or read_as_is[-1])
+    assert fast(lines, encoding, 50, "columnar", True) == expected
+    assert bool(read_as_is) == as_is and all(table is not None for table in read_as_is)
+
+
+_ODD = st.sampled_from(["", " ", "|", "\r", "\x1c", "\x1f", "\u00a0", "\u2003", "\u3000", "\x85", "\t", "é",
+                        "\u0663", "8", "A", "B", "x" * 199, "y" * 1001])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 55), st.lists(_ODD, max_size=3).map("".join)), max_size=4),
+       st.sampled_from(["810000000001", "0691234567", "069123456B", "8100000000011", "81000000000\u0663"]),
+       st.booleans())
+def test_a_line_the_columnar_checks_take_matches_the_line_pattern(edits: list[tuple[int, str]], id_nat: str,
+                                                                  trailing: bool) -> None:
+    """The columnar path's column checks are as strict as the fast path's line pattern (or stricter)."""
+    header = parse_header(("|".join(ACTIVITY_HEADER_56) + "|\n").encode(), "utf-8")
+    values = ["V"] * header.columns
+    values[header.positions["id_nat"]] = id_nat
+    for position, value in edits:
+        values[position] = value
+    line = "|".join(values) + ("|" if trailing else "")
+    if ColumnarBatches(header, "utf-8")._as_is([line.encode() + b"\n"]) is not None:
+        assert line_pattern(header).fullmatch(line), line
 
 
 @pytest.mark.parametrize("parser", list(_PARSERS))
