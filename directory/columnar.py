@@ -29,7 +29,6 @@ import functools
 import io
 import itertools
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,33 +44,17 @@ from directory.batch import (
     ActivityBatches,
     Row,
     _digest,
+    _facets,
     _hexdigest,
     _merge_lines,
+    _words,
     decode_batch,
 )
 from directory.extraction import MAX_FIELD, MAX_LINE, Header, Rejected, _fields, parse_activity
 from directory.staging import copy_csv
 
 Output = list[Row] | bytes  # rows (SQLite) or COPY CSV bytes (PostgreSQL)
-_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "ł": "l"}
-_BEYOND = re.compile("[^\x00-\u024f]")  # what polars may fold otherwise than directory.text.fold
 _TALLY_EVERY = 16  # batches whose word tallies are summed into one frame (a bounded list of frames)
-
-
-def fold(column: pl.Expr) -> pl.Expr:
-    """:func:`directory.text.fold` of each value (for characters up to U+024F, see the module docstring)."""
-    return (column.str.replace_many(list(_LIGATURES), list(_LIGATURES.values())).str.normalize("NFKD")
-            .str.replace_all(r"\p{Mn}", "").str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ")
-            .str.strip_chars(" "))
-
-
-def _token(prefix: str, squashed: pl.Expr) -> pl.Expr:
-    """:func:`directory.staging.facet` of a squashed value: null for an empty one (left out of a join)."""
-    return pl.when(squashed != "").then(pl.lit(prefix) + squashed)
-
-
-def _squash(column: pl.Expr) -> pl.Expr:
-    return fold(column).str.replace_all(" ", "", literal=True)
 
 
 def _sorted_unique(joined: pl.Expr, separator: str) -> pl.Expr:
@@ -96,6 +79,8 @@ class ColumnarBatches(ActivityBatches):
         self.tallies: list[pl.DataFrame] = []  # (value, lines, facet) of the batches taken here
         self.lines = _line_columns(tuple(self.positions), header.columns)
         self.valid = _valid(header)
+        self.plain_names = pl.all_horizontal([~pl.col(f"column_{header.positions[key]}").str.contains(BEYOND)
+                                              for key in _FOLDED if key in header.positions]).all()
         self.used = sorted({position for position in self.positions if position < header.columns})
 
     def staged(self, first_line: int, raws: list[bytes], copy: bool) -> tuple[Output, Output, list[Rejected], int]:
@@ -115,7 +100,8 @@ class ColumnarBatches(ActivityBatches):
             if taken is not None:
                 text, numbers, rejects = taken
                 table = _read(text.encode(), self.used)
-                result = self._frames(table, numbers) if table is not None else None
+                plain = table is not None and table.select(self.plain_names).item()
+                result = self._frames(table, numbers) if table is not None and plain else None
                 if result is not None:
                     return _output(result, rejects, len(texts), copy)
         return super().staged(first_line, raws, copy)  # ActivityBatches decides (and gives the reasons)
@@ -160,7 +146,7 @@ class ColumnarBatches(ActivityBatches):
             if not texts:
                 return None
         text = "\n".join(texts)
-        if "\r" in text or _BEYOND.search(text):
+        if "\r" in text:
             return None
         return text, numbers, rejects
 
@@ -213,14 +199,14 @@ class ColumnarBatches(ActivityBatches):
         strings = pl.concat([lines.select(pl.col(name).alias("value"), pl.lit(facet).alias("facet"))
                              for name, facet in (("family_norm", False), ("given_norm", False), ("words", False),
                                                  ("facets", True))])
-        self.tallies.append(_words(strings.group_by("value", "facet").len("lines")))
+        self.tallies.append(_word_counts(strings.group_by("value", "facet").len("lines")))
         self.accepted += lines.height
         if len(self.tallies) >= _TALLY_EVERY:
             self.tallies = [_summed(self.tallies)]
 
     def vocabulary(self) -> dict[str, int]:
         """:meth:`ActivityBatches.vocabulary` of every batch, whichever path took it."""
-        counted = [_words(pl.DataFrame({"value": list(counts), "facet": [facet] * len(counts),
+        counted = [_word_counts(pl.DataFrame({"value": list(counts), "facet": [facet] * len(counts),
                                         "lines": list(counts.values())}, schema=_STRINGS))
                    for counts, facet in ((self.counts, False), (self.facet_counts, True))]
         self.counts.clear()
@@ -235,7 +221,7 @@ class ColumnarBatches(ActivityBatches):
 _STRINGS = {"value": pl.String, "facet": pl.Boolean, "lines": pl.Int64}
 
 
-def _words(strings: pl.DataFrame) -> pl.DataFrame:
+def _word_counts(strings: pl.DataFrame) -> pl.DataFrame:
     """(word, lines) from (string, is a filter-token string, lines): each word once per string it is in, a
     filter token as ``~`` + token (:func:`directory.batch.vocabulary`)."""
     return (strings.lazy().with_columns(pl.col("value").str.split(" ").list.unique()).explode("value")
@@ -313,13 +299,14 @@ _MERGED = [
 
 @dataclass(frozen=True, slots=True)
 class _Columns:
-    """How a batch's lines become named columns: ``plain`` expressions over the table, ``distinct`` ones, each a
-    key and what is derived from a key, computed once per distinct key of the batch (most lines share their
-    family name, their words' labels and city, their codes and place with others), then ``combined`` ones."""
+    """How a batch's lines become named columns: ``plain`` expressions over the table, and ``distinct`` ones,
+    each a key and the Python function (cached, :mod:`directory.batch`'s own) that derives the column's value
+    from it, called once per distinct key of the batch: most lines share their family name, their words'
+    labels and city, their filter tokens' codes and place with other lines of the batch or an earlier one, so
+    these values cost a few Python calls per batch and :func:`directory.text.fold` stays the one folding."""
 
     plain: list[pl.Expr]
-    distinct: list[tuple[str, pl.Expr, Callable[[pl.Expr], pl.Expr]]]
-    combined: list[pl.Expr]  # over the others; the distinct ones named "~…" are dropped after them
+    distinct: list[tuple[str, pl.Expr, Callable[[str], str] | int]]
 
     def of(self, table: pl.DataFrame) -> pl.DataFrame:
         keys = table.select([key.alias(name) for name, key, _ in self.distinct])
@@ -328,25 +315,39 @@ class _Columns:
             key = keys.get_column(name)
             values = key.unique(maintain_order=True)
             codes = key.cast(pl.Enum(values)).to_physical()
-            derived.append(values.to_frame("value").lazy().select(derive(pl.col("value"))).collect().to_series()
-                           .gather(codes).alias(name))  # lazy: a subexpression used twice is computed once
-        lines = table.select(self.plain).with_columns(derived).with_columns(self.combined)
-        return lines.drop([name for name, _, _ in self.distinct if name.startswith("~")])
+            if isinstance(derive, int):  # a name folded to at most that many characters
+                column = values.to_frame(name).select(fold(pl.col(name)).str.slice(0, derive)).to_series()
+            else:
+                column = pl.Series(name, list(map(derive, values.to_list())), pl.String)
+            derived.append(column.gather(codes))
+        return table.select(self.plain).with_columns(derived)
 
 
-def _facets() -> pl.Expr:
-    """The filter tokens (:func:`directory.batch._facets`) from the squashed values, in sorted order: c…, d…,
-    p…, p…c…, p…d…, p…v…, s…, v… (a ``p`` token is a prefix of its pairs)."""
-    job, specialty, postal, department, city = map(pl.col, _SQUASHED)
-    places = (postal, department, city)
-    pairs = [pl.when((job != "") & (place != "")).then(pl.lit("p") + job + pl.lit(prefix) + place)
-             for prefix, place in zip("cdv", places, strict=True)]
-    tokens = [_token("c", postal), _token("d", department), _token("p", job), *pairs, _token("s", specialty),
-              _token("v", city)]
-    return pl.concat_str(tokens, separator=" ", ignore_nulls=True).fill_null("").alias("facets")
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "ł": "l"}
+BEYOND = r"[^\x00-\x{24F}]"  # what polars may fold otherwise than directory.text.fold
 
 
-_SQUASHED = ("~job", "~specialty", "~postal", "~department", "~city")  # helper columns of _Columns.of
+def fold(column: pl.Expr) -> pl.Expr:
+    """:func:`directory.text.fold` of each value without a character above U+024F (``_valid`` sees to it:
+    polars' Unicode tables give fold's result for every character up to U+024F, checked one by one, not for
+    all the others, combining marks of class 0 for one)."""
+    return (column.str.replace_many(list(_LIGATURES), list(_LIGATURES.values())).str.normalize("NFKD")
+            .str.replace_all(r"\p{Mn}", "").str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ")
+            .str.strip_chars(" "))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _words_of(key: str) -> str:
+    """:func:`directory.batch._words` of a ``profession label|specialty label|city`` key (cached by key: one
+    string per entry instead of three)."""
+    return _words.__wrapped__(*key.split("|"))
+
+
+@functools.lru_cache(maxsize=32_768)
+def _facets_of(key: str) -> str:
+    """:func:`directory.batch._facets` of a ``profession|specialty|postal code|department|city`` key (cached by
+    key: one string per entry instead of five)."""
+    return _facets.__wrapped__(*key.split("|"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -379,27 +380,23 @@ def _line_columns(positions: Sequence[int], width: int) -> _Columns:
     def joined(*keys: str) -> pl.Expr:  # values hold no "|": one key for several columns
         return pl.concat_str([v[key] for key in keys], separator="|")
 
-    distinct = [
-        ("family_norm", v["family"], lambda key: fold(key).str.slice(0, _NAME_WIDTH)),
-        ("given_norm", v["given"], lambda key: fold(key).str.slice(0, _NAME_WIDTH)),
-        ("structure_norm", v["structure_name"], lambda key: fold(key).str.slice(0, 300)),
-        # the words of the three values are those of the three joined by "|", a word break
-        ("words", joined("profession_label", "specialty_label", "city"), lambda key: _sorted_unique(fold(key), " ")),
-        *[(name, v[key], _squash) for name, key in zip(
-            _SQUASHED, ("profession_code", "specialty_code", "postal_code", "department", "city"), strict=True)],
+    distinct: list[tuple[str, pl.Expr, Callable[[str], str] | int]] = [
+        ("family_norm", v["family"], _NAME_WIDTH), ("given_norm", v["given"], _NAME_WIDTH),
+        ("structure_norm", v["structure_name"], 300),
+        ("words", joined("profession_label", "specialty_label", "city"), _words_of),
+        ("facets", joined("profession_code", "specialty_code", "postal_code", "department", "city"), _facets_of),
     ]
-    return _Columns(plain, distinct, [_facets()])
+    return _Columns(plain, distinct)
 
 
 # Python's str.isspace() characters (what the reference parser strips): Unicode White_Space and \x1c-\x1f
 _SPACE = r"[\s\x1c-\x1f]"
-_FOLDED = frozenset({"family", "given", "structure_name", "profession_label", "specialty_label", "city",
-                     "profession_code", "specialty_code", "postal_code", "department"})
+_FOLDED = frozenset({"family", "given", "structure_name"})  # folded by polars
 
 
 def _valid(header: Header) -> pl.Expr:
-    """True when every line of a table passes :func:`directory.batch.line_pattern`'s checks (the idNat's digits
-    ASCII only, a stricter test) and no value to fold holds a character above U+024F."""
+    """True when every value of a table passes :func:`directory.batch.line_pattern`'s checks (the idNat's digits
+    ASCII only, a stricter test) and no name polars folds holds a character above U+024F."""
     from directory.extraction import _ACTIVITY_KEYS, ACTIVITY_LIMITS  # noqa: PLC0415
 
     limits = dict(zip(_ACTIVITY_KEYS, ACTIVITY_LIMITS, strict=True))
@@ -413,7 +410,7 @@ def _valid(header: Header) -> pl.Expr:
             checks.append((column.str.len_chars() <= limits[key])
                           & ~column.str.contains(f"^{_SPACE}|{_SPACE}$"))
             if key in _FOLDED:
-                checks.append(~column.str.contains(r"[^\x00-\x{24F}]"))
+                checks.append(~column.str.contains(BEYOND))
     return pl.all_horizontal(checks).all()
 
 
