@@ -290,6 +290,11 @@ class ActivityBatches:
             return copy_csv(rows), copy_csv(persons), rejected, read
         return rows, persons, rejected, read
 
+    @staticmethod
+    def clear_caches() -> None:
+        """:func:`clear_caches`: a parsing process that has read its last line."""
+        clear_caches()
+
     def flush(self) -> list[Row]:
         """The last person of the file."""
         pending, self.pending = self.pending, []

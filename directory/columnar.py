@@ -106,6 +106,12 @@ class ColumnarBatches(ActivityBatches):
                     return _output(result, rejects, len(texts), copy)
         return super().staged(first_line, raws, copy)  # ActivityBatches decides (and gives the reasons)
 
+    @staticmethod
+    def clear_caches() -> None:
+        ActivityBatches.clear_caches()
+        _words_of.cache_clear()
+        _facets_of.cache_clear()
+
     def _as_is(self, raws: list[bytes]) -> pl.DataFrame | None:
         """The batch as a table when every line is one the fast path takes as it is: the checks of
         :func:`directory.batch.line_pattern` (the field count and trailing ``|`` of each line here; no field
@@ -156,7 +162,8 @@ class ColumnarBatches(ActivityBatches):
         (pending person, keys, counts) changes only when the batch is taken."""
         if table.height != len(numbers):
             return None
-        lines = self.lines.of(table).with_columns(pl.Series("line_no", numbers, pl.Int64))
+        lines, strings = self.lines.of(table)
+        lines = lines.with_columns(pl.Series("line_no", numbers, pl.Int64))
         if (lines.get_column("family_norm") == "").any():
             return None
         digests = map(_hexdigest, map(_digest, lines.get_column("identity").cast(pl.Binary).to_list()))
@@ -175,7 +182,7 @@ class ColumnarBatches(ActivityBatches):
             return None
         tail = len(ids) - int((runs == last_run).sum())
         activities = lines.select(_ACTIVITY_OUT)
-        self._tally(lines)
+        self._tally(strings, lines.height)
         closed: list[Row] = []
         if continues and last_run == 0:  # the whole batch continues the pending person
             self.pending += _pending(lines)
@@ -192,15 +199,12 @@ class ColumnarBatches(ActivityBatches):
             _PERSON_NAMES)
         return activities, pl.concat([singles, several]).collect(), closed
 
-    def _tally(self, lines: pl.DataFrame) -> None:
-        """Count the words of the batch's word strings (names, a line's words) and filter-token strings by
-        lines: the strings once per batch, their words as they come (the words of a part are far fewer than
-        its distinct strings: a lower peak of memory)."""
-        strings = pl.concat([lines.select(pl.col(name).alias("value"), pl.lit(facet).alias("facet"))
-                             for name, facet in (("family_norm", False), ("given_norm", False), ("words", False),
-                                                 ("facets", True))])
-        self.tallies.append(_word_counts(strings.group_by("value", "facet").len("lines")))
-        self.accepted += lines.height
+    def _tally(self, strings: pl.DataFrame, accepted: int) -> None:
+        """Count the words of the batch's word strings (names, a line's words) and filter-token strings, given
+        with the lines carrying them, as they come (the words of a part are far fewer than its distinct
+        strings: a lower peak of memory)."""
+        self.tallies.append(_word_counts(strings))
+        self.accepted += accepted
         if len(self.tallies) >= _TALLY_EVERY:
             self.tallies = [_summed(self.tallies)]
 
@@ -219,6 +223,7 @@ class ColumnarBatches(ActivityBatches):
 
 
 _STRINGS = {"value": pl.String, "facet": pl.Boolean, "lines": pl.Int64}
+_COUNTED = frozenset({"family_norm", "given_norm", "words", "facets"})  # directory_words: names, words, tokens
 
 
 def _word_counts(strings: pl.DataFrame) -> pl.DataFrame:
@@ -308,9 +313,11 @@ class _Columns:
     plain: list[pl.Expr]
     distinct: list[tuple[str, pl.Expr, Callable[[str], str] | int]]
 
-    def of(self, table: pl.DataFrame) -> pl.DataFrame:
+    def of(self, table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The lines' columns, and the lines carrying each word string and filter-token string (``_STRINGS``:
+        by distinct key, from the keys' codes)."""
         keys = table.select([key.alias(name) for name, key, _ in self.distinct])
-        derived = []
+        derived, strings = [], []
         for name, _, derive in self.distinct:
             key = keys.get_column(name)
             values = key.unique(maintain_order=True)
@@ -320,7 +327,12 @@ class _Columns:
             else:
                 column = pl.Series(name, list(map(derive, values.to_list())), pl.String)
             derived.append(column.gather(codes))
-        return table.select(self.plain).with_columns(derived)
+            if name in _COUNTED:
+                counts = codes.value_counts(name="lines")
+                strings.append(pl.DataFrame({"value": column.gather(counts.get_column(codes.name)),
+                                             "facet": name == "facets", "lines": counts.get_column("lines")}))
+        tallied = pl.concat([frame.cast(_STRINGS) for frame in strings])  # type: ignore[arg-type]
+        return table.select(self.plain).with_columns(derived), tallied
 
 
 _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "ł": "l"}

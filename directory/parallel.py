@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from directory import child
-from directory.batch import ActivityBatches, Row, clear_caches
+from directory.batch import ActivityBatches, Row
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import MAX_LINE, Header, Rejected, parse_header
 from directory.sources import bounded_lines
@@ -202,7 +202,7 @@ def parse_part(part: Part, out: Any) -> None:
                 if isinstance(message, Done):
                     break
                 if parser.finished:
-                    clear_caches()  # before the word counts: a lower peak of memory
+                    parser.batches.clear_caches()  # before the word counts: a lower peak of memory
     except sqlite3.Error as error:  # its staging file (SQLite): no room left?
         _send(out, Failed(ImportFailed(f"a parsing process could not write its staging file ({error}); nothing "
                                        "was imported")))
