@@ -24,7 +24,7 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from directory.extraction import (
     _ACTIVITY_KEYS,
@@ -41,7 +41,13 @@ from directory.staging import _fold_name, _line_facets, _line_words, copy_csv, f
 from directory.text import fold
 from policies.identifiers import _IDNAT_PS
 
+if TYPE_CHECKING:  # polars is loaded by the parsing processes only (directory.columnar)
+    import polars as pl
+
 Row = tuple[Any, ...]
+# Staged rows: tuples, PostgreSQL COPY CSV bytes, or (directory.columnar, for a parsing process's SQLite
+# staging file) a frame with the staging table's columns.
+Staged: TypeAlias = "list[Row] | bytes | pl.DataFrame"
 _repeat = itertools.repeat
 _compress = itertools.compress
 _CACHE = 65_536
@@ -282,10 +288,13 @@ class ActivityBatches:
         activities, repeated = self._distinct(self._activities(numbers, values), raws)
         return activities, self._persons(numbers, values), sorted(rejects + repeated), read
 
-    def staged(self, first_line: int, raws: list[bytes],
-               copy: bool) -> tuple[list[Row] | bytes, list[Row] | bytes, list[Rejected], int]:
-        """:meth:`parse`, the rows as PostgreSQL ``COPY`` CSV bytes when ``copy`` (else tuples)."""
+    def staged(self, first_line: int, raws: list[bytes], copy: bool,
+               last: bool = False) -> tuple[Staged, Staged, list[Rejected], int]:
+        """:meth:`parse`, the rows as PostgreSQL ``COPY`` CSV bytes when ``copy`` (else tuples); with ``last``
+        (the part's last lines), the persons include the last one (:meth:`flush`)."""
         rows, persons, rejected, read = self.parse(first_line, raws)
+        if last:
+            persons += self.flush()
         if copy:
             return copy_csv(rows), copy_csv(persons), rejected, read
         return rows, persons, rejected, read

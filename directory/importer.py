@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from directory import aggregate
 from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
-from directory.batch import repeated_activity
+from directory.batch import Staged, repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import (
     Header,
@@ -182,8 +182,9 @@ class _Batches:
         return rows, self.done
 
 
-async def _write(staging: Staging, rows: list[tuple[Any, ...]] | bytes, persons: Staging | None,
-                 person_rows: list[tuple[Any, ...]] | bytes) -> None:
+async def _write(staging: Staging, rows: Staged, persons: Staging | None, person_rows: Staged) -> None:
+    if not isinstance(rows, list | bytes) or not isinstance(person_rows, list | bytes):
+        raise TypeError("a parsing process sent a frame")  # frames stay in their process (its staging file)
     await staging.write(rows)
     if persons is not None:
         await persons.write(person_rows)

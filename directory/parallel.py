@@ -8,7 +8,7 @@ threads or connections inherited, and no re-import of the caller's main module a
 do). Each process sends its batches as length-prefixed pickles on its standard output (the pipes and a small
 queue bound what is in flight): for PostgreSQL the rows are already ``COPY`` text
 (:func:`directory.staging.copy_csv`), so the import process hands bytes to the server; for SQLite the process
-writes them into its own staging file (:class:`directory.staging.Scratch`) and sends only the counts and the
+writes them into its own staging file (:class:`directory.columnar.FrameScratch`) and sends only the counts and the
 rejected lines. Line numbers are the file's own: a part counts the line breaks before its first byte.
 
 A person listed at the end of one part and the start of the next (only when the cut could not fall between
@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from directory import child
-from directory.batch import ActivityBatches, Row
+from directory.batch import ActivityBatches, Staged
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import MAX_LINE, Header, Rejected, parse_header
 from directory.sources import bounded_lines
-from directory.staging import Scratch, copy_csv
 
 PROCESS_BYTES = 32 * 1024 * 1024  # a plain file at least this large is parsed in child processes
 PROCESSES = 2  # the parts of a large file (one per core of a small server; the import process drives the DB)
@@ -55,7 +54,7 @@ class Part:
     end: int  # offset after its last line
     size: int  # lines per batch
     copy: bool  # PostgreSQL: rows as COPY text
-    scratch: str | None = None  # SQLite: the part's own staging database file (directory.staging.Scratch)
+    scratch: str | None = None  # SQLite: the part's own staging database file (directory.columnar.FrameScratch)
 
 
 @dataclass(slots=True)
@@ -63,8 +62,8 @@ class Batch:
     """A batch of parsed lines: staging rows (tuples, or COPY text for PostgreSQL) and rejected lines."""
 
     part: int  # rejected lines of a later part go to the rejects file after those of the earlier ones
-    rows: list[Row] | bytes
-    persons: list[Row] | bytes
+    rows: Staged  # a frame only inside a parsing process, written to its staging file before the batch is sent
+    persons: Staged
     rejected: list[Rejected]
     done: int  # bytes of the file this batch consumed
     read: int  # lines read (blank lines are not counted)
@@ -101,15 +100,9 @@ class PartParser:
         if self.finished:
             return Done(self.batches.vocabulary())
         raws = list(itertools.islice(self.lines, self.size))
-        rows, persons, rejected, read = self.batches.staged(self.line_no, raws, self.copy)
+        self.finished = len(raws) < self.size
+        rows, persons, rejected, read = self.batches.staged(self.line_no, raws, self.copy, last=self.finished)
         self.line_no += len(raws)
-        if len(raws) < self.size:
-            self.finished = True
-            last_person = self.batches.flush()
-            if isinstance(persons, bytes):
-                persons += copy_csv(last_person)
-            else:
-                persons += last_person
         done, last = sum(map(len, raws)), self.finished
         return Batch(self.index, rows, persons, rejected, done, read, last)
 
@@ -184,15 +177,14 @@ def parse_part(part: Part, out: Any) -> None:
         with open(part.path, "rb") as stream:
             first = _first_line(stream, part.start)
             stream.seek(part.start)
-            from directory.columnar import ColumnarBatches  # noqa: PLC0415 - polars in the parsing processes only
+            from directory.columnar import ColumnarBatches, FrameScratch  # noqa: PLC0415 - polars: parsing processes only
 
             parser = PartParser(ColumnarBatches(header, part.encoding), bounded_lines(stream, part.end - part.start),
                                 first, part.size, part.copy, part.index)
-            scratch = Scratch(part.scratch) if part.scratch is not None else None
+            scratch = FrameScratch(part.scratch) if part.scratch is not None else None
             while True:
                 message = parser.step()
                 if scratch is not None and isinstance(message, Batch):
-                    assert isinstance(message.rows, list) and isinstance(message.persons, list)
                     scratch.write("stg_activity", message.rows)
                     scratch.write("stg_person", message.persons)
                     message.rows, message.persons = [], []

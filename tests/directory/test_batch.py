@@ -8,15 +8,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from directory.batch import ActivityBatches, line_pattern, repeated_activity
+from directory.batch import ActivityBatches, Staged, line_pattern, repeated_activity
 from directory.columnar import ColumnarBatches
 from directory.extraction import Activity, Rejected, decode_line, parse_header, parse_line
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56
-from directory.staging import PersonAccumulator, _line_facets, _line_words, activity_row
+from directory.staging import (
+    ACTIVITY_COLUMNS,
+    PERSON_COLUMNS,
+    PersonAccumulator,
+    _line_facets,
+    _line_words,
+    activity_row,
+)
 from directory.text import fold
 from tests.directory.helpers import small
 
@@ -61,11 +69,14 @@ _WAYS = pytest.mark.parametrize(("parser", "copy"), [("python", False), ("python
                                                       ("columnar", True)])
 
 
-def _rows(data: list[tuple[Any, ...]] | bytes) -> list[tuple[Any, ...]]:
-    """The rows, or the rows back from COPY CSV bytes (every value quoted: no NULL), the line number as an
-    integer."""
+def _rows(data: Staged) -> list[tuple[Any, ...]]:
+    """The rows, from a list, a frame, or COPY CSV bytes (every value quoted: no NULL; the line number back
+    to an integer)."""
     if isinstance(data, list):
         return data
+    if isinstance(data, pl.DataFrame):
+        assert data.columns == list(ACTIVITY_COLUMNS if data.width == len(ACTIVITY_COLUMNS) else PERSON_COLUMNS)
+        return data.rows()
     rows = list(csv.reader(io.StringIO(data.decode(), newline=""), strict=True))
     assert data.count(b'"') >= 2 * sum(map(len, rows))  # every value quoted: an empty one is not NULL
     return [(int(row[0]), *row[1:]) for row in rows]
@@ -81,6 +92,8 @@ def fast(lines: list[bytes], encoding: str, size: int, parser: str = "python", c
     for start in range(0, len(body), size):
         rows, closed, rejected, count = batches.staged(start + 2, body[start:start + size], copy)
         assert isinstance(rows, bytes) == copy and isinstance(closed, bytes) == copy
+        framed = isinstance(rows, pl.DataFrame)  # a batch the columnar parser took, for a SQLite staging file
+        assert framed == isinstance(closed, pl.DataFrame) and (not framed or (parser == "columnar" and not copy))
         activities += _rows(rows)
         persons += _rows(closed)
         rejects += [(record.line_no, record.reason, record.raw) for record in rejected]
@@ -167,9 +180,9 @@ def test_fuzzed_lines_give_the_reference_rows(
     assert fast(lines, "utf-8", size, parser, copy) == expected
 
 
-@pytest.mark.parametrize(("generation", "encoding", "as_is"), [(56, "utf-8", True), (52, "latin-1", False)])
+@pytest.mark.parametrize(("generation", "encoding", "utf8"), [(56, "utf-8", True), (52, "latin-1", False)])
 def test_the_columnar_parser_takes_clean_batches_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        generation: int, encoding: str, as_is: bool) -> None:
+                                                        generation: int, encoding: str, utf8: bool) -> None:
     """A generated file's batches never reach ActivityBatches; a UTF-8 one is read as it is, a latin-1 one
     after decoding."""
     lines = _lines(small(tmp_path, persons=300, seed=3, generation=generation, encoding=encoding).activity_path)
@@ -179,12 +192,16 @@ def test_the_columnar_parser_takes_clean_batches_itself(tmp_path: Path, monkeypa
         raise AssertionError("a clean batch went to ActivityBatches")
 
     monkeypatch.setattr(ActivityBatches, "parse", refused)
-    read_as_is = []
+    read_as_is: list[pl.DataFrame | None] = []
     original = ColumnarBatches._as_is
-    monkeypatch.setattr(ColumnarBatches, "_as_is", lambda self, raws: read_as_is.append(original(self, raws))
-                        or read_as_is[-1])
+
+    def as_is(self: ColumnarBatches, raws: list[bytes]) -> pl.DataFrame | None:
+        read_as_is.append(original(self, raws))
+        return read_as_is[-1]
+
+    monkeypatch.setattr(ColumnarBatches, "_as_is", as_is)
     assert fast(lines, encoding, 50, "columnar", True) == expected
-    assert bool(read_as_is) == as_is and all(table is not None for table in read_as_is)
+    assert bool(read_as_is) == utf8 and all(table is not None for table in read_as_is)
 
 
 _ODD = st.sampled_from(["", " ", "|", "\r", "\x1c", "\x1f", "\u00a0", "\u2003", "\u3000", "\x85", "\t", "é",

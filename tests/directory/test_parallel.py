@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,13 @@ import pytest
 from sqlalchemy import delete, select, text
 
 from directory import aggregate, importer, parallel
+from directory.columnar import FrameScratch, frame_of
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import parse_header
 from directory.importer import import_file
 from directory.models import Activity, ImportRun, Mailbox, Person, Structure, Word
 from directory.parallel import Failed, Part, ProcessParts, cut
+from directory.staging import ACTIVITY_COLUMNS
 from storage.engine import Database
 from tests.directory.helpers import field, read_lines, small, with_field, write_lines
 
@@ -211,3 +214,23 @@ def test_parsing_process_does_not_load_sqlalchemy() -> None:
     root = str(Path(parallel.__file__).resolve().parent.parent)
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
     assert "directory" in loaded and "sqlalchemy" not in loaded
+
+
+def test_a_parsing_process_staging_file_holds_its_frames_and_rows(tmp_path: Path) -> None:
+    """FrameScratch (ADBC) writes frames and tuples into an ordinary SQLite file, as Scratch did; a file it
+    cannot write is a sqlite3 error (reported as "could not write its staging file")."""
+    activity = (7, "810000000001", *["é\"x,y'" if index % 2 else "" for index in range(22)], "810000000001-ab")
+    person = (9, *[f"v{index}" for index in range(16)])
+    scratch = FrameScratch(str(tmp_path / "part0.db"))
+    scratch.write("stg_activity", frame_of([activity], ACTIVITY_COLUMNS))
+    scratch.write("stg_activity", [(8, *activity[1:])])
+    scratch.write("stg_person", [person])
+    scratch.write("stg_person", [])
+    scratch.close()
+    with sqlite3.connect(tmp_path / "part0.db") as connection:
+        assert connection.execute("SELECT * FROM stg_activity ORDER BY line_no").fetchall() == [
+            activity, (8, *activity[1:])]
+        assert connection.execute("SELECT * FROM stg_person").fetchall() == [person]
+        assert connection.execute("SELECT typeof(line_no) FROM stg_person").fetchone() == ("integer",)
+    with pytest.raises(sqlite3.Error):
+        FrameScratch(str(tmp_path / "missing" / "part1.db"))
