@@ -153,12 +153,14 @@ def _places(postal_code: str, department: str, city: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=_CACHE)
 def _facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
     """One line's filter tokens, sorted and unique: those of ``_line_facets``, from the cached tokens of the
-    place (a line's five values are often new; its place seldom is)."""
+    place (a line's five values are often new; its place seldom is), put in sorted order without sorting: the
+    tokens are a prefix letter and ``[a-z0-9]`` (squashed), so they sort as c…, d…, p…, p…c…, p…d…, p…v…, s…,
+    v… (a profession's token is a prefix of its pairs), and none repeats another."""
     job, places = facet("p", profession), _places(postal_code, department, city)
-    tokens = {job, facet("s", specialty), *places}
-    if job:
-        tokens.update([job + place for place in places])
-    return _sorted_words(tokens)
+    pairs = [job + place for place in places] if job else []
+    tokens = [*(token for token in places if token[0] != "v"), job, *pairs, facet("s", specialty),
+              *(token for token in places if token[0] == "v")]
+    return " ".join(token for token in tokens if token)
 
 
 @functools.lru_cache(maxsize=131_072)

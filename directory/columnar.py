@@ -428,7 +428,7 @@ def _words_of(key: str) -> str:
     return _words.__wrapped__(*key.split("|"))
 
 
-@functools.lru_cache(maxsize=32_768)
+@functools.lru_cache(maxsize=16_384)
 def _facets_of(key: str) -> str:
     """:func:`directory.batch._facets` of a ``profession|specialty|postal code|department|city`` key (cached by
     key: one string per entry instead of five)."""
