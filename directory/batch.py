@@ -37,7 +37,7 @@ from directory.extraction import (
     decode_line,
     parse_activity,
 )
-from directory.staging import _fold_name, _line_facets, _line_words, copy_csv, facet
+from directory.staging import _fold_name, _line_facets, _line_words, copy_text, facet
 from directory.text import fold
 from policies.identifiers import _IDNAT_PS
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # polars is loaded by the parsing processes only (directory.c
     import polars as pl
 
 Row = tuple[Any, ...]
-# Staged rows: tuples, PostgreSQL COPY CSV bytes, or (directory.columnar, for a parsing process's SQLite
+# Staged rows: tuples, PostgreSQL COPY text bytes, or (directory.columnar, for a parsing process's SQLite
 # staging file) a frame with the staging table's columns.
 Staged: TypeAlias = "list[Row] | bytes | pl.DataFrame"
 _repeat = itertools.repeat
@@ -292,13 +292,13 @@ class ActivityBatches:
 
     def staged(self, first_line: int, raws: list[bytes], copy: bool,
                last: bool = False) -> tuple[Staged, Staged, list[Rejected], int]:
-        """:meth:`parse`, the rows as PostgreSQL ``COPY`` CSV bytes when ``copy`` (else tuples); with ``last``
+        """:meth:`parse`, the rows as PostgreSQL ``COPY`` text bytes when ``copy`` (else tuples); with ``last``
         (the part's last lines), the persons include the last one (:meth:`flush`)."""
         rows, persons, rejected, read = self.parse(first_line, raws)
         if last:
             persons += self.flush()
         if copy:
-            return copy_csv(rows), copy_csv(persons), rejected, read
+            return copy_text(rows), copy_text(persons), rejected, read
         return rows, persons, rejected, read
 
     @staticmethod

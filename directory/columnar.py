@@ -7,7 +7,7 @@ a ``|``-separated table by polars (the used columns only) and the rows are colum
 from a few columns (folded names, a line's words and filter tokens) is computed once per distinct key of the
 batch and spread back by the keys' codes: names by polars, words and tokens by ``directory.batch``'s cached
 functions. Persons come from their consecutive lines (``rle_id``). Only the activity keys' BLAKE2b digests are
-computed per line in Python. The rows leave as PostgreSQL ``COPY`` CSV bytes or as frames that
+computed per line in Python. The rows leave as PostgreSQL ``COPY`` text bytes or as frames that
 :class:`FrameScratch` writes into the process's SQLite staging file through ADBC.
 
 It gives exactly what :class:`~directory.batch.ActivityBatches` gives (``tests/directory/test_batch.py``
@@ -59,7 +59,7 @@ from directory.batch import (
     decode_batch,
 )
 from directory.extraction import MAX_FIELD, MAX_LINE, Header, Rejected, _fields, parse_activity
-from directory.staging import ACTIVITY_COLUMNS, PERSON_COLUMNS, copy_csv, definitions
+from directory.staging import ACTIVITY_COLUMNS, PERSON_COLUMNS, copy_text, definitions
 
 _TALLY_EVERY = 16  # batches whose word tallies are summed into one frame (a bounded list of frames)
 
@@ -83,7 +83,7 @@ class ColumnarBatches(ActivityBatches):
 
     def __init__(self, header: Header, encoding: str) -> None:
         super().__init__(header, encoding)
-        self.tallies: list[pl.DataFrame] = []  # (value, lines, facet) of the batches taken here
+        self.tallies: list[pl.DataFrame] = []  # (word, lines) of the batches taken here, summed as they come
         self.lines = _line_columns(tuple(self.positions), header.columns)
         self.valid = _valid(header)
         self.plain_names = pl.all_horizontal([~pl.col(f"column_{header.positions[key]}").str.contains(BEYOND)
@@ -98,7 +98,7 @@ class ColumnarBatches(ActivityBatches):
             if table is not None:  # the usual batch: no decoding in Python, no line pattern
                 result = self._frames(table, list(range(first_line, first_line + len(raws))))
                 if result is not None:
-                    return self._output(result, [], len(raws), copy, last)
+                    return self._output(result, [], len(raws), copy, last, _escaped(b"".join(raws)))
             texts = decode_batch(raws, self.encoding)
             numbers = list(range(first_line, first_line + len(raws)))
             kept = raws
@@ -112,16 +112,18 @@ class ColumnarBatches(ActivityBatches):
                 plain = table is not None and table.select(self.plain_names).item()
                 result = self._frames(table, numbers) if table is not None and plain else None
                 if result is not None:
-                    return self._output(result, rejects, len(texts), copy, last)
+                    return self._output(result, rejects, len(texts), copy, last, _escaped(text.encode()))
         return super().staged(first_line, raws, copy, last)  # ActivityBatches decides (and gives the reasons)
 
     def _output(self, result: tuple[pl.DataFrame, pl.DataFrame, list[Row]], rejects: list[Rejected], read: int,
-                copy: bool, last: bool) -> tuple[Staged, Staged, list[Rejected], int]:
+                copy: bool, last: bool, escaped: bool) -> tuple[Staged, Staged, list[Rejected], int]:
+        """The batch's rows as ``COPY`` text or frames; ``escaped``: its lines hold a character ``COPY`` text
+        escapes (no derived value adds one: folded names, words and tokens are ``[a-z0-9 ]``)."""
         activities, persons, closed = result
         if last:
             closed += self.flush()
         if copy:
-            return _csv(activities), _csv(persons) + copy_csv(closed), rejects, read
+            return _text(activities, escaped), _text(persons, escaped) + copy_text(closed), rejects, read
         return activities, persons.vstack(frame_of(closed, PERSON_COLUMNS)), rejects, read
 
     @staticmethod
@@ -277,10 +279,12 @@ def frame_of(rows: list[Row], columns: Sequence[str]) -> pl.DataFrame:
 
 
 class FrameScratch:
-    """:class:`directory.staging.Scratch` (a parsing process's throwaway SQLite staging file) written through
-    ADBC's SQLite driver: a frame's columns go into the table without a Python object per value (3 µs a line
-    instead of 9 for ``rows()`` and ``executemany``). The file is an ordinary SQLite database the import's
-    connection attaches. Errors are ``sqlite3.Error`` as :class:`~directory.staging.Scratch`'s are."""
+    """A parsing process's own staging tables for a SQLite import: a throwaway database file (no journal, no
+    sync: it dies with the import) that the import's connection attaches and copies from in one statement.
+    Written through ADBC's SQLite driver: a frame's columns go into the table without a Python object per
+    value (3 µs a line instead of 9 for ``rows()`` and ``sqlite3``'s ``executemany``); tuples (the batches
+    :class:`~directory.batch.ActivityBatches` parses) become a frame first. The file is an ordinary SQLite
+    database. Errors are raised as ``sqlite3.Error``, which the parsing process reports."""
 
     def __init__(self, path: str) -> None:
         import adbc_driver_manager  # noqa: PLC0415 - a parsing process's, for SQLite only
@@ -333,12 +337,25 @@ class FrameScratch:
             raise sqlite3.OperationalError(str(error)) from error
 
 
-def _csv(frame: pl.DataFrame) -> bytes:
-    """:func:`directory.staging.copy_csv` of a frame (every value quoted, a quote doubled)."""
+def _escaped(data: bytes) -> bool:
+    """Lines holding a character that ``COPY`` text escapes (line ends aside: a value holds none)."""
+    return b"\\" in data or b"\t" in data
+
+
+def _text(frame: pl.DataFrame, escaped: bool) -> bytes:
+    """:func:`directory.staging.copy_text` of a frame: values separated by tabs, a backslash, tab, line feed or
+    carriage return escaped when ``escaped`` says a value may hold one (rare). Text, not CSV: the server parses
+    it faster (0.4 against 0.6 s of its CPU for 200,000 activity rows)."""
     if not frame.height:
         return b""
+    if escaped:
+        strings = [name for name, kind in frame.schema.items() if kind == pl.String]
+        frame = frame.with_columns([pl.col(name).str.replace_all("\\", "\\\\", literal=True)
+                                    .str.replace_all("\t", "\\t", literal=True)
+                                    .str.replace_all("\n", "\\n", literal=True)
+                                    .str.replace_all("\r", "\\r", literal=True) for name in strings])
     out = io.BytesIO()
-    frame.write_csv(out, include_header=False, quote_style="always", line_terminator="\n")
+    frame.write_csv(out, include_header=False, separator="\t", quote_style="never", line_terminator="\n")
     return out.getvalue()
 
 

@@ -7,7 +7,8 @@ in a child process (``python -m directory.parallel``: a fresh interpreter, nothi
 threads or connections inherited, and no re-import of the caller's main module as ``multiprocessing`` would
 do). Each process sends its batches as length-prefixed pickles on its standard output (the pipes and a small
 queue bound what is in flight): for PostgreSQL the rows are already ``COPY`` text
-(:func:`directory.staging.copy_csv`), so the import process hands bytes to the server; for SQLite the process
+(:func:`directory.staging.copy_text`, or polars' for the frames of :mod:`directory.columnar`, the parser of these
+processes), so the import process hands bytes to the server; for SQLite the process
 writes them into its own staging file (:class:`directory.columnar.FrameScratch`) and sends only the counts and the
 rejected lines. Line numbers are the file's own: a part counts the line breaks before its first byte.
 

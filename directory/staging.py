@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from directory.extraction import Activity, MailboxEntry
 from directory.text import fold, squash
 
 if TYPE_CHECKING:  # SQLAlchemy is imported by the import process only (Staging): a parsing process, which
-    from sqlalchemy.ext.asyncio import AsyncConnection  # stages into sqlite3 or COPY text, starts 0.2 s sooner
+    from sqlalchemy.ext.asyncio import AsyncConnection  # stages into SQLite or COPY text, starts 0.2 s sooner
 
 ACTIVITY_COLUMNS = (
     "line_no", "id_nat", "specialty_code", "specialty_label", "mode_code", "structure_key", "siret", "siren",
@@ -38,30 +37,32 @@ _INTEGER = frozenset({"line_no"})
 _BOOLEAN = frozenset({"dematerialised"})
 
 
-def copy_csv(rows: list[tuple[Any, ...]]) -> bytes:
-    """Rows of strings and integers as PostgreSQL ``COPY ... (FORMAT csv)`` data, every value quoted (a quoted
-    empty value is an empty string, not NULL): what the parsing process sends, so that the import process hands
-    bytes to the server without touching a value. The columnar parser (:mod:`directory.columnar`) writes the
-    same format.
+# PostgreSQL COPY text format: a backslash, a tab, a line feed or a carriage return inside a value is escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
-    The fast way formats every row with one precompiled ``%`` format (``'"%s","%s"…\\n' % row``, called from C
-    by ``map``: no list and no ``str`` call per value) and counts the quotes: a value holding one (rare) sends
-    the whole batch through per-value escaping (a quote is doubled; nothing else is special inside quotes)."""
+
+def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
+    """Rows of strings and integers as PostgreSQL ``COPY ... (FORMAT text)`` data: what the parsing process
+    sends, so that the import process hands bytes to the server without touching a value.
+
+    The fast way formats every row with one precompiled ``%`` format (``"%s\t%s…\n" % row``, called from C
+    by ``map``: no list and no ``str`` call per value) and counts the separators: a value holding one of them
+    (rare) sends the whole batch through per-value escaping."""
     if not rows:
         return b""
     width = len(rows[0])
     text = "".join(map(_row_format(width), rows))
-    if text.count('"') != len(rows) * width * 2:
-        text = "".join([",".join(['"' + str(value).replace('"', '""') + '"' for value in row]) + "\n"
-                        for row in rows])
+    if (text.count("\t") != len(rows) * (width - 1) or text.count("\n") != len(rows)
+            or "\\" in text or "\r" in text):
+        text = "".join(["\t".join([str(value).translate(_COPY_ESCAPES) for value in row]) + "\n" for row in rows])
     return text.encode()
 
 
 @functools.lru_cache(maxsize=8)
 def _row_format(width: int) -> Callable[[tuple[Any, ...]], str]:
-    """``'"%s","%s",…"%s"\\n'.__mod__``: one COPY CSV line of a row of ``width`` values (``%s`` is
-    ``str(value)`` for the strings and integers of a staging row)."""
-    return (",".join(['"%s"'] * width) + "\n").__mod__
+    """``"%s\t%s…%s\n".__mod__``: one COPY text line of a row of ``width`` values (``%s`` is ``str(value)``
+    for the strings and integers of a staging row)."""
+    return ("\t".join(["%s"] * width) + "\n").__mod__
 
 
 def structure_key(activity: Activity) -> str:
@@ -190,28 +191,6 @@ def definitions(columns: tuple[str, ...], *, sqlite: bool) -> str:
     return ", ".join(f"{column} {kind(column)} NOT NULL" for column in columns)
 
 
-class Scratch:
-    """A parsing process's own staging tables for a SQLite import: a throwaway database file (no journal, no
-    sync: it dies with the import) that the import's connection attaches and copies from in one statement."""
-
-    def __init__(self, path: str) -> None:
-        self.connection = sqlite3.connect(path, isolation_level=None)
-        self.connection.execute("PRAGMA journal_mode = OFF")
-        self.connection.execute("PRAGMA synchronous = OFF")
-        self.connection.execute("BEGIN")
-        for name, columns in (("stg_activity", ACTIVITY_COLUMNS), ("stg_person", PERSON_COLUMNS)):
-            self.connection.execute(f"CREATE TABLE {name} ({definitions(columns, sqlite=True)})")
-
-    def write(self, name: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            marks = ", ".join("?" * len(rows[0]))
-            self.connection.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)  # noqa: S608
-
-    def close(self) -> None:
-        self.connection.execute("COMMIT")
-        self.connection.close()
-
-
 class Staging:
     """One temporary table on the import's connection, filled in batches."""
 
@@ -232,14 +211,14 @@ class Staging:
             await self.connection.execute(text(f"CREATE TEMP TABLE {self.name} ({columns}) ON COMMIT DROP"))
 
     async def write(self, rows: list[tuple[Any, ...]] | bytes) -> None:
-        """Rows as tuples, or on PostgreSQL as :func:`copy_csv` bytes."""
+        """Rows as tuples, or on PostgreSQL as :func:`copy_text` bytes."""
         if not rows:
             return
         raw = await self.connection.get_raw_connection()
         driver: Any = raw.driver_connection
         if isinstance(rows, bytes):
             # a memoryview: asyncpg would take bytes for a file name
-            await driver.copy_to_table(self.name, source=memoryview(rows), columns=list(self.columns), format="csv")
+            await driver.copy_to_table(self.name, source=memoryview(rows), columns=list(self.columns), format="text")
         elif self.sqlite:
             marks = ", ".join("?" * len(self.columns))
             await driver.executemany(f"INSERT INTO temp.{self.name} VALUES ({marks})", rows)  # noqa: S608
