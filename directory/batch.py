@@ -59,19 +59,24 @@ FACET_WORD = "~"  # filter tokens are counted in directory_words as "~" + token,
 _NAME_WIDTH = 200  # family_norm and given_norm (NFKD may lengthen a name)
 
 
+def used_columns(header: Header) -> dict[int, tuple[str, int]]:
+    """The file's positions of the activity values the import uses, with their names and widths."""
+    limits = dict(zip(_ACTIVITY_KEYS, ACTIVITY_LIMITS, strict=True))
+    return {position: (key, limits[key]) for key, position in header.positions.items() if key in limits}
+
+
 def line_pattern(header: Header) -> re.Pattern[str]:
     """A line every value of which the fast path can take as it is (see the module docstring)."""
-    limits = dict(zip(_ACTIVITY_KEYS, ACTIVITY_LIMITS, strict=True))
-    used = {position: key for key, position in header.positions.items() if key in limits}
+    used = used_columns(header)
     parts = []
     for position in range(header.columns):
-        key = used.get(position)
-        if key is None:
+        key, limit = used.get(position, ("", 0))
+        if not key:
             parts.append(f"[^|]{{0,{MAX_FIELD}}}+")
         elif key == "id_nat":
             parts.append(f"(?:{_IDNAT_PS.pattern})")
         else:  # at most ``limit`` characters, no blank at either end
-            parts.append(free_value(limits[key]))
+            parts.append(free_value(limit))
     return re.compile("".join(part + r"\|" for part in parts))
 
 

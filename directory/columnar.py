@@ -57,9 +57,11 @@ from directory.batch import (
     _merge_lines,
     _words,
     decode_batch,
+    used_columns,
 )
-from directory.extraction import MAX_FIELD, MAX_LINE, Header, Rejected, _fields, parse_activity
+from directory.extraction import _ACTIVITY_KEYS, MAX_FIELD, MAX_LINE, Header, Rejected, _fields, parse_activity
 from directory.staging import ACTIVITY_COLUMNS, PERSON_COLUMNS, copy_text, definitions
+from policies.identifiers import _IDNAT_PS
 
 _TALLY_EVERY = 16  # batches whose word tallies are summed into one frame (a bounded list of frames)
 
@@ -93,12 +95,14 @@ class ColumnarBatches(ActivityBatches):
     def staged(self, first_line: int, raws: list[bytes], copy: bool,
                last: bool = False) -> tuple[Staged, Staged, list[Rejected], int]:
         """:meth:`ActivityBatches.staged`, the rows of a batch taken here as a frame each when not ``copy``."""
-        if raws and max(map(len, raws)) <= MAX_LINE:
-            table = self._as_is(raws) if self.encoding == "utf-8" else None
+        longest = max(map(len, raws), default=0)
+        if raws and longest <= MAX_LINE:
+            data = b"".join(raws)
+            table = self._as_is(raws, data, longest) if self.encoding == "utf-8" else None
             if table is not None:  # the usual batch: no decoding in Python, no line pattern
                 result = self._frames(table, list(range(first_line, first_line + len(raws))))
                 if result is not None:
-                    return self._output(result, [], len(raws), copy, last, _escaped(b"".join(raws)))
+                    return self._output(result, [], len(raws), copy, last, _escaped(data))
             texts = decode_batch(raws, self.encoding)
             numbers = list(range(first_line, first_line + len(raws)))
             kept = raws
@@ -132,13 +136,12 @@ class ColumnarBatches(ActivityBatches):
         _words_of.cache_clear()
         _facets_of.cache_clear()
 
-    def _as_is(self, raws: list[bytes]) -> pl.DataFrame | None:
+    def _as_is(self, raws: list[bytes], data: bytes, longest: int) -> pl.DataFrame | None:
         """The batch as a table when every line is one the fast path takes as it is: the checks of
         :func:`directory.batch.line_pattern` (the field count and trailing ``|`` of each line here; no field
         longer than ``MAX_FIELD`` as no line is; the used values column by column) and no character above
-        U+024F to fold."""
-        data = b"".join(raws)
-        if (b"\r" in data or max(map(len, raws)) > MAX_FIELD
+        U+024F to fold. ``data``: the lines joined; ``longest``: the longest line's length."""
+        if (b"\r" in data or longest > MAX_FIELD
                 or set(map(bytes.count, raws, itertools.repeat(b"|"))) != {self.header.columns}
                 or data.count(b"|\n") + (not data.endswith(b"\n")) != len(raws) or not data.endswith((b"|\n", b"|"))):
             return None  # CR LF line ends, a long line, a line of another field count or without its last "|"
@@ -201,7 +204,7 @@ class ColumnarBatches(ActivityBatches):
         if continues and not self.keys.isdisjoint(keys[:head].to_list()):
             return None
         tail = len(ids) - int((runs == last_run).sum())
-        activities = lines.select(_ACTIVITY_OUT)
+        activities = lines.select(ACTIVITY_COLUMNS)
         self._tally(strings, lines.height)
         closed: list[Row] = []
         if continues and last_run == 0:  # the whole batch continues the pending person
@@ -216,7 +219,7 @@ class ColumnarBatches(ActivityBatches):
         persons = middle.lazy().with_columns(pl.len().over("run").alias("lines"))
         singles = persons.filter(pl.col("lines") == 1).select(_SINGLE_OUT)
         several = persons.filter(pl.col("lines") > 1).group_by("run", maintain_order=True).agg(_MERGED).select(
-            _PERSON_NAMES)
+            PERSON_COLUMNS)
         return activities, pl.concat([singles, several]).collect(), closed
 
     def _tally(self, strings: pl.DataFrame, accepted: int) -> None:
@@ -366,26 +369,16 @@ def _pending(lines: pl.DataFrame) -> list[tuple[Row, str, str, str]]:
     return [(row, *rest) for row, rest in zip(rows, extra, strict=True)]
 
 
-# The staging rows' columns (directory.staging.ACTIVITY_COLUMNS, PERSON_COLUMNS) as expressions over a batch's
-# line columns (_line_columns).
-_ACTIVITY_OUT = [
-    "line_no", "id_nat", "specialty_code", "specialty_label", "mode_code", "structure_key", "siret", "siren",
-    "finess_site", "finess_legal", "technical_id", "structure_name", "structure_norm", "address",
-    "address_complement", "postal_code", "commune_code", "city", "department", "phone", "email", "sector_code",
-    "function_code", "genre_code", "key",
-]
-_PERSON_NAMES = [
-    "line_no", "id_nat", "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm",
-    "sort_key", "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
-]
+# The person rows' columns (directory.staging.PERSON_COLUMNS) as expressions over a batch's line columns
+# (_line_columns): a one-line person's, and a several-line person's in a group_by of their lines.
 _NAMES = pl.concat_str(["family_norm", "given_norm"], separator=" ")
 _SINGLE_OUT = [
-    *_PERSON_NAMES[:10], pl.concat_str([_NAMES, "id_nat"], separator=" ").alias("sort_key"), *_PERSON_NAMES[11:14],
+    *PERSON_COLUMNS[:10], pl.concat_str([_NAMES, "id_nat"], separator=" ").alias("sort_key"), *PERSON_COLUMNS[11:14],
     pl.col("specialty").alias("specialties"), pl.concat_str([_NAMES, "words"], separator=" ").alias("doc"), "facets",
 ]
 _MERGED = [
-    *[pl.col(name).first() for name in _PERSON_NAMES[:10]], pl.concat_str([_NAMES, "id_nat"], separator=" ")
-    .first().alias("sort_key"), *[pl.col(name).first() for name in _PERSON_NAMES[11:14]],
+    *[pl.col(name).first() for name in PERSON_COLUMNS[:10]], pl.concat_str([_NAMES, "id_nat"], separator=" ")
+    .first().alias("sort_key"), *[pl.col(name).first() for name in PERSON_COLUMNS[11:14]],
     pl.col("specialty").filter(pl.col("specialty") != "").unique().sort().str.join(";").alias("specialties"),
     pl.concat_str([_NAMES.first(), _sorted_unique(pl.col("words").str.join(" "), " ")], separator=" ").alias("doc"),
     _sorted_unique(pl.col("facets").str.join(" "), " ").alias("facets"),
@@ -457,8 +450,6 @@ def _line_columns(positions: Sequence[int], width: int) -> _Columns:
     """Each line's values by name (``_ACTIVITY_KEYS``; a column missing from the file's generation reads empty)
     and what is derived from them: folded names, words, filter tokens, specialty, structure key, addresses and
     the activity key's identity (digested in Python)."""
-    from directory.extraction import _ACTIVITY_KEYS  # noqa: PLC0415 - the same order as positions
-
     def value(key: str) -> pl.Expr:
         position = positions[_ACTIVITY_KEYS.index(key)]
         return pl.col(f"column_{position}") if position < width else pl.lit("", pl.String)
@@ -494,23 +485,19 @@ def _line_columns(positions: Sequence[int], width: int) -> _Columns:
 # Python's str.isspace() characters (what the reference parser strips): Unicode White_Space and \x1c-\x1f
 _SPACE = r"[\s\x1c-\x1f]"
 _FOLDED = frozenset({"family", "given", "structure_name"})  # folded by polars
+_ID_NAT = "^(?:" + _IDNAT_PS.pattern.replace(r"\d", "[0-9]") + ")$"  # policies.identifiers', ASCII digits only
 
 
 def _valid(header: Header) -> pl.Expr:
     """True when every value of a table passes :func:`directory.batch.line_pattern`'s checks (the idNat's digits
     ASCII only, a stricter test) and no name polars folds holds a character above U+024F."""
-    from directory.extraction import _ACTIVITY_KEYS, ACTIVITY_LIMITS  # noqa: PLC0415
-
-    limits = dict(zip(_ACTIVITY_KEYS, ACTIVITY_LIMITS, strict=True))
-    used = {position: key for key, position in header.positions.items() if key in limits}
     checks = []
-    for position, key in sorted(used.items()):
+    for position, (key, limit) in used_columns(header).items():
         column = pl.col(f"column_{position}")
         if key == "id_nat":
-            checks.append(column.str.contains(r"^(?:8[0-9]{11}|0[0-9AB]{9})$"))
+            checks.append(column.str.contains(_ID_NAT))
         else:
-            checks.append((column.str.len_chars() <= limits[key])
-                          & ~column.str.contains(f"^{_SPACE}|{_SPACE}$"))
+            checks.append((column.str.len_chars() <= limit) & ~column.str.contains(f"^{_SPACE}|{_SPACE}$"))
             if key in _FOLDED:
                 checks.append(~column.str.contains(BEYOND))
     return pl.all_horizontal(checks).all()

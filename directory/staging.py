@@ -35,8 +35,6 @@ PERSON_COLUMNS = (
 )
 _INTEGER = frozenset({"line_no"})
 _BOOLEAN = frozenset({"dematerialised"})
-
-
 # PostgreSQL COPY text format: a backslash, a tab, a line feed or a carriage return inside a value is escaped.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 

@@ -203,8 +203,8 @@ def test_the_columnar_parser_takes_clean_batches_itself(tmp_path: Path, monkeypa
     read_as_is: list[pl.DataFrame | None] = []
     original = ColumnarBatches._as_is
 
-    def as_is(self: ColumnarBatches, raws: list[bytes]) -> pl.DataFrame | None:
-        read_as_is.append(original(self, raws))
+    def as_is(self: ColumnarBatches, raws: list[bytes], data: bytes, longest: int) -> pl.DataFrame | None:
+        read_as_is.append(original(self, raws, data, longest))
         return read_as_is[-1]
 
     monkeypatch.setattr(ColumnarBatches, "_as_is", as_is)
@@ -250,7 +250,8 @@ def test_a_line_the_columnar_checks_take_matches_the_line_pattern(edits: list[tu
     for position, value in edits:
         values[position] = value
     line = "|".join(values) + ("|" if trailing else "")
-    if ColumnarBatches(header, "utf-8")._as_is([line.encode() + b"\n"]) is not None:
+    raw = line.encode() + b"\n"
+    if ColumnarBatches(header, "utf-8")._as_is([raw], raw, len(raw)) is not None:
         assert line_pattern(header).fullmatch(line), line
 
 
