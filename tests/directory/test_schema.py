@@ -3,11 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from directory import models
 from directory.importer import import_file
@@ -15,7 +17,7 @@ from directory.merge import BULK_INDEXES
 from storage.base import Base
 from storage.engine import Database
 from storage.migrate import alembic_config
-from tests.directory.helpers import small
+from tests.directory.helpers import read_lines, small, write_lines
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -33,12 +35,24 @@ async def test_migration_matches_the_models(database: Database) -> None:
         assert await connection.run_sync(_differences) == []
 
 
+_PRIMARY = text("SELECT conname FROM pg_constraint WHERE contype = 'p' AND conname LIKE 'pk_directory_%'")
+_LOADED = {f"pk_directory_{name}" for name in ("persons", "structures", "activities", "mailboxes", "search_persons")}
+
+
 async def test_first_import_keeps_the_search_indexes(database: Database, tmp_path: Path) -> None:
-    """The first load drops and rebuilds the secondary indexes (PostgreSQL: the GIN indexes and the unique
-    constraints too); they must be there afterwards, as the migration made them."""
+    """The first load drops and rebuilds the secondary indexes (PostgreSQL: the GIN indexes, the unique
+    constraints and the primary keys too); they must be there afterwards, as the migration made them, and
+    after an import that changed persons (which rebuilds the search's ordered copy)."""
     generated = small(tmp_path)
     await import_file(database, generated.activity_path)
     await import_file(database, generated.mailbox_path)
+    if not database.sqlite:
+        async with database.engine.connect() as connection:
+            assert {row[0] for row in await connection.execute(_PRIMARY)} >= _LOADED
+        header, *lines = read_lines(generated.activity_path)
+        newer = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202612010000.txt",
+                            [header, *lines[1:]])
+        assert (await import_file(database, newer)).deactivated == 1
     async with database.engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
         every = {name for table in BULK_INDEXES[connection.dialect.name].values() for name in table}
@@ -58,6 +72,11 @@ async def test_first_import_keeps_the_search_indexes(database: Database, tmp_pat
             unique = await connection.execute(text(
                 "SELECT conname FROM pg_constraint WHERE contype = 'u' AND conname LIKE 'uq_directory_%'"))
             assert {row[0] for row in unique} >= {name for name in every if name.startswith("uq_")}
+            assert {row[0] for row in await connection.execute(_PRIMARY)} >= _LOADED
+            duplicated = "INSERT INTO directory_search_persons SELECT * FROM directory_search_persons LIMIT 1"
+            with pytest.raises(IntegrityError):
+                await connection.execute(text(duplicated))
+            await connection.rollback()
             hits = await connection.execute(text(
                 "SELECT count(*) FROM directory_persons WHERE to_tsvector('simple'::regconfig, doc) @@ "
                 "to_tsquery('simple', 'a:*')"))
