@@ -49,6 +49,7 @@ from directory.merge import (
     timed,
 )
 from directory.models import ImportRun
+from directory.pagecache import release
 from directory.parallel import Done, Failed, Parts, merge_words, open_parts
 from directory.postings import POSTINGS, VOCABULARY
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
@@ -289,6 +290,14 @@ def _lines_of(source: Source, encoding: str, numbers: set[int]) -> dict[int, str
     return found
 
 
+def _release(paths: list[str]) -> None:
+    """Drop staging files from the page cache (:mod:`directory.pagecache`): advice only, an error changes
+    nothing but memory use."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            release(path)
+
+
 async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
     result = await connection.execute(select(func.max(ImportRun.extraction_date)).where(ImportRun.kind == kind.value))
     value: date | None = result.scalar_one_or_none()
@@ -467,9 +476,11 @@ async def _import(
                 cleanup.push_async_callback(search.close)
         sorted_lines = None
         stage("merging the structures")
+        released = []  # SQLite: staging files read for the last time, dropped from the page cache meanwhile
         if aggregated is not None:  # SQLite: aggregated (and sorted) by a child process during the persons' merge
             used = await merger.stage_structures(aggregated)
             sorted_lines = f"stg_agg.{aggregate.SORTED}" if used and aggregated.sort else None
+            released.append(asyncio.create_task(asyncio.to_thread(_release, parts.scratch)))
         report.details["structures"] = await merger.merge(
             "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
         )
@@ -477,12 +488,15 @@ async def _import(
         report.details["activities"] = await merger.merge(
             "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
         )
+        if aggregated is not None:
+            released.append(asyncio.create_task(asyncio.to_thread(_release, [str(work / "structures.db")])))
         if search is not None:
             stage("loading the search index")
             with timed(steps, "search postings: wait for the child, load"):
                 await search.load(connection)
         stage("counting the words")
         await merger.count_words(await _words(parts, counted))
+        await asyncio.gather(*released)
         await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
         await merger.finish("directory_persons", "directory_structures", "directory_activities",
                             "directory_search_persons", POSTINGS, VOCABULARY)

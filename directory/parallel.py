@@ -37,6 +37,7 @@ from directory import child
 from directory.batch import ActivityBatches, Staged
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import MAX_LINE, Header, Rejected, parse_header
+from directory.pagecache import ReadBehind
 from directory.sources import bounded_lines
 
 PROCESS_BYTES = 32 * 1024 * 1024  # a plain file at least this large is parsed in child processes
@@ -183,8 +184,10 @@ def parse_part(part: Part, out: Any) -> None:
             parser = PartParser(ColumnarBatches(header, part.encoding), bounded_lines(stream, part.end - part.start),
                                 first, part.size, part.copy, part.index)
             scratch = FrameScratch(part.scratch) if part.scratch is not None else None
+            behind = ReadBehind(stream.fileno(), part.start)  # read once: its pages need not stay cached
             while True:
                 message = parser.step()
+                behind.advance(stream.tell(), last=parser.finished)
                 if scratch is not None and isinstance(message, Batch):
                     scratch.write("stg_activity", message.rows)
                     scratch.write("stg_person", message.persons)

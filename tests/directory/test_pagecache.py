@@ -1,0 +1,118 @@
+"""Files an import is done with leave the page cache (checked with util-linux's ``fincore``: the kernel's own
+count of a file's cached pages), and their contents stay as they were."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from directory import importer, pagecache, parallel
+from directory.importer import import_file
+from directory.parallel import Part
+from storage.engine import Database
+from tests.directory.helpers import read_lines, small, write_lines
+
+PAGE = 4096
+MIB = 1024 * 1024
+FOLIO = 512  # pages of the largest folio the kernel may cache a file in (2 MiB)
+
+
+def _cached_pages(path: Path) -> int:
+    fincore = shutil.which("fincore")
+    if fincore is None:
+        pytest.fail("fincore (util-linux) is needed to count a file's cached pages")
+    result = subprocess.run([fincore, "--noheadings", "--raw", "--output", "PAGES", str(path)],
+                            capture_output=True, text=True, check=True)
+    return int(result.stdout.strip())
+
+
+def _cached_file(path: Path, size: int) -> bytes:
+    """A file of ``size`` bytes, written back to the disk (clean pages), then read: all its pages cached."""
+    data = os.urandom(size)
+    path.write_bytes(data)
+    with path.open("rb") as stream:
+        os.fsync(stream.fileno())
+        assert stream.read() == data
+    assert _cached_pages(path) == size // PAGE
+    return data
+
+
+def test_release_drops_a_whole_file_even_with_unwritten_pages(tmp_path: Path) -> None:
+    path = tmp_path / "staging.db"
+    data = _cached_file(path, 64 * PAGE)
+    with path.open("r+b") as held:  # held open elsewhere (an attached database), with a page not written back
+        held.seek(3 * PAGE)
+        held.write(b"x" * PAGE)
+        held.flush()
+        pagecache.release(path)
+        assert _cached_pages(path) == 0
+    assert path.read_bytes() == data[:3 * PAGE] + b"x" * PAGE + data[4 * PAGE:]
+    pagecache.release(tmp_path / "gone.db")  # already removed: nothing to do
+
+
+def test_read_behind_drops_what_was_read_only(tmp_path: Path) -> None:
+    """The kernel drops whole folios only (up to 2 MiB on this machine's kernel, ext4): a folio across either
+    end of the range read stays; nothing outside the range goes."""
+    path = tmp_path / "extraction.txt"
+    data = _cached_file(path, 32 * MIB)
+    total = 32 * MIB // PAGE
+    with path.open("rb") as stream:
+        behind = pagecache.ReadBehind(stream.fileno(), MIB + 100, every=8 * MIB)
+        behind.advance(5 * MIB)  # less than ``every`` read: kept
+        assert _cached_pages(path) == total
+        behind.advance(20 * MIB + 7)  # the part's first page is dropped too (partly another part's)
+        outside = total - 19 * MIB // PAGE
+        assert outside <= _cached_pages(path) <= outside + 2 * FOLIO
+        behind.advance(25 * MIB, last=True)  # the end of the part: the rest of what it read at once
+        outside = total - 24 * MIB // PAGE
+        assert outside <= _cached_pages(path) <= outside + 2 * FOLIO
+    assert path.read_bytes() == data
+
+
+def test_a_parsing_process_drops_the_lines_it_read(tmp_path: Path) -> None:
+    """Only its own range: the header and the lines after its part stay cached."""
+    generated = small(tmp_path, persons=400, seed=5).activity_path
+    header, *lines = read_lines(generated)
+    lines *= -(-6 * MIB // len(generated.read_bytes()))  # about 6 MiB of lines (repeated: rejected, still read)
+    tail = lines[:len(lines) // 3]
+    path = write_lines(tmp_path / "parts" / generated.name, [header, *lines, *tail])
+    data = path.read_bytes()
+    start = data.index(b"\n") + 1
+    end = len(data) - sum(len(line.encode()) + 1 for line in tail)
+    with path.open("rb") as stream:
+        os.fsync(stream.fileno())
+        stream.read()
+    pages = _cached_pages(path)
+    assert pages == -(-len(data) // PAGE)
+    out = io.BytesIO()
+    parallel.parse_part(Part(0, str(path), data[:start - 1], "utf-8", start, end, 5_000, True), out)
+    assert b"Failed" not in out.getvalue()
+    after = -(-(len(data) - end) // PAGE)
+    assert after <= _cached_pages(path) <= after + 2 * FOLIO < pages
+
+
+async def test_a_sqlite_import_releases_its_staging_files(sqlite_url: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parsing processes' files once the structures are staged, the aggregation's once the activities are
+    merged (the files themselves are deleted at the end of the import)."""
+    released: list[str] = []
+
+    def release(path: str) -> None:
+        assert Path(path).exists()
+        released.append(Path(path).name)
+        pagecache.release(path)
+
+    monkeypatch.setattr(importer, "release", release)
+    database = Database(sqlite_url)
+    try:
+        generated = small(tmp_path, persons=300, seed=11)
+        report = await import_file(database, generated.activity_path, processes=2, batch=50)
+    finally:
+        await database.dispose()
+    assert report.details["activities"].inserted > 0
+    assert released == ["part0.db", "part1.db", "structures.db"]
