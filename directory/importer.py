@@ -26,7 +26,7 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory import aggregate
+from directory import aggregate, side_build
 from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
 from directory.batch import Staged, repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
@@ -52,6 +52,7 @@ from directory.models import ImportRun
 from directory.pagecache import release
 from directory.parallel import Done, Failed, Parts, merge_words, open_parts
 from directory.postings import POSTINGS, VOCABULARY
+from directory.side_build import SideBuild
 from directory.sources import SAMPLE, Source, bounded_lines, describe, extraction_date, open_stream
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
@@ -186,6 +187,9 @@ class _Batches:
 async def _write(staging: Staging, rows: Staged, persons: Staging | None, person_rows: Staged) -> None:
     if not isinstance(rows, list | bytes) or not isinstance(person_rows, list | bytes):
         raise TypeError("a parsing process sent a frame")  # frames stay in their process (its staging file)
+    if persons is not None and persons.connection is not staging.connection:  # PostgreSQL's side build
+        await asyncio.gather(staging.write(rows), persons.write(person_rows))
+        return
     await staging.write(rows)
     if persons is not None:
         await persons.write(person_rows)
@@ -290,6 +294,37 @@ def _lines_of(source: Source, encoding: str, numbers: set[int]) -> dict[int, str
     return found
 
 
+async def _structures_and_activities(
+    merger: Merger, report: ImportReport, aggregated: aggregate.Aggregation | None, parts: Parts, work: Path,
+    stage: Stage, released: list[asyncio.Task[None]],
+) -> None:
+    """The structures' and the activities' merges on the import's connection (all but PostgreSQL's first load);
+    SQLite's staging files are dropped from the page cache once read for the last time (into ``released``)."""
+    sorted_lines = None
+    stage("merging the structures")
+    if aggregated is not None:  # SQLite: aggregated (and sorted) by a child process during the persons' merge
+        used = await merger.stage_structures(aggregated)
+        sorted_lines = f"stg_agg.{aggregate.SORTED}" if used and aggregated.sort else None
+        released.append(asyncio.create_task(asyncio.to_thread(_release, parts.scratch)))
+    report.details["structures"] = await merger.merge(
+        "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
+    )
+    stage("merging the activities")
+    report.details["activities"] = await merger.merge(
+        "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
+    )
+    if aggregated is not None:
+        released.append(asyncio.create_task(asyncio.to_thread(_release, [str(work / "structures.db")])))
+
+
+async def _stopped(task: asyncio.Task[Any]) -> None:
+    """On the way out: a task still running (the side build after a failure) is cancelled and waited for."""
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+
+
 def _release(paths: list[str]) -> None:
     """Drop staging files from the page cache (:mod:`directory.pagecache`): advice only, an error changes
     nothing but memory use."""
@@ -369,12 +404,13 @@ async def _transaction(
     # the parsing processes' staging files (SQLite) go next to the database: the disk that has room for it
     near = Path(database.sqlite_path).parent if database.sqlite_path is not None else None
     with tempfile.TemporaryDirectory(prefix="mssante-import-", dir=near) as scratch:
-        async with database.engine.connect() as connection:
+        # ``after``: once the import's transaction has ended (committed or rolled back): PostgreSQL's side build
+        async with database.engine.connect() as connection, contextlib.AsyncExitStack() as after:
             transaction = await connection.begin()
             try:
                 async with contextlib.AsyncExitStack() as cleanup:  # the parsing processes stop, whatever happens
                     report = await _import(connection, source, seen, rejects, progress, force, batch, processes,
-                                           Path(scratch), cleanup, stage,
+                                           Path(scratch), cleanup, stage, after,
                                            discard=database.sqlite_path is not None, steps=steps)
                 report.rejected = rejects.count
                 stage("committing")
@@ -394,7 +430,7 @@ async def _transaction(
 async def _import(
     connection: AsyncConnection, source: Source, seen: date, rejects: _Rejects, progress: Progress | None,
     force: bool, batch: int, processes: int | None, work: Path, cleanup: contextlib.AsyncExitStack, stage: Stage,
-    *, discard: bool = False, steps: Steps | None = None,
+    after: contextlib.AsyncExitStack, *, discard: bool = False, steps: Steps | None = None,
 ) -> ImportReport:
     with open_stream(source) as stream:
         first = stream.readline(SAMPLE)
@@ -412,9 +448,18 @@ async def _import(
         is_activity = header.kind is Kind.ACTIVITY
         merger = Merger(connection, seen, datetime.now(UTC), discard=discard, steps=steps)
         await merger.prepare()
-        staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
-                          STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
-        await staging.create()
+        side: SideBuild | None = None
+        if is_activity and not merger.sqlite:
+            await side_build.lock(connection)
+            if await side_build.applies(connection):  # a first load: structures and activities beside the persons
+                side = SideBuild(connection.engine, seen, merger.params["now"], steps)
+                after.push_async_callback(side.close)
+        if side is not None:
+            staging = await side.open()
+        else:
+            staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
+                              STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
+            await staging.create()
         persons = Staging(connection, "stg_person", STAGED_PERSON)
         aggregated: aggregate.Aggregation | None = None
         if is_activity:
@@ -455,15 +500,25 @@ async def _import(
     if is_activity:
         stage("grouping the persons and the structures")
         await merger.fold_persons()
-        repeated = await merger.duplicates("stg_activity", "key", among="stg_folded")
+        if side is not None:
+            folded = await connection.execute(text("SELECT id_nat FROM stg_folded"))
+            repeated = await side.remove_repeats([str(row[0]) for row in folded])
+        else:
+            repeated = await merger.duplicates("stg_activity", "key", among="stg_folded")
         if repeated:  # rare (a person listed in several places): their lines are read again for the rejects file
             contents = await asyncio.to_thread(_lines_of, source, encoding, {line_no for line_no, _ in repeated})
             for line_no, key in repeated:
                 rejects.add(line_no, repeated_activity(key), contents.get(line_no, ""))
-        if aggregated is None:
-            await merger.stage_structures()
-        await merger.analyze("stg_activity", "stg_person", "stg_structure",  # PostgreSQL only: no child there
-                             targets=("directory_persons", "directory_structures", "directory_activities"))
+        built: asyncio.Task[dict[str, Counts]] | None = None
+        if side is not None:
+            built = asyncio.create_task(side.build())
+            cleanup.push_async_callback(_stopped, built)
+            await merger.analyze("stg_person", targets=("directory_persons",))
+        else:
+            if aggregated is None:
+                await merger.stage_structures()
+            await merger.analyze("stg_activity", "stg_person", "stg_structure",  # PostgreSQL only: no child there
+                                 targets=("directory_persons", "directory_structures", "directory_activities"))
         stage("merging the persons")
         report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
         changed = report.details["persons"]
@@ -474,22 +529,13 @@ async def _import(
             search = await merger.refresh_search(work)
             if search is not None:
                 cleanup.push_async_callback(search.close)
-        sorted_lines = None
-        stage("merging the structures")
-        released = []  # SQLite: staging files read for the last time, dropped from the page cache meanwhile
-        if aggregated is not None:  # SQLite: aggregated (and sorted) by a child process during the persons' merge
-            used = await merger.stage_structures(aggregated)
-            sorted_lines = f"stg_agg.{aggregate.SORTED}" if used and aggregated.sort else None
-            released.append(asyncio.create_task(asyncio.to_thread(_release, parts.scratch)))
-        report.details["structures"] = await merger.merge(
-            "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
-        )
-        stage("merging the activities")
-        report.details["activities"] = await merger.merge(
-            "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
-        )
-        if aggregated is not None:
-            released.append(asyncio.create_task(asyncio.to_thread(_release, [str(work / "structures.db")])))
+        released: list[asyncio.Task[None]] = []  # SQLite: staging files dropped from the page cache meanwhile
+        if built is not None:
+            stage("merging the structures and the activities")
+            with timed(steps, "structures and activities: wait for the second connection"):
+                report.details.update(await built)
+        else:
+            await _structures_and_activities(merger, report, aggregated, parts, work, stage, released)
         if search is not None:
             stage("loading the search index")
             with timed(steps, "search postings: wait for the child, load"):
@@ -497,9 +543,12 @@ async def _import(
         stage("counting the words")
         await merger.count_words(await _words(parts, counted))
         await asyncio.gather(*released)
+        if side is not None:
+            with timed(steps, "swap in the second connection's tables"):
+                await side.swap(connection)
         await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
-        await merger.finish("directory_persons", "directory_structures", "directory_activities",
-                            "directory_search_persons", POSTINGS, VOCABULARY)
+        loaded = ("directory_structures", "directory_activities") if side is None else ()  # the side analysed its
+        await merger.finish("directory_persons", *loaded, "directory_search_persons", POSTINGS, VOCABULARY)
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")

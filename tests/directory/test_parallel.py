@@ -178,6 +178,8 @@ class _Messages:
 
 
 class _Staging:
+    connection = None  # activities and persons on the same connection
+
     async def write(self, rows: Any) -> None:
         assert not rows
 

@@ -1,0 +1,158 @@
+"""PostgreSQL, a first load: the structures and the activities built on a second connection, beside the persons.
+
+After the parsing, a first load of the national file is about 45 s of server work on one core (the persons, their
+indexes and the search's ordered copy; the structures, the activities and their indexes) while the other core
+idles. On a first load (both tables empty) the structures and activities need nothing from the persons, so a
+second connection does them at the same time:
+
+1. it stages the activity lines itself (the parsing processes' ``COPY`` text goes to it; the persons' to the
+   import's connection), and removes the repeated lines of the persons listed in several places once the
+   import's connection has folded them (:meth:`SideBuild.remove_repeats`);
+2. it aggregates the structures, loads ``directory_structures_next`` and ``directory_activities_next`` (the live
+   tables' columns and defaults: the same id sequences), builds their indexes and constraints under ``_next``
+   names, analyses them and commits: scratch tables that nothing reads;
+3. the import's own transaction then swaps them in (:meth:`SideBuild.swap`): each sequence changes owner, the
+   empty live table is dropped, the new one and its indexes take the live names. The directory therefore
+   changes only when the import's transaction commits; if anything fails, the ``_next`` tables are dropped
+   (:meth:`SideBuild.close`), and any a crash left are dropped by the next import.
+
+Imports take a transaction-level advisory lock first (:func:`lock`): one import at a time, so that no import
+drops or swaps another's tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
+from directory.merge import BULK_INDEXES, Counts, Merger, Steps
+from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
+from directory.staging import Staging
+
+SUFFIX = "_next"
+TABLES = {  # table: (staging table, natural key, columns)
+    "directory_structures": ("stg_structure", "key", STRUCTURE_COLUMNS),
+    "directory_activities": ("stg_activity", "key", ACTIVITY_COLUMNS),
+}
+_LOCK = 0x6D7373616E7465  # the advisory lock of directory imports ("mssante")
+
+
+async def lock(connection: AsyncConnection) -> None:
+    """PostgreSQL: wait for any other directory import to finish; held until this transaction ends."""
+    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+
+
+async def applies(connection: AsyncConnection) -> bool:
+    """A PostgreSQL first load: no structure and no activity yet."""
+    if connection.dialect.name != "postgresql":
+        return False
+    found = await connection.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM directory_structures) OR EXISTS (SELECT 1 FROM directory_activities)"))
+    return not found.scalar_one()
+
+
+def _next_definition(table: str, name: str, definition: str) -> str:
+    """A bulk index or constraint of ``table`` (:data:`directory.merge.BULK_INDEXES`) for the ``_next`` table."""
+    renamed = definition.replace(f"{name} ", f"{name}{SUFFIX} ", 1)
+    moved = renamed.replace(f" {table} ", f" {table}{SUFFIX} ", 1)
+    if renamed in (definition, moved):
+        raise AssertionError(f"cannot place {name} on {table}{SUFFIX}: {definition}")
+    return moved
+
+
+async def drop_leftovers(connection: AsyncConnection) -> None:
+    await connection.execute(text(f"DROP TABLE IF EXISTS {', '.join(table + SUFFIX for table in TABLES)}"))
+
+
+class SideBuild:
+    """The second connection of a PostgreSQL first load (see the module docstring)."""
+
+    def __init__(self, engine: AsyncEngine, seen: date, now: datetime, steps: Steps | None) -> None:
+        self.engine, self.seen, self.now, self.steps = engine, seen, now, steps
+        self._stack = contextlib.AsyncExitStack()
+        self.connection: AsyncConnection | None = None
+        self.merger: Merger | None = None
+        self.staging: Staging | None = None
+        self.built = False
+
+    async def open(self) -> Staging:
+        """Connect, drop what a crashed import left, and create the activity staging table: returned, for the
+        parsing's ``COPY``."""
+        connection = await self._stack.enter_async_context(self.engine.connect())
+        self.connection = connection
+        await drop_leftovers(connection)
+        await connection.commit()
+        await connection.begin()
+        self.merger = Merger(connection, self.seen, self.now, steps=self.steps)
+        await self.merger.prepare()
+        self.staging = Staging(connection, "stg_activity", STAGED_ACTIVITY)
+        await self.staging.create()
+        return self.staging
+
+    async def remove_repeats(self, folded: list[str]) -> list[tuple[int, str]]:
+        """The activity lines repeated by the persons listed in several places (``folded``: their idNats, from
+        :meth:`directory.merge.Merger.fold_persons`), removed; returned for the rejects file."""
+        connection, merger = self._open()
+        await connection.execute(text("CREATE TEMP TABLE stg_folded (id_nat TEXT NOT NULL) ON COMMIT DROP"))
+        if folded:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.copy_records_to_table("stg_folded", records=[(id_nat,) for id_nat in folded])
+        return await merger.duplicates("stg_activity", "key", among="stg_folded")
+
+    async def build(self) -> dict[str, Counts]:
+        """Step 2: the ``_next`` tables, committed; the counts of the report."""
+        connection, merger = self._open()
+        await merger.stage_structures()
+        counts: dict[str, Counts] = {}
+        for table, (staging, key, columns) in TABLES.items():
+            target = f"{table}{SUFFIX}"
+            await merger.run(f"CREATE TABLE {target} (LIKE {table} INCLUDING DEFAULTS)")
+            listed = ", ".join(columns)
+            counts[table.removeprefix("directory_")] = Counts(inserted=await merger.run(
+                f"INSERT INTO {target} ({key}, {listed}, active, last_seen, updated_at) "  # noqa: S608
+                f"SELECT {key}, {listed}, true, :seen, :now FROM {staging}"))
+            for name, definition in BULK_INDEXES["postgresql"][table].items():
+                await merger.run(_next_definition(table, name, definition))
+            await merger.run(f"ANALYZE {target}")
+        await connection.commit()
+        self.built = True
+        return counts
+
+    async def swap(self, connection: AsyncConnection) -> None:
+        """Step 3, in the import's transaction: the ``_next`` tables become the live ones."""
+        if not self.built:
+            raise AssertionError("the side build has not committed its tables")
+        for table in TABLES:
+            sequence = (await connection.execute(text("SELECT pg_get_serial_sequence(:table, 'id')"),
+                                                 {"table": table})).scalar_one()
+            if sequence is not None:
+                await connection.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY {table}{SUFFIX}.id"))
+            await connection.execute(text(f"DROP TABLE {table}"))
+            await connection.execute(text(f"ALTER TABLE {table}{SUFFIX} RENAME TO {table}"))
+            for name in BULK_INDEXES["postgresql"][table]:
+                await connection.execute(text(f"ALTER INDEX {name}{SUFFIX} RENAME TO {name}"))
+
+    async def close(self) -> None:
+        """Whatever happened: this connection's transaction ends, and ``_next`` tables not swapped in (a failed
+        import) are dropped."""
+        try:
+            if self.connection is not None:
+                if self.connection.in_transaction():
+                    with contextlib.suppress(Exception):  # after a failure (the import's error is the one told)
+                        await self.connection.rollback()
+                if self.built:
+                    await drop_leftovers(self.connection)
+                    await self.connection.commit()
+        finally:
+            await self._stack.aclose()
+
+    def _open(self) -> tuple[AsyncConnection, Merger]:
+        if self.connection is None or self.merger is None:
+            raise AssertionError("the side build is not open")
+        return self.connection, self.merger

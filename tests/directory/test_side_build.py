@@ -1,0 +1,124 @@
+"""PostgreSQL's first load builds the structures and activities on a second connection and swaps them in
+(``directory.side_build``): the result is the one the single connection gives, and a failure at any point
+leaves the directory as it was, with no scratch table behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from directory import importer, side_build
+from directory.importer import import_file
+from directory.merge import Merger
+from directory.models import Activity, Structure
+from storage.engine import Database
+from tests.directory.helpers import read_lines, small, with_field, write_lines
+
+ID_NAT, FAMILY = 2, 7  # positions in the generated 56-column file
+NEXT = ("directory_structures_next", "directory_activities_next")
+
+
+@pytest.fixture
+async def pg(postgres_url: str) -> AsyncIterator[Database]:
+    database = Database(postgres_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _scalar(database: Database, sql: str) -> Any:
+    async with database.engine.connect() as connection:
+        return (await connection.execute(text(sql))).scalar_one()
+
+
+async def _leftovers(database: Database) -> list[str]:
+    async with database.engine.connect() as connection:
+        found = await connection.execute(text("SELECT relname FROM pg_class WHERE relname LIKE '%\\_next%'"))
+        return sorted(str(row[0]) for row in found)
+
+
+async def _rows(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    async with database.read() as session:
+        for model in (Structure, Activity):
+            columns = [column for column in model.__table__.c if column.name not in ("id", "updated_at")]
+            out[model.__tablename__] = sorted(tuple(row) for row in (await session.execute(select(*columns))).all())
+    return out
+
+
+async def test_first_load_on_two_connections_gives_the_single_connection_result(
+        pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    generated = small(tmp_path, persons=120, seed=3)
+    report = await import_file(pg, generated.activity_path)
+    side = await _rows(pg)
+    assert await _leftovers(pg) == []
+    # the sequences went with the new tables: still owned by the live columns, and later rows get new ids
+    for table in ("directory_structures", "directory_activities"):
+        assert await _scalar(pg, f"SELECT pg_get_serial_sequence('{table}', 'id')") == f"public.{table}_id_seq"
+    largest = await _scalar(pg, "SELECT max(id) FROM directory_activities")
+    header, *lines = read_lines(generated.activity_path)
+    newer = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202612010000.txt",
+                        [header, *lines, with_field(with_field(lines[1], ID_NAT, "899999999999"), FAMILY, "NOUVELLE")])
+    assert (await import_file(pg, newer)).details["activities"].inserted == 1  # not a first load: one connection
+    assert await _scalar(pg, "SELECT max(id) FROM directory_activities") > largest
+    # the same file with the side build turned off gives the same rows and counts
+    async with pg.engine.begin() as connection:
+        await connection.execute(text("TRUNCATE directory_structures, directory_activities, directory_persons, "
+                                      "directory_search_persons, directory_imports"))
+    monkeypatch.setattr(side_build, "applies", _never)
+    single = await import_file(pg, generated.activity_path)
+    assert await _rows(pg) == side
+    assert single.details == report.details
+
+
+async def _never(_connection: Any) -> bool:
+    return False
+
+
+@pytest.mark.parametrize("where", ["persons", "side", "after"])
+async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_table(
+        pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """``persons``: the import's connection fails while the side build runs; ``side``: the side build fails;
+    ``after``: the import fails after the side build committed its tables."""
+    generated = small(tmp_path, persons=60, seed=4)
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError(f"broken {where}")
+
+    if where == "persons":
+        monkeypatch.setattr(Merger, "refresh_search", broken)
+    elif where == "side":
+        monkeypatch.setattr(side_build.SideBuild, "swap", broken)  # never reached: the build fails first
+        original = Merger.run
+
+        async def run(self: Merger, sql: str) -> int:
+            if "directory_activities_next" in sql and sql.startswith("ALTER TABLE"):
+                raise RuntimeError("broken side")
+            return await original(self, sql)
+
+        monkeypatch.setattr(Merger, "run", run)
+    else:
+        monkeypatch.setattr(importer, "_words", broken)
+    with pytest.raises(RuntimeError, match=f"broken {where}"):
+        await import_file(pg, generated.activity_path)
+    assert await _leftovers(pg) == []
+    for table in ("directory_persons", "directory_structures", "directory_activities", "directory_imports"):
+        assert await _scalar(pg, f"SELECT count(*) FROM {table}") == 0
+    monkeypatch.undo()
+    report = await import_file(pg, generated.activity_path)
+    assert report.details["activities"].inserted == generated.activity_lines
+
+
+async def test_tables_a_crash_left_are_dropped_by_the_next_import(pg: Database, tmp_path: Path) -> None:
+    async with pg.engine.begin() as connection:
+        for name in NEXT:
+            await connection.execute(text(f"CREATE TABLE {name} (id integer)"))
+    generated = small(tmp_path, persons=30, seed=5)
+    report = await import_file(pg, generated.activity_path)
+    assert report.details["activities"].inserted == generated.activity_lines
+    assert await _leftovers(pg) == []
