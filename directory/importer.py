@@ -520,15 +520,23 @@ async def _import(
             await merger.analyze("stg_activity", "stg_person", "stg_structure",  # PostgreSQL only: no child there
                                  targets=("directory_persons", "directory_structures", "directory_activities"))
         stage("merging the persons")
-        report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS)
+        # PostgreSQL's first load: the persons' indexes are built after the search's copy, so that its postings
+        # are gathered (in another process) meanwhile; SQLite has no such process
+        persons_indexes: list[str] | None = None if merger.sqlite else []
+        report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS,
+                                                       deferred=persons_indexes)
         changed = report.details["persons"]
         search = None
         if changed.inserted or changed.updated or changed.deactivated:
-            # PostgreSQL: the copy's postings are gathered in another process during the next two merges
+            # PostgreSQL: the copy's postings are gathered in another process during the next merges
             stage("rebuilding the search index")
             search = await merger.refresh_search(work)
             if search is not None:
                 cleanup.push_async_callback(search.close)
+        if persons_indexes:
+            stage("indexing the persons")
+            for definition in persons_indexes:
+                await merger.run(definition)
         released: list[asyncio.Task[None]] = []  # SQLite: staging files dropped from the page cache meanwhile
         if built is not None:
             stage("merging the structures and the activities")

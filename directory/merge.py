@@ -303,9 +303,11 @@ class Merger:
         return used
 
     async def merge(self, target: str, staging: str, key: str, columns: tuple[str, ...],
-                    presorted: str | None = None) -> Counts:
+                    presorted: str | None = None, deferred: list[str] | None = None) -> Counts:
         """Merge the staged rows into ``target`` (see the module docstring). ``presorted``: SQLite, a table of
-        the same rows already in key order (rowid order), read instead by a first load (no sort here)."""
+        the same rows already in key order (rowid order), read instead by a first load (no sort here).
+        ``deferred``: a first load's bulk indexes are added to this list instead of built here (the caller
+        builds them later, with :meth:`run`)."""
         listed = ", ".join(f"s.{column}" for column in columns)
 
         def insert(source: str) -> str:
@@ -331,7 +333,10 @@ class Merger:
             else:
                 counts.inserted = await self.run(f"{insert(s)} ORDER BY s.{key}")
             for definition in bulk_indexes.values():
-                await self.run(definition)
+                if deferred is not None:
+                    deferred.append(definition)
+                else:
+                    await self.run(definition)
             if fts:
                 for command, value in (("hashsize", FTS_HASH), ("rebuild", None), ("hashsize", 1024 * 1024)):
                     await self.run(_fts_command(command, value))

@@ -180,8 +180,9 @@ async def test_stages_after_the_reading_are_told_in_order(database: Database, tm
     await import_file(database, generated.activity_path, stage=stage)
     postings = [] if database.sqlite else ["loading the search index"]  # PostgreSQL's, gathered meanwhile
     # PostgreSQL's first load: structures and activities on a second connection (directory.side_build)
+    # and its persons' indexes after the search's copy (its postings are gathered meanwhile)
     merges = ["merging the structures", "merging the activities"] if database.sqlite else \
-        ["merging the structures and the activities"]
+        ["indexing the persons", "merging the structures and the activities"]
     assert told == [
         "grouping the persons and the structures", "merging the persons", "rebuilding the search index",
         *merges, *postings, "counting the words", "committing",
