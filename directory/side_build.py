@@ -16,8 +16,8 @@ second connection does them at the same time:
    changes only when the import's transaction commits; if anything fails, the ``_next`` tables are dropped
    (:meth:`SideBuild.close`), and any a crash left are dropped by the next import.
 
-Imports take a transaction-level advisory lock first (:func:`lock`): one import at a time, so that no import
-drops or swaps another's tables.
+Activity imports take a transaction-level advisory lock first (:func:`lock`): one import at a time (another is
+refused with a clear message), so that no import drops or swaps another's tables.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
+from directory.errors import ImportRefused
 from directory.merge import BULK_INDEXES, Counts, Merger, Steps
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import Staging
@@ -43,8 +44,12 @@ _LOCK = 0x6D7373616E7465  # the advisory lock of directory imports ("mssante")
 
 
 async def lock(connection: AsyncConnection) -> None:
-    """PostgreSQL: wait for any other directory import to finish; held until this transaction ends."""
-    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    """PostgreSQL: this import's lock, held until its transaction ends; refused (:class:`ImportRefused`, nothing
+    changed) while another directory import holds it, rather than waiting unseen behind it."""
+    taken = await connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK})
+    if not taken.scalar_one():
+        raise ImportRefused("another import of the directory is running on this database; nothing was imported "
+                            "(import again once it has finished)")
 
 
 async def applies(connection: AsyncConnection) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from directory import importer, side_build
+from directory.errors import ImportRefused
 from directory.importer import import_file
 from directory.merge import Merger
 from directory.models import Activity, Structure
@@ -122,3 +123,15 @@ async def test_tables_a_crash_left_are_dropped_by_the_next_import(pg: Database, 
     report = await import_file(pg, generated.activity_path)
     assert report.details["activities"].inserted == generated.activity_lines
     assert await _leftovers(pg) == []
+
+
+async def test_an_import_is_refused_while_another_runs(pg: Database, tmp_path: Path) -> None:
+    generated = small(tmp_path, persons=20, seed=6)
+    async with pg.engine.connect() as other:  # another import's transaction, holding the lock
+        await side_build.lock(other)
+        with pytest.raises(ImportRefused, match="another import of the directory is running"):
+            await import_file(pg, generated.activity_path)
+        await other.rollback()
+    assert await _scalar(pg, "SELECT count(*) FROM directory_persons") == 0
+    report = await import_file(pg, generated.activity_path)  # the lock went with that transaction
+    assert report.inserted == 20
