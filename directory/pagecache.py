@@ -29,6 +29,8 @@ def forget(fd: int, offset: int = 0, length: int = 0) -> None:
 def release(path: Path | str) -> None:
     """Write back and drop the cached pages of a whole file this import is done with; another connection may
     still hold it open (an attached SQLite staging file): only its cache goes. A file already gone is fine."""
+    if not hasattr(os, "posix_fadvise"):  # nor fdatasync, on some systems: nothing to drop, nothing to write
+        return
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
