@@ -241,8 +241,22 @@ async def measure_searches(url: str, count: int, baseline: int, seed: int) -> di
         await database.dispose()
 
 
+def memory_in_use() -> str:
+    """The machine's memory in use and its page cache, from /proc/meminfo: on the benchmark machine every GiB
+    touched past about 7 GiB in use costs ~11 s (docs/directory.md, "Late night of 2026-12-06"), so a run that
+    starts with a full page cache is not comparable with one that starts with an empty one."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            info = {line.split(":")[0]: int(line.split()[1]) for line in meminfo}
+    except OSError:
+        return "memory in use: unknown (no /proc/meminfo)"
+    used = (info["MemTotal"] - info["MemFree"]) / 2**20
+    return f"memory in use before the run: {used:.1f} GiB, of which page cache {info.get('Cached', 0) / 2**20:.1f} GiB"
+
+
 def bench_engine(name: str, url: str, paths: list[Path], args: argparse.Namespace) -> None:
     print(f"\n== {name}")
+    print(memory_in_use())
     if not args.search_only:
         asyncio.run(prepare(url))
         results, peak, parsing, whole = timed_import(url, paths, args.steps)
