@@ -302,17 +302,22 @@ class Merger:
         await self.run(f"CREATE INDEX {self.temp}ix_stg_structure_key ON stg_structure (key)")
         return used
 
+    @staticmethod
+    def insert(target: str, source: str, key: str, columns: tuple[str, ...]) -> str:
+        """``INSERT INTO target … SELECT … FROM source AS s``: the staged rows as new, active rows seen at this
+        extraction (``:seen``, ``:now``, bound by :meth:`run`)."""
+        listed = ", ".join(f"s.{column}" for column in columns)
+        return (f"INSERT INTO {target} ({key}, {', '.join(columns)}, active, last_seen, updated_at) "  # noqa: S608
+                f"SELECT s.{key}, {listed}, true, :seen, :now FROM {source} AS s")
+
     async def merge(self, target: str, staging: str, key: str, columns: tuple[str, ...],
                     presorted: str | None = None, deferred: list[str] | None = None) -> Counts:
         """Merge the staged rows into ``target`` (see the module docstring). ``presorted``: SQLite, a table of
         the same rows already in key order (rowid order), read instead by a first load (no sort here).
         ``deferred``: a first load's bulk indexes are added to this list instead of built here (the caller
         builds them later, with :meth:`run`)."""
-        listed = ", ".join(f"s.{column}" for column in columns)
-
-        def insert(source: str) -> str:
-            return (f"INSERT INTO {target} ({key}, {', '.join(columns)}, active, last_seen, updated_at) "  # noqa: S608
-                    f"SELECT s.{key}, {listed}, true, :seen, :now FROM {source} AS s")
+        def new_rows(source: str) -> str:
+            return self.insert(target, source, key, columns)
 
         s = f"{self.temp}{staging}"
         counts = Counts()
@@ -327,11 +332,11 @@ class Merger:
             # SQLite: in key order, so that the unique key's index (which it cannot drop) grows at its end;
             # PostgreSQL builds that index afterwards by sorting, and the sort here was half the statement
             if not self.sqlite:
-                counts.inserted = await self.run(insert(s))
+                counts.inserted = await self.run(new_rows(s))
             elif presorted is not None:  # its rowid order is the key order: no sort here
-                counts.inserted = await self.run(f"{insert(presorted)} ORDER BY s.rowid")
+                counts.inserted = await self.run(f"{new_rows(presorted)} ORDER BY s.rowid")
             else:
-                counts.inserted = await self.run(f"{insert(s)} ORDER BY s.{key}")
+                counts.inserted = await self.run(f"{new_rows(s)} ORDER BY s.{key}")
             for definition in bulk_indexes.values():
                 if deferred is not None:
                     deferred.append(definition)
@@ -353,7 +358,7 @@ class Merger:
             f"AND EXISTS (SELECT 1 FROM {s} AS s WHERE s.{key} = {target}.{key})"
         )
         counts.inserted = await self.run(
-            f"{insert(s)} WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key}) ORDER BY s.{key}"  # noqa: S608
+            f"{new_rows(s)} WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key}) ORDER BY s.{key}"  # noqa: S608
         )
         counts.deactivated = await self.run(
             f"UPDATE {target} SET active = false, updated_at = :now WHERE active "  # noqa: S608

@@ -118,10 +118,8 @@ class SideBuild:
         for table, (staging, key, columns) in TABLES.items():
             target = f"{table}{SUFFIX}"
             await merger.run(f"CREATE TABLE {target} (LIKE {table} INCLUDING DEFAULTS)")
-            listed = ", ".join(columns)
-            counts[table.removeprefix("directory_")] = Counts(inserted=await merger.run(
-                f"INSERT INTO {target} ({key}, {listed}, active, last_seen, updated_at) "  # noqa: S608
-                f"SELECT {key}, {listed}, true, :seen, :now FROM {staging}"))
+            inserted = await merger.run(merger.insert(target, staging, key, columns))
+            counts[table.removeprefix("directory_")] = Counts(inserted=inserted)
             for name, definition in BULK_INDEXES["postgresql"][table].items():
                 await merger.run(_next_definition(table, name, definition))
             await merger.run(f"ANALYZE {target}")

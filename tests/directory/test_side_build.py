@@ -4,7 +4,6 @@ leaves the directory as it was, with no scratch table behind."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,8 @@ ID_NAT, FAMILY = 2, 7  # positions in the generated 56-column file
 NEXT = ("directory_structures_next", "directory_activities_next")
 
 
-@pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[Database]:
-    database = Database(postgres_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
+# the ``database`` fixture (tests/conftest.py) on PostgreSQL only: the side build is PostgreSQL's
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
 async def _scalar(database: Database, sql: str) -> Any:
@@ -53,27 +47,27 @@ async def _rows(database: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def test_first_load_on_two_connections_gives_the_single_connection_result(
-        pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generated = small(tmp_path, persons=120, seed=3)
-    report = await import_file(pg, generated.activity_path)
-    side = await _rows(pg)
-    assert await _leftovers(pg) == []
+    report = await import_file(database, generated.activity_path)
+    side = await _rows(database)
+    assert await _leftovers(database) == []
     # the sequences went with the new tables: still owned by the live columns, and later rows get new ids
     for table in ("directory_structures", "directory_activities"):
-        assert await _scalar(pg, f"SELECT pg_get_serial_sequence('{table}', 'id')") == f"public.{table}_id_seq"
-    largest = await _scalar(pg, "SELECT max(id) FROM directory_activities")
+        assert await _scalar(database, f"SELECT pg_get_serial_sequence('{table}', 'id')") == f"public.{table}_id_seq"
+    largest = await _scalar(database, "SELECT max(id) FROM directory_activities")
     header, *lines = read_lines(generated.activity_path)
     newer = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202612010000.txt",
                         [header, *lines, with_field(with_field(lines[1], ID_NAT, "899999999999"), FAMILY, "NOUVELLE")])
-    assert (await import_file(pg, newer)).details["activities"].inserted == 1  # not a first load: one connection
-    assert await _scalar(pg, "SELECT max(id) FROM directory_activities") > largest
+    assert (await import_file(database, newer)).details["activities"].inserted == 1  # not a first load: one connection
+    assert await _scalar(database, "SELECT max(id) FROM directory_activities") > largest
     # the same file with the side build turned off gives the same rows and counts
-    async with pg.engine.begin() as connection:
+    async with database.engine.begin() as connection:
         await connection.execute(text("TRUNCATE directory_structures, directory_activities, directory_persons, "
                                       "directory_search_persons, directory_imports"))
     monkeypatch.setattr(side_build, "applies", _never)
-    single = await import_file(pg, generated.activity_path)
-    assert await _rows(pg) == side
+    single = await import_file(database, generated.activity_path)
+    assert await _rows(database) == side
     assert single.details == report.details
 
 
@@ -83,7 +77,7 @@ async def _never(_connection: Any) -> bool:
 
 @pytest.mark.parametrize("where", ["persons", "side", "after"])
 async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_table(
-        pg: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+        database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     """``persons``: the import's connection fails while the side build runs; ``side``: the side build fails;
     ``after``: the import fails after the side build committed its tables."""
     generated = small(tmp_path, persons=60, seed=4)
@@ -106,32 +100,32 @@ async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_tabl
     else:
         monkeypatch.setattr(importer, "_words", broken)
     with pytest.raises(RuntimeError, match=f"broken {where}"):
-        await import_file(pg, generated.activity_path)
-    assert await _leftovers(pg) == []
+        await import_file(database, generated.activity_path)
+    assert await _leftovers(database) == []
     for table in ("directory_persons", "directory_structures", "directory_activities", "directory_imports"):
-        assert await _scalar(pg, f"SELECT count(*) FROM {table}") == 0
+        assert await _scalar(database, f"SELECT count(*) FROM {table}") == 0
     monkeypatch.undo()
-    report = await import_file(pg, generated.activity_path)
+    report = await import_file(database, generated.activity_path)
     assert report.details["activities"].inserted == generated.activity_lines
 
 
-async def test_tables_a_crash_left_are_dropped_by_the_next_import(pg: Database, tmp_path: Path) -> None:
-    async with pg.engine.begin() as connection:
+async def test_tables_a_crash_left_are_dropped_by_the_next_import(database: Database, tmp_path: Path) -> None:
+    async with database.engine.begin() as connection:
         for name in NEXT:
             await connection.execute(text(f"CREATE TABLE {name} (id integer)"))
     generated = small(tmp_path, persons=30, seed=5)
-    report = await import_file(pg, generated.activity_path)
+    report = await import_file(database, generated.activity_path)
     assert report.details["activities"].inserted == generated.activity_lines
-    assert await _leftovers(pg) == []
+    assert await _leftovers(database) == []
 
 
-async def test_an_import_is_refused_while_another_runs(pg: Database, tmp_path: Path) -> None:
+async def test_an_import_is_refused_while_another_runs(database: Database, tmp_path: Path) -> None:
     generated = small(tmp_path, persons=20, seed=6)
-    async with pg.engine.connect() as other:  # another import's transaction, holding the lock
+    async with database.engine.connect() as other:  # another import's transaction, holding the lock
         await side_build.lock(other)
         with pytest.raises(ImportRefused, match="another import of the directory is running"):
-            await import_file(pg, generated.activity_path)
+            await import_file(database, generated.activity_path)
         await other.rollback()
-    assert await _scalar(pg, "SELECT count(*) FROM directory_persons") == 0
-    report = await import_file(pg, generated.activity_path)  # the lock went with that transaction
+    assert await _scalar(database, "SELECT count(*) FROM directory_persons") == 0
+    report = await import_file(database, generated.activity_path)  # the lock went with that transaction
     assert report.inserted == 20
