@@ -49,7 +49,7 @@ from directory.merge import (
     timed,
 )
 from directory.models import ImportRun
-from directory.pagecache import release
+from directory.pagecache import Bound, release, sqlite_import_files
 from directory.parallel import Done, Failed, Parts, merge_words, open_parts
 from directory.postings import POSTINGS, VOCABULARY
 from directory.side_build import SideBuild
@@ -403,7 +403,8 @@ async def _transaction(
 ) -> ImportReport:
     # the parsing processes' staging files (SQLite) go next to the database: the disk that has room for it
     near = Path(database.sqlite_path).parent if database.sqlite_path is not None else None
-    with tempfile.TemporaryDirectory(prefix="mssante-import-", dir=near) as scratch:
+    with tempfile.TemporaryDirectory(prefix="mssante-import-", dir=near) as scratch, \
+            _bounded(database, Path(scratch)) as bound:
         # ``after``: once the import's transaction has ended (committed or rolled back): PostgreSQL's side build
         async with database.engine.connect() as connection, contextlib.AsyncExitStack() as after:
             transaction = await connection.begin()
@@ -414,6 +415,8 @@ async def _transaction(
                                            discard=database.sqlite_path is not None, steps=steps)
                 report.rejected = rejects.count
                 stage("committing")
+                if bound is not None:
+                    bound.drain()
                 with timed(steps, "COMMIT"):
                     await transaction.commit()
             except BaseException:
@@ -425,6 +428,14 @@ async def _transaction(
                 else:  # an in-memory database lives in its one connection: it is put back as it was
                     await restore(connection)
     return report
+
+
+def _bounded(database: Database, scratch: Path) -> contextlib.AbstractContextManager[Bound | None]:
+    """SQLite on a file: its log, temporary database and staging files stay out of most of the page cache
+    (:class:`directory.pagecache.Bound`); PostgreSQL writes its own files."""
+    if database.sqlite_path is None:
+        return contextlib.nullcontext()
+    return Bound(sqlite_import_files(Path(database.sqlite_path), scratch))
 
 
 async def _import(

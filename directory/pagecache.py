@@ -10,14 +10,25 @@ and the SQLite commit, which writes the whole new database file, paid it all: se
 ``POSIX_FADV_DONTNEED`` asks the kernel to drop a file's clean cached pages (dirty pages are written back
 first, by :func:`release`); the file itself is unchanged and reading it again simply reads the disk. Where
 the call does not exist (not Linux), nothing is dropped: only memory use differs, never a result.
+
+A SQLite import also writes about 2 GB of write-ahead log and 1 GB of temporary database, which the kernel
+would keep cached whole until the commit's checkpoint has copied the log into the database file: with the
+database file itself, 6 GiB of page cache at the commit. :class:`Bound` keeps those files' cached pages to
+their most recent part while the import writes them (measured: 6.2 -> 3.8 GiB in use at the commit).
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 _PAGE = 4096
+STEP = 128 * 1024 * 1024  # a file is trimmed each time it has grown by this much since its last trim
+KEEP = 128 * 1024 * 1024  # down to its last this many bytes (the pages just written, the likeliest read again;
+# keeping 512 MiB of each left 4.6 GiB in use at the commit and cost the import 10 s, keeping none 4 s)
 
 
 def forget(fd: int, offset: int = 0, length: int = 0) -> None:
@@ -55,3 +66,98 @@ class ReadBehind:
         if position - self.dropped >= self.every or (last and position > self.dropped):
             forget(self.fd, self.dropped, position - self.dropped)
             self.dropped = position - position % _PAGE
+
+
+def _open_files() -> Iterator[tuple[str, str]]:
+    """This process's open files: a path that opens each (``/proc/self/fd/N``, which works for a deleted file
+    too) and the file's own path as the kernel tells it. Nothing where ``/proc`` does not exist."""
+    try:
+        numbers = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for number in numbers:
+        handle = f"/proc/self/fd/{number}"
+        try:
+            yield handle, os.readlink(handle)
+        except OSError:  # closed meanwhile
+            continue
+
+
+class Bound:
+    """A thread that bounds the page cache of the files ``wanted`` (by the path the kernel gives an open file)
+    among those this process holds open: each time one has grown by ``step`` bytes since it was last trimmed,
+    its dirty pages are written back (they cannot be dropped otherwise) and its cached pages dropped but for
+    its last ``keep`` bytes. After :meth:`drain`, each round drops every clean cached page of those files (a
+    SQLite commit: its checkpoint reads the log once). Advice only: an error leaves a file as it is."""
+
+    def __init__(self, wanted: Callable[[str], bool], *, step: int = STEP, keep: int = KEEP,
+                 interval: float = 0.25) -> None:
+        self.wanted, self.step, self.keep, self.interval = wanted, step, keep, interval
+        self.trimmed: dict[str, int] = {}  # a trimmed file's path -> how many times (for the tests)
+        self._sizes: dict[tuple[int, int], int] = {}  # (device, inode) -> its size at its last trim
+        self._draining = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="page cache bound", daemon=True)
+
+    def __enter__(self) -> Bound:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def drain(self) -> None:
+        self._draining = True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+    def tick(self) -> None:
+        """One round over the open files."""
+        for handle, target in _open_files():
+            if not self.wanted(target):
+                continue
+            try:
+                fd = os.open(handle, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                self._trim(fd, target)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    def _trim(self, fd: int, target: str) -> None:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            return
+        if self._draining:
+            forget(fd)
+        else:
+            key = (status.st_dev, status.st_ino)
+            if status.st_size - self._sizes.get(key, 0) < self.step:
+                return
+            self._sizes[key] = status.st_size
+            end = status.st_size - self.keep
+            end -= end % _PAGE
+            if end <= 0:
+                return
+            os.fdatasync(fd)
+            forget(fd, 0, end)
+        self.trimmed[target] = self.trimmed.get(target, 0) + 1
+
+
+def sqlite_import_files(database: Path, scratch: Path) -> Callable[[str], bool]:
+    """The files a SQLite import writes besides the database file (whose pages the searches read next): its
+    write-ahead log, SQLite's temporary files (its temporary database: deleted, named ``etilqs_…``) and the
+    import's scratch directory."""
+    log = os.path.realpath(database) + "-wal"
+    inside = os.path.realpath(scratch) + os.sep
+
+    def wanted(target: str) -> bool:
+        return target == log or target.startswith(inside) or os.path.basename(target).startswith("etilqs_")
+
+    return wanted

@@ -7,11 +7,15 @@ import io
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
+from sqlalchemy import text
 
-from directory import importer, pagecache, parallel
+from directory import importer, merge, pagecache, parallel
 from directory.importer import import_file
 from directory.parallel import Part
 from storage.engine import Database
@@ -116,3 +120,107 @@ async def test_a_sqlite_import_releases_its_staging_files(sqlite_url: str, tmp_p
         await database.dispose()
     assert report.details["activities"].inserted > 0
     assert released == ["part0.db", "part1.db", "structures.db"]
+
+
+def _grow(stream: BinaryIO, size: int) -> bytes:
+    """``size`` more bytes at the end of ``stream``'s file, left unwritten to the disk (dirty pages)."""
+    data = os.urandom(size)
+    stream.write(data)
+    stream.flush()
+    return data
+
+
+def test_bound_trims_a_growing_file_to_its_last_pages(tmp_path: Path) -> None:
+    """Each time the file has grown by ``step`` bytes, its pages but the last ``keep`` bytes' are written back
+    and dropped; a file not wanted and a file that has not grown enough since its last trim are left alone."""
+    log, other = tmp_path / "imp.db-wal", tmp_path / "imp.db"
+    kept = _cached_file(other, 8 * MIB)
+    bound = pagecache.Bound(lambda target: target == str(log.resolve()), step=4 * MIB, keep=4 * MIB)
+    with log.open("w+b") as stream:
+        data = _grow(stream, 3 * MIB)
+        bound.tick()  # less than a step: nothing to do
+        assert _cached_pages(log) == 3 * MIB // PAGE and bound.trimmed == {}
+        data += _grow(stream, 13 * MIB)
+        bound.tick()
+        assert 4 * MIB // PAGE <= _cached_pages(log) <= 4 * MIB // PAGE + FOLIO
+        assert bound.trimmed == {str(log.resolve()): 1}
+        stream.seek(0)
+        assert stream.read() == data  # the dropped pages were written back first: read again from the disk
+        bound.tick()  # read back whole, but not grown since: left cached
+        assert _cached_pages(log) == 16 * MIB // PAGE and bound.trimmed == {str(log.resolve()): 1}
+        data += _grow(stream, 4 * MIB)
+        bound.tick()
+        assert 4 * MIB // PAGE <= _cached_pages(log) <= 4 * MIB // PAGE + FOLIO
+    assert log.read_bytes() == data
+    assert _cached_pages(other) == 8 * MIB // PAGE and other.read_bytes() == kept
+
+
+def test_a_draining_bound_drops_every_clean_page_at_each_round(tmp_path: Path) -> None:
+    log = tmp_path / "imp.db-wal"
+    data = _cached_file(log, 2 * MIB)
+    bound = pagecache.Bound(lambda target: target == str(log.resolve()), step=64 * MIB, keep=0)
+    with log.open("rb") as stream:
+        bound.tick()
+        assert _cached_pages(log) == 2 * MIB // PAGE  # far from a step
+        bound.drain()
+        bound.tick()
+        assert _cached_pages(log) == 0
+        assert stream.read() == data
+
+
+def test_a_bound_runs_in_its_thread_until_left(tmp_path: Path) -> None:
+    log = tmp_path / "imp.db-wal"
+    with log.open("w+b") as stream, pagecache.Bound(lambda target: target == str(log.resolve()),
+                                                     step=MIB, keep=0, interval=0.01) as bound:
+        _grow(stream, 4 * MIB)
+        for _ in range(500):
+            if bound.trimmed:
+                break
+            time.sleep(0.01)
+        assert bound.trimmed == {str(log.resolve()): 1}
+        assert _cached_pages(log) <= FOLIO
+    rounds = dict(bound.trimmed)
+    with log.open("ab") as stream:  # the thread has stopped: nothing more is trimmed
+        _grow(stream, 4 * MIB)
+    time.sleep(0.05)
+    assert bound.trimmed == rounds
+
+
+def test_the_files_a_sqlite_import_bounds(tmp_path: Path) -> None:
+    wanted = pagecache.sqlite_import_files(tmp_path / "data" / "mssante.db", tmp_path / "data" / "mssante-import-x")
+    base = str(tmp_path.resolve() / "data")
+    assert wanted(f"{base}/mssante.db-wal")
+    assert wanted(f"{base}/mssante-import-x/part0.db")
+    assert wanted("/var/tmp/etilqs_1a4555cda5feeb0e (deleted)")
+    assert not wanted(f"{base}/mssante.db")  # the searches read its pages next
+    assert not wanted(f"{base}/mssante.db-shm")
+    assert not wanted(f"{base}/mssante-import-xy/part0.db")
+    assert not wanted(f"{base}/blobs/ab/cd")
+
+
+async def test_a_sqlite_import_bounds_its_log_and_temporary_database(sqlite_url: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a small page cache for the import's connection, SQLite writes its temporary database to a file;
+    the import trims it and the log as they grow, and drains them at the commit; nothing is lost."""
+    bounds: list[pagecache.Bound] = []
+
+    def bound(wanted: Callable[[str], bool]) -> pagecache.Bound:
+        bounds.append(pagecache.Bound(wanted, step=64 * 1024, keep=0, interval=0.005))
+        return bounds[-1]
+
+    monkeypatch.setattr(importer, "Bound", bound)
+    monkeypatch.setattr(merge, "IMPORT_CACHE_KIB", 256)
+    database = Database(sqlite_url)
+    try:
+        generated = small(tmp_path, persons=1500, seed=12)
+        report = await import_file(database, generated.activity_path, processes=1, batch=200)
+        async with database.engine.connect() as connection:
+            persons = (await connection.execute(text("SELECT count(*) FROM directory_persons"))).scalar_one()
+            activities = (await connection.execute(text("SELECT count(*) FROM directory_activities"))).scalar_one()
+    finally:
+        await database.dispose()
+    assert persons == report.details["persons"].inserted == 1500
+    assert activities == report.details["activities"].inserted > 1500
+    (trimmed,) = bounds
+    assert any(path.endswith(".db-wal") for path in trimmed.trimmed), trimmed.trimmed
+    assert any(os.path.basename(path).startswith("etilqs_") for path in trimmed.trimmed), trimmed.trimmed
