@@ -497,10 +497,14 @@ async def _import(
                 first_load = await merger.empty("directory_activities")
                 aggregated = await aggregate.start(structures, parts.scratch, sort=first_load)
                 cleanup.push_async_callback(aggregated.close)
+                # a first load reads its activity lines from the child's sorted copy: they are copied into the
+                # temporary database only if some must be removed (Merger.duplicates)
+                merger.uncopied = attached if first_load else []
             with timed(steps, "copy of the parts' staging files"):
                 for name in attached:
-                    await connection.execute(text(f"INSERT INTO temp.stg_activity SELECT * FROM {name}.stg_activity"))  # noqa: S608
-                    await connection.execute(text(f"INSERT INTO temp.stg_person SELECT * FROM {name}.stg_person"))  # noqa: S608
+                    tables = ["stg_person"] if name in merger.uncopied else ["stg_activity", "stg_person"]
+                    for table in tables:
+                        await connection.execute(text(f"INSERT INTO temp.{table} SELECT * FROM {name}.{table}"))  # noqa: S608
         else:
             report.read = await _load_mailboxes(_Batches(header, encoding, bounded_lines(stream), rejects, batch,
                                                          len(first)), staging, progress, source.size)

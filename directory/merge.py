@@ -179,6 +179,9 @@ class Merger:
         self.params: dict[str, Any] = {"seen": seen, "now": now}
         self.temp = "temp." if self.sqlite else ""
         self.removed = False  # duplicates() removed staged lines
+        # SQLite: the attached parsing processes' files whose activity lines are not in temp.stg_activity (a first
+        # load's merge reads them from the aggregation's sorted copy); duplicates() reads them there
+        self.uncopied: list[str] = []
 
     async def prepare(self) -> None:
         """Per-import tuning: a large page cache on SQLite (index inserts), more sort memory on PostgreSQL."""
@@ -224,7 +227,10 @@ class Merger:
             if await self.empty(f"{self.temp}{among}"):
                 return []
             source = "stg_candidate"
-            await self.run(self._create_as(source, f"SELECT line_no, {key} FROM {self.temp}{staging} "  # noqa: S608
+            lines = " UNION ALL ".join(
+                f"SELECT line_no, {key}, id_nat FROM {table}"  # noqa: S608
+                for table in [f"{self.temp}{staging}", *(f"{name}.{staging}" for name in self.uncopied)])
+            await self.run(self._create_as(source, f"SELECT line_no, {key} FROM ({lines}) AS lines "  # noqa: S608
                                                    f"WHERE id_nat IN (SELECT id_nat FROM {self.temp}{among})"))
         await self.run(f"CREATE INDEX {self.temp}ix_{source}_key ON {source} ({key}, line_no)")
         later = (
@@ -237,6 +243,9 @@ class Merger:
         rows = [(int(row[0]), str(row[1])) for row in result]
         if rows:
             self.removed = True
+            for name in self.uncopied:  # the structures and the activities are then merged from the staged lines
+                await self.run(f"INSERT INTO {self.temp}{staging} SELECT * FROM {name}.{staging}")  # noqa: S608
+            self.uncopied = []
             await self.run(f"DELETE FROM {self.temp}{staging} WHERE line_no IN "  # noqa: S608
                            f"(SELECT line_no FROM {self.temp}{source} WHERE {later})")
         return rows
