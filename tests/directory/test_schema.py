@@ -113,3 +113,35 @@ async def test_person_index_migration_keeps_the_imported_words(sqlite_url: str, 
                                               "VALUES ('integrity-check')"))
     finally:
         await database.dispose()
+
+
+async def test_person_index_keeps_rows_not_offsets(sqlite_url: str, tmp_path: Path) -> None:
+    """SQLite: migration 0013 re-creates the persons' full-text index without the words' offsets nor the
+    column sizes (``detail=column, columnsize=0``), filled from the persons already imported, and its triggers
+    follow later changes; going back restores the full index. The same rows match either way."""
+    database = Database(sqlite_url)
+    try:
+        await import_file(database, small(tmp_path).activity_path)
+        for revision, lean in (("0012_directory_names_gin", False), ("heads", True)):
+            async with database.engine.begin() as connection:
+                await connection.run_sync(_migrate, revision)
+            async with database.engine.begin() as connection:
+                schema = (await connection.execute(text(
+                    "SELECT sql FROM sqlite_master WHERE name = 'directory_person_fts'"))).scalar_one()
+                tables = {row[0] for row in await connection.execute(text("SELECT name FROM sqlite_master"))}
+                assert ("detail=column, columnsize=0" in schema) is lean
+                assert ("directory_person_fts_docsize" in tables) is not lean
+                await connection.execute(text("UPDATE directory_persons SET doc = doc || ' zzqx' "
+                                              "WHERE id = (SELECT min(id) FROM directory_persons)"))
+                for word in ("a", "zzqx"):
+                    hits = await connection.execute(text(
+                        f"SELECT count(*) FROM directory_person_fts WHERE directory_person_fts MATCH 'doc:{word}*'"))
+                    holding = await connection.execute(text(
+                        f"SELECT count(*) FROM directory_persons WHERE ' ' || doc LIKE '% {word}%'"))
+                    assert hits.scalar_one() == holding.scalar_one() > 0
+                await connection.execute(text("INSERT INTO directory_person_fts(directory_person_fts) "
+                                              "VALUES ('integrity-check')"))
+                await connection.execute(text(
+                    "UPDATE directory_persons SET doc = replace(doc, ' zzqx', '') WHERE doc LIKE '% zzqx'"))
+    finally:
+        await database.dispose()
