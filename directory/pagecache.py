@@ -14,7 +14,7 @@ the call does not exist (not Linux), nothing is dropped: only memory use differs
 A SQLite import also writes about 2 GB of write-ahead log and 1 GB of temporary database, which the kernel
 would keep cached whole until the commit's checkpoint has copied the log into the database file: with the
 database file itself, 6 GiB of page cache at the commit. :class:`Bound` keeps those files' cached pages to
-their most recent part while the import writes them (measured: 6.2 -> 3.8 GiB in use at the commit).
+their most recent part while the import writes them (measured: 6.2 -> 3.5-3.7 GiB in use at the commit).
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ class Bound:
         self._thread.join()
 
     def drain(self) -> None:
+        """From now on the files are read, not written: each round drops all their clean cached pages."""
         self._draining = True
 
     def _run(self) -> None:
