@@ -62,7 +62,7 @@ from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
 Stage = Callable[[str], None]  # told when each stage after the reading begins ("merging the persons", ...)
-BATCH = 8_000  # lines per batch: two batches (one parsed, one written) are in memory at a time
+BATCH = 5_000  # lines per batch: two batches (one parsed, one written) are in memory at a time
 
 
 @dataclass(slots=True)
