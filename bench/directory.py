@@ -244,7 +244,8 @@ async def measure_searches(url: str, count: int, baseline: int, seed: int) -> di
 
 def memory_in_use() -> str:
     """The machine's memory in use and its page cache, from /proc/meminfo: on the benchmark machine every GiB
-    touched past about 7 GiB in use costs ~11 s (docs/directory.md, "Late night of 2026-12-06"), so a run that
+    touched past a threshold (7 GiB in use one night, 4 GiB the next) costs 10-12 s (docs/directory.md, "Late
+    night of 2026-12-06" and "Night of 2026-12-07"), so a run that
     starts with a full page cache is not comparable with one that starts with an empty one."""
     try:
         with open("/proc/meminfo") as meminfo:
@@ -318,8 +319,8 @@ def main() -> None:
             if not args.search_only:
                 leftover.unlink(missing_ok=True)
         bench_engine("SQLite", f"sqlite+aiosqlite:///{database_file}", paths, args)
-        for cached in (database_file, workdir / "bench.db-wal"):  # the next engine starts with the page cache
-            pagecache.release(cached)  # the SQLite run found (the file stays, for --search-only)
+        # the next engine starts with the page cache the SQLite run found (the file stays, for --search-only)
+        pagecache.release(database_file, workdir / "bench.db-wal")
     if "postgresql" in engines:
         if args.postgres_url:
             bench_engine("PostgreSQL", args.postgres_url, paths, args)

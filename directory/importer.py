@@ -305,7 +305,7 @@ async def _structures_and_activities(
     if aggregated is not None:  # SQLite: aggregated (and sorted) by a child process during the persons' merge
         used = await merger.stage_structures(aggregated)
         sorted_lines = f"stg_agg.{aggregate.SORTED}" if used and aggregated.sort else None
-        released.append(asyncio.create_task(asyncio.to_thread(_release, parts.scratch)))
+        released.append(asyncio.create_task(asyncio.to_thread(release, *parts.scratch)))
     report.details["structures"] = await merger.merge(
         "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
     )
@@ -314,7 +314,7 @@ async def _structures_and_activities(
         "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
     )
     if aggregated is not None:
-        released.append(asyncio.create_task(asyncio.to_thread(_release, [str(work / "structures.db")])))
+        released.append(asyncio.create_task(asyncio.to_thread(release, work / "structures.db")))
 
 
 async def _stopped(task: asyncio.Task[Any]) -> None:
@@ -323,14 +323,6 @@ async def _stopped(task: asyncio.Task[Any]) -> None:
         task.cancel()
     with contextlib.suppress(BaseException):
         await task
-
-
-def _release(paths: list[str]) -> None:
-    """Drop staging files from the page cache (:mod:`directory.pagecache`): advice only, an error changes
-    nothing but memory use."""
-    for path in paths:
-        with contextlib.suppress(OSError):
-            release(path)
 
 
 async def _last_date(connection: AsyncConnection, kind: Kind) -> date | None:
@@ -497,14 +489,8 @@ async def _import(
                 first_load = await merger.empty("directory_activities")
                 aggregated = await aggregate.start(structures, parts.scratch, sort=first_load)
                 cleanup.push_async_callback(aggregated.close)
-                # a first load reads its activity lines from the child's sorted copy: they are copied into the
-                # temporary database only if some must be removed (Merger.duplicates)
-                merger.uncopied = attached if first_load else []
-            with timed(steps, "copy of the parts' staging files"):
-                for name in attached:
-                    tables = ["stg_person"] if name in merger.uncopied else ["stg_activity", "stg_person"]
-                    for table in tables:
-                        await connection.execute(text(f"INSERT INTO temp.{table} SELECT * FROM {name}.{table}"))  # noqa: S608
+                with timed(steps, "copy of the parts' staging files"):
+                    await merger.copy_parts(attached, activities=not first_load)
         else:
             report.read = await _load_mailboxes(_Batches(header, encoding, bounded_lines(stream), rejects, batch,
                                                          len(first)), staging, progress, source.size)

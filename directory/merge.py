@@ -179,9 +179,7 @@ class Merger:
         self.params: dict[str, Any] = {"seen": seen, "now": now}
         self.temp = "temp." if self.sqlite else ""
         self.removed = False  # duplicates() removed staged lines
-        # SQLite: the attached parsing processes' files whose activity lines are not in temp.stg_activity (a first
-        # load's merge reads them from the aggregation's sorted copy); duplicates() reads them there
-        self.uncopied: list[str] = []
+        self.uncopied: list[str] = []  # parts whose activity lines copy_parts() left where they are
 
     async def prepare(self) -> None:
         """Per-import tuning: a large page cache on SQLite (index inserts), more sort memory on PostgreSQL."""
@@ -215,6 +213,21 @@ class Merger:
             return f"CREATE TEMP TABLE {name} AS {select}"
         return f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}"
 
+    async def copy_parts(self, parts: list[str], *, activities: bool) -> None:
+        """SQLite: the staged persons and activity lines of the parsing processes' files (attached as ``parts``)
+        into the temporary staging tables. Without ``activities`` (a first load, whose merge reads its lines from
+        the aggregation child's sorted copy) the activity lines stay in the parts: :meth:`duplicates` looks for
+        repeated lines there, and copies them only when it must remove some."""
+        await self._copy("stg_person", parts)
+        if activities:
+            await self._copy("stg_activity", parts)
+        else:
+            self.uncopied = list(parts)
+
+    async def _copy(self, table: str, parts: list[str]) -> None:
+        for name in parts:
+            await self.connection.execute(text(f"INSERT INTO temp.{table} SELECT * FROM {name}.{table}"))  # noqa: S608
+
     async def duplicates(self, staging: str, key: str, *, among: str | None = None) -> list[tuple[int, str]]:
         """Remove the lines whose key an earlier line already had; return them for the rejects file.
 
@@ -243,8 +256,7 @@ class Merger:
         rows = [(int(row[0]), str(row[1])) for row in result]
         if rows:
             self.removed = True
-            for name in self.uncopied:  # the structures and the activities are then merged from the staged lines
-                await self.run(f"INSERT INTO {self.temp}{staging} SELECT * FROM {name}.{staging}")  # noqa: S608
+            await self._copy(staging, self.uncopied)  # everything is then merged from the staged lines
             self.uncopied = []
             await self.run(f"DELETE FROM {self.temp}{staging} WHERE line_no IN "  # noqa: S608
                            f"(SELECT line_no FROM {self.temp}{source} WHERE {later})")

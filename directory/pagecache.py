@@ -37,20 +37,24 @@ def forget(fd: int, offset: int = 0, length: int = 0) -> None:
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
-def release(path: Path | str) -> None:
-    """Write back and drop the cached pages of a whole file this import is done with; another connection may
-    still hold it open (an attached SQLite staging file): only its cache goes. A file already gone is fine."""
+def release(*paths: Path | str) -> None:
+    """Write back and drop the cached pages of whole files this import is done with; another connection may
+    still hold one open (an attached SQLite staging file): only its cache goes. Advice only: a file already
+    gone, or any error, leaves it as it is."""
     if not hasattr(os, "posix_fadvise"):  # nor fdatasync, on some systems: nothing to drop, nothing to write
         return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return
-    try:
-        os.fdatasync(fd)  # dirty pages cannot be dropped
-        forget(fd)
-    finally:
-        os.close(fd)
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fdatasync(fd)  # dirty pages cannot be dropped
+            forget(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 class ReadBehind:

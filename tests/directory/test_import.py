@@ -287,7 +287,10 @@ async def test_sqlite_import_leaves_nothing_on_the_pooled_connections(sqlite_url
                 attached = (await connection.execute(text("PRAGMA database_list"))).all()
             assert temp == [] and cache == -2000 and journal != "off"
             assert {row[1] for row in attached} <= {"main", "temp"}
-        again = await import_file(database, generated.activity_path, processes=2)
-        assert again.read == generated.activity_lines and again.inserted == 0
+        again = await import_file(database, generated.activity_path, processes=2)  # an update: merged from the
+        assert again.read == generated.activity_lines  # staged lines, the parts copied into the staging tables
+        assert {table: (counts.inserted, counts.updated, counts.deactivated)
+                for table, counts in again.details.items()} == dict.fromkeys(again.details, (0, 0, 0))
+        assert set(again.details) >= {"persons", "structures", "activities"}
     finally:
         await database.dispose()

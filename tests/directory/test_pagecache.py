@@ -106,10 +106,11 @@ async def test_a_sqlite_import_releases_its_staging_files(sqlite_url: str, tmp_p
     merged (the files themselves are deleted at the end of the import)."""
     released: list[str] = []
 
-    def release(path: str) -> None:
-        assert Path(path).exists()
-        released.append(Path(path).name)
-        pagecache.release(path)
+    def release(*paths: str) -> None:
+        for path in paths:
+            assert Path(path).exists()
+            released.append(Path(path).name)
+        pagecache.release(*paths)
 
     monkeypatch.setattr(importer, "release", release)
     database = Database(sqlite_url)
