@@ -4,10 +4,11 @@
 :class:`directory.batch.ActivityBatches` already works column by column, but every value of every line is a
 Python string there (splitting a line alone costs as much as the rest of the parse). Here the batch is read as
 a ``|``-separated table by polars (the used columns only) and the rows are column expressions. What is derived
-from a few columns (folded names, a line's words and filter tokens) is computed once per distinct key of the
-batch and spread back by the keys' codes: names by polars, words and tokens by ``directory.batch``'s cached
-functions. Persons come from their consecutive lines (``rle_id``). Only the activity keys' BLAKE2b digests are
-computed per line in Python. The rows leave as PostgreSQL ``COPY`` text bytes or as frames that
+from a few columns (folded names, a line's words, the values of its filter tokens) is computed once per distinct
+key of the batch and spread back by the keys' codes: names by polars, words and tokens by ``directory.batch``'s
+and ``directory.staging``'s cached functions (a line's tokens are then paired and joined by polars). Persons
+come from their consecutive lines (``rle_id``). Only the activity keys' BLAKE2b digests are computed per line in
+Python. The rows leave as PostgreSQL ``COPY`` text bytes or as frames that
 :class:`FrameScratch` writes into the process's SQLite staging file through ADBC.
 
 It gives exactly what :class:`~directory.batch.ActivityBatches` gives (``tests/directory/test_batch.py``
@@ -52,7 +53,6 @@ from directory.batch import (
     Row,
     Staged,
     _digest,
-    _facets,
     _hexdigest,
     _merge_lines,
     _words,
@@ -60,7 +60,7 @@ from directory.batch import (
     used_columns,
 )
 from directory.extraction import _ACTIVITY_KEYS, MAX_FIELD, MAX_LINE, Header, Rejected, _fields, parse_activity
-from directory.staging import ACTIVITY_COLUMNS, PERSON_COLUMNS, copy_text, definitions
+from directory.staging import ACTIVITY_COLUMNS, PERSON_COLUMNS, copy_text, definitions, facet
 from policies.identifiers import _IDNAT_PS
 
 _TALLY_EVERY = 16  # batches whose word tallies are summed into one frame (a bounded list of frames)
@@ -134,7 +134,7 @@ class ColumnarBatches(ActivityBatches):
     def clear_caches() -> None:
         ActivityBatches.clear_caches()
         _words_of.cache_clear()
-        _facets_of.cache_clear()
+        _token.cache_clear()
 
     def _as_is(self, raws: list[bytes], data: bytes, longest: int) -> pl.DataFrame | None:
         """The batch as a table when every line is one the fast path takes as it is: the checks of
@@ -246,7 +246,7 @@ class ColumnarBatches(ActivityBatches):
 
 
 _STRINGS = {"value": pl.String, "facet": pl.Boolean, "lines": pl.Int64}
-_COUNTED = frozenset({"family_norm", "given_norm", "words", "facets"})  # directory_words: names, words, tokens
+_COUNTED = frozenset({"family_norm", "given_norm", "words"})  # directory_words: names, words (and the filter tokens)
 
 
 def _word_counts(strings: pl.DataFrame) -> pl.DataFrame:
@@ -387,19 +387,22 @@ _MERGED = [
 
 @dataclass(frozen=True, slots=True)
 class _Columns:
-    """How a batch's lines become named columns: ``plain`` expressions over the table, and ``distinct`` ones,
-    each a key and the Python function (cached, :mod:`directory.batch`'s own) that derives the column's value
-    from it, called once per distinct key of the batch: most lines share their family name, their words'
-    labels and city, their filter tokens' codes and place with other lines of the batch or an earlier one, so
-    these values cost a few Python calls per batch and :func:`directory.text.fold` stays the one folding."""
+    """How a batch's lines become named columns: ``plain`` expressions over the table, ``distinct`` ones, each a
+    key and the Python function (cached, :mod:`directory.batch`'s own) that derives the column's value from it,
+    called once per distinct key of the batch: most lines share their family name, their words' labels and city
+    with other lines of the batch or an earlier one, so these values cost a few Python calls per batch and
+    :func:`directory.text.fold` stays the one folding; and ``tokens``, the values the filter tokens are made of
+    (:func:`_tokens`)."""
 
     plain: list[pl.Expr]
     distinct: list[tuple[str, pl.Expr, Callable[[str], str] | int]]
+    tokens: list[tuple[str, pl.Expr]]  # (prefix, value): profession, specialty, postal code, department, city
 
     def of(self, table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The lines' columns, and the lines carrying each word string and filter-token string (``_STRINGS``:
-        by distinct key, from the keys' codes)."""
-        keys = table.select([key.alias(name) for name, key, _ in self.distinct])
+        """The lines' columns, and the lines carrying each word string and filter token (``_STRINGS``: by
+        distinct key, from the keys' codes)."""
+        keys = table.select([key.alias(name) for name, key, _ in self.distinct]
+                            + [value.alias(prefix) for prefix, value in self.tokens])
         derived, strings = [], []
         for name, _, derive in self.distinct:
             key = keys.get_column(name)
@@ -413,9 +416,38 @@ class _Columns:
             if name in _COUNTED:
                 counts = codes.value_counts(name="lines")
                 strings.append(pl.DataFrame({"value": column.gather(counts.get_column(codes.name)),
-                                             "facet": name == "facets", "lines": counts.get_column("lines")}))
+                                             "facet": False, "lines": counts.get_column("lines")}))
+        facets, tokens = _tokens(keys, [prefix for prefix, _ in self.tokens])
+        derived.append(facets)
+        counts = pl.concat([token.alias("value") for token in tokens]).drop_nulls().value_counts(name="lines")
+        strings.append(counts.select("value", pl.lit(True).alias("facet"), "lines"))
         tallied = pl.concat([frame.cast(_STRINGS) for frame in strings])  # type: ignore[arg-type]
         return table.select(self.plain).with_columns(derived), tallied
+
+
+def _tokens(keys: pl.DataFrame, prefixes: list[str]) -> tuple[pl.Series, list[pl.Series]]:
+    """The lines' filter tokens (``facets``: :func:`directory.batch._facets`, in the same sorted order) and
+    each kind of token as a column (null where a line has none): each value squashed once per distinct value of
+    the batch (:func:`directory.staging.facet`, cached), the pairs and the joined string by polars. A line's
+    tokens are distinct (each kind has its own prefix), so the lines carrying a token are its count over the
+    kinds' columns."""
+    kinds = {}
+    for prefix in prefixes:
+        key = keys.get_column(prefix)
+        values = key.unique(maintain_order=True)
+        tokens = pl.Series(prefix, [_token(prefix, value) for value in values.to_list()], pl.String)
+        kinds[prefix] = tokens.gather(key.cast(pl.Enum(values)).to_physical())
+    job = kinds["p"]
+    places = [kinds[prefix] for prefix in "cdv"]
+    paired = pl.select([pl.concat_str([job, place]).alias("p" + place.name) for place in places])
+    ordered = [*places[:2], job, *paired.get_columns(), kinds["s"], places[2]]
+    joined = pl.select(pl.concat_str(ordered, separator=" ", ignore_nulls=True).fill_null("").alias("facets"))
+    return joined.to_series(), ordered
+
+
+@functools.lru_cache(maxsize=16_384)
+def _token(prefix: str, value: str) -> str | None:
+    return facet(prefix, value) or None
 
 
 _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "ł": "l"}
@@ -436,13 +468,6 @@ def _words_of(key: str) -> str:
     """:func:`directory.batch._words` of a ``profession label|specialty label|city`` key (cached by key: one
     string per entry instead of three)."""
     return _words.__wrapped__(*key.split("|"))
-
-
-@functools.lru_cache(maxsize=16_384)
-def _facets_of(key: str) -> str:
-    """:func:`directory.batch._facets` of a ``profession|specialty|postal code|department|city`` key (cached by
-    key: one string per entry instead of five)."""
-    return _facets.__wrapped__(*key.split("|"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -477,9 +502,10 @@ def _line_columns(positions: Sequence[int], width: int) -> _Columns:
         ("family_norm", v["family"], _NAME_WIDTH), ("given_norm", v["given"], _NAME_WIDTH),
         ("structure_norm", v["structure_name"], 300),
         ("words", joined("profession_label", "specialty_label", "city"), _words_of),
-        ("facets", joined("profession_code", "specialty_code", "postal_code", "department", "city"), _facets_of),
     ]
-    return _Columns(plain, distinct)
+    tokens = [("p", v["profession_code"]), ("s", v["specialty_code"]), ("c", v["postal_code"]),
+              ("d", v["department"]), ("v", v["city"])]
+    return _Columns(plain, distinct, tokens)
 
 
 # Python's str.isspace() characters (what the reference parser strips): Unicode White_Space and \x1c-\x1f
