@@ -1,5 +1,5 @@
 """The structures of an activity import (one row per structure key, each column's least value over its lines),
-and on SQLite a child process that aggregates them, and sorts a first load's activity lines, off the import's
+and on SQLite a child process that aggregates them, and builds a first load's activities table, off the import's
 connection.
 
 :func:`structure_select` is the SQL, on the staged activity lines (:meth:`directory.merge.Merger.stage_structures`).
@@ -10,9 +10,15 @@ empty, before its transaction began (ATTACH is refused within a transaction; the
 child has exited, so no lock is shared), and the import copies the rows from there. The result is the same as
 the SQL on the import's own staging table as long as that table lost no line after the parsing: when
 :meth:`~directory.merge.Merger.duplicates` removed lines (a person listed in several places repeated an
-activity), the import does not use the child's rows and aggregates itself. For a first load (empty
-activities) the child also writes the activity lines in key order (:data:`SORTED`), which the import inserts
-without a sort of its own (:meth:`directory.merge.Merger.merge`, ``presorted``).
+activity), the import does not use the child's rows and aggregates itself.
+
+For a first load (empty activities) the child also builds the activities table itself, as the import would:
+``directory_activities`` in its file has the import database's own definition and indexes (:func:`create` copies
+them), its rows the activity lines in key order, active, seen at the extraction's date (ids 1, 2, … in key
+order). The import then copies it whole (:meth:`directory.merge.Merger.merge`, ``prebuilt``): into an empty table
+of the same definition, SQLite copies the records and the index entries as they are (its "transfer
+optimisation") instead of inserting and indexing each line: 3 s instead of 10 at 2,000,000 lines, on the import's
+one writing connection, while the child's work overlaps the persons' merge.
 """
 
 from __future__ import annotations
@@ -31,14 +37,17 @@ STRUCTURE_COLUMNS = (
 )
 _STAGED = {"name": "structure_name", "name_norm": "structure_norm"}  # structure column -> staged activity column
 TABLE = "stg_structure"
-SORTED = "stg_activity_sorted"  # a first load's activity lines in key order (rowid order)
+ACTIVITIES = "directory_activities"  # a first load's activities, built by the child (see the module docstring)
+INDEXES = "stg_indexes"  # the definitions of the activities' indexes, which the child creates after its insert
 # The activities' columns besides their key (the staged lines have them under the same names).
 ACTIVITY_COLUMNS = (
     "id_nat", "structure_key", "mode_code", "specialty_code", "specialty_label", "siret", "siren", "finess_site",
     "finess_legal", "technical_id", "structure_name", "address", "address_complement", "postal_code",
     "commune_code", "city", "department", "phone", "email", "sector_code", "function_code", "genre_code",
 )
-SORTED_COLUMNS = ("key", *ACTIVITY_COLUMNS)
+LINE_COLUMNS = ("key", *ACTIVITY_COLUMNS)
+# A first load's activity rows: their lines' values, then active, last seen and updated (bound as stored)
+_BUILT = ", ".join([*LINE_COLUMNS, "active", "last_seen", "updated_at"])
 
 
 def structure_select(source: str, *, distinct_first: bool) -> str:
@@ -54,20 +63,25 @@ def structure_select(source: str, *, distinct_first: bool) -> str:
     return f"SELECT structure_key AS key, {columns} FROM {source} WHERE structure_key <> '' GROUP BY structure_key"  # noqa: S608
 
 
-def create(path: Path) -> None:
+def create(path: Path, activities: list[str]) -> None:
     """The child's target file, with its empty tables (created before the import attaches it and reads their
-    definitions: the child only fills them)."""
+    definitions: the child only fills them). ``activities``: the import database's definition of
+    ``directory_activities`` (``CREATE TABLE``) and of its indexes (``CREATE INDEX``), in that order; the table is
+    created here, its indexes by the child after its insert (they are kept in :data:`INDEXES`)."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        for table, columns in ((TABLE, ("key", *STRUCTURE_COLUMNS)), (SORTED, SORTED_COLUMNS)):
-            listed = ", ".join(f"{column} TEXT NOT NULL" for column in columns)
-            connection.execute(f"CREATE TABLE {table} ({listed})")
+        listed = ", ".join(f"{column} TEXT NOT NULL" for column in ("key", *STRUCTURE_COLUMNS))
+        connection.execute(f"CREATE TABLE {TABLE} ({listed})")
+        table, *indexes = activities
+        connection.execute(table)
+        connection.execute(f"CREATE TABLE {INDEXES} (sql TEXT NOT NULL)")
+        connection.executemany(f"INSERT INTO {INDEXES} (sql) VALUES (?)", [(index,) for index in indexes])  # noqa: S608
         connection.commit()
 
 
-def aggregate(target: Path, parts: list[str], *, sort: bool = False) -> None:
+def aggregate(target: Path, parts: list[str], built: tuple[str, str] | None = None) -> None:
     """The child's work: the structures of the activity lines staged in ``parts`` into ``target``'s table, and
-    with ``sort`` (a first load) those lines in key order into :data:`SORTED` (the import's insert then needs
-    no sort of its own: 6.3 -> 2.7 s at 2,000,000 lines)."""
+    with ``built`` (a first load: the extraction's date and the import's time, as the import database stores
+    them) the activities table, its rows the lines in key order, then its indexes."""
     with contextlib.closing(sqlite3.connect(target)) as connection:
         connection.execute("PRAGMA cache_size = -16384")  # also bounds its sorter: 64 MiB made the import 488 MiB
         connection.execute("PRAGMA temp_store = FILE")
@@ -76,18 +90,21 @@ def aggregate(target: Path, parts: list[str], *, sort: bool = False) -> None:
         lines = " UNION ALL ".join(f"SELECT * FROM part{index}.stg_activity" for index in range(len(parts)))  # noqa: S608
         connection.execute(f"INSERT INTO {TABLE} {structure_select(f'({lines})', distinct_first=False)}")
         connection.commit()
-        if sort:
-            listed = ", ".join(SORTED_COLUMNS)
-            connection.execute(f"INSERT INTO {SORTED} SELECT {listed} FROM ({lines}) ORDER BY key")  # noqa: S608
+        if built is not None:
+            listed = ", ".join(LINE_COLUMNS)
+            connection.execute(f"INSERT INTO {ACTIVITIES} ({_BUILT}) SELECT {listed}, 1, ?, ? "  # noqa: S608
+                               f"FROM ({lines}) ORDER BY key", built)
+            for (definition,) in connection.execute(f"SELECT sql FROM {INDEXES}").fetchall():  # noqa: S608
+                connection.execute(definition)
             connection.commit()
 
 
 class Aggregation:
     """The child process aggregating the structures (:func:`start`)."""
 
-    def __init__(self, process: asyncio.subprocess.Process, sort: bool) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, built: bool) -> None:
         self.process = process
-        self.sort = sort  # the activity lines are sorted into SORTED too
+        self.built = built  # the child builds the activities table too (a first load)
 
     async def wait(self) -> None:
         """Wait for the child; :class:`directory.errors.ImportFailed` with its reason if it failed."""
@@ -98,13 +115,13 @@ class Aggregation:
         await child.stop(self.process)
 
 
-async def start(target: Path, parts: list[str], *, sort: bool = False) -> Aggregation:
-    """``python -m directory.aggregate [--sort] TARGET PART...`` (see :func:`aggregate`)."""
-    process = await child.spawn("directory.aggregate", *(["--sort"] if sort else []), str(target), *parts)
-    return Aggregation(process, sort)
+async def start(target: Path, parts: list[str], built: tuple[str, str] | None = None) -> Aggregation:
+    """``python -m directory.aggregate TARGET [--built SEEN NOW] PART...`` (see :func:`aggregate`)."""
+    process = await child.spawn("directory.aggregate", str(target), *(["--built", *built] if built else []), *parts)
+    return Aggregation(process, built is not None)
 
 
-if __name__ == "__main__":  # the aggregating process: python -m directory.aggregate [--sort] TARGET PART...
-    _sort = sys.argv[1] == "--sort"
-    _arguments = sys.argv[2:] if _sort else sys.argv[1:]
-    aggregate(Path(_arguments[0]), _arguments[1:], sort=_sort)
+if __name__ == "__main__":  # the aggregating process: python -m directory.aggregate TARGET [--built SEEN NOW] PART...
+    _target, *_rest = sys.argv[1:]
+    _built = (_rest[1], _rest[2]) if _rest[:1] == ["--built"] else None
+    aggregate(Path(_target), _rest[3:] if _built else _rest, _built)

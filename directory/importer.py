@@ -300,18 +300,18 @@ async def _structures_and_activities(
 ) -> None:
     """The structures' and the activities' merges on the import's connection (all but PostgreSQL's first load);
     SQLite's staging files are dropped from the page cache once read for the last time (into ``released``)."""
-    sorted_lines = None
+    prebuilt = None
     stage("merging the structures")
-    if aggregated is not None:  # SQLite: aggregated (and sorted) by a child process during the persons' merge
+    if aggregated is not None:  # SQLite: aggregated (and built) by a child process during the persons' merge
         used = await merger.stage_structures(aggregated)
-        sorted_lines = f"stg_agg.{aggregate.SORTED}" if used and aggregated.sort else None
+        prebuilt = f"stg_agg.{aggregate.ACTIVITIES}" if used and aggregated.built else None
         released.append(asyncio.create_task(asyncio.to_thread(release, *parts.scratch)))
     report.details["structures"] = await merger.merge(
         "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
     )
     stage("merging the activities")
     report.details["activities"] = await merger.merge(
-        "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, presorted=sorted_lines
+        "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, prebuilt=prebuilt
     )
     if aggregated is not None:
         released.append(asyncio.create_task(asyncio.to_thread(release, work / "structures.db")))
@@ -480,14 +480,15 @@ async def _import(
                 await connection.execute(text(f"ATTACH DATABASE :path AS {name}"), {"path": path})
             if parts.scratch:  # and the file a child process aggregates the structures into (directory.aggregate)
                 structures = work / "structures.db"
-                await asyncio.to_thread(aggregate.create, structures)
+                await asyncio.to_thread(aggregate.create, structures, await merger.definition("directory_activities"))
                 await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(structures)})
             with timed(steps, "parsing and staging"):
                 report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                      len(first), counted)
             if parts.scratch:
                 first_load = await merger.empty("directory_activities")
-                aggregated = await aggregate.start(structures, parts.scratch, sort=first_load)
+                aggregated = await aggregate.start(structures, parts.scratch,
+                                                   await merger.stored() if first_load else None)
                 cleanup.push_async_callback(aggregated.close)
                 with timed(steps, "copy of the parts' staging files"):
                     await merger.copy_parts(attached, activities=not first_load)

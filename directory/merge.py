@@ -323,6 +323,27 @@ class Merger:
         await self.run(f"CREATE INDEX {self.temp}ix_stg_structure_key ON stg_structure (key)")
         return used
 
+    async def definition(self, table: str) -> list[str]:
+        """SQLite: the ``CREATE TABLE`` of ``table`` and the ``CREATE INDEX`` of its indexes (those of its
+        constraints aside), as this database has them."""
+        rows = await self.connection.execute(text(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = :table AND sql IS NOT NULL "
+            "ORDER BY type = 'index', name"), {"table": table})
+        return [str(row[0]) for row in rows]
+
+    async def stored(self) -> tuple[str, str]:
+        """The extraction's date and the import's time as this database stores them (:meth:`run`'s ``:seen`` and
+        ``:now``), for rows written by another process."""
+        row = (await self.connection.execute(text("SELECT :seen, :now").bindparams(
+            bindparam("seen", type_=Date()), bindparam("now", type_=UTCDateTime())), self.params)).one()
+        return str(row[0]), str(row[1])
+
+    @staticmethod
+    def transfer(target: str, source: str) -> str:
+        """A copy SQLite makes by transferring records and index entries (``INSERT INTO … SELECT *`` of one whole
+        table of the same definition and indexes into an empty one)."""
+        return f"INSERT INTO {target} SELECT * FROM {source}"  # noqa: S608
+
     @staticmethod
     def insert(target: str, source: str, key: str, columns: tuple[str, ...]) -> str:
         """``INSERT INTO target … SELECT … FROM source AS s``: the staged rows as new, active rows seen at this
@@ -332,9 +353,10 @@ class Merger:
                 f"SELECT s.{key}, {listed}, true, :seen, :now FROM {source} AS s")
 
     async def merge(self, target: str, staging: str, key: str, columns: tuple[str, ...],
-                    presorted: str | None = None, deferred: list[str] | None = None) -> Counts:
-        """Merge the staged rows into ``target`` (see the module docstring). ``presorted``: SQLite, a table of
-        the same rows already in key order (rowid order), read instead by a first load (no sort here).
+                    prebuilt: str | None = None, deferred: list[str] | None = None) -> Counts:
+        """Merge the staged rows into ``target`` (see the module docstring). ``prebuilt``: SQLite, a table of
+        ``target``'s own definition and indexes holding what a first load would insert (the aggregation child's,
+        :mod:`directory.aggregate`), copied whole instead (SQLite's transfer of records and index entries).
         ``deferred``: a first load's bulk indexes are added to this list instead of built here (the caller
         builds them later, with :meth:`run`)."""
         def new_rows(source: str) -> str:
@@ -342,7 +364,11 @@ class Merger:
 
         s = f"{self.temp}{staging}"
         counts = Counts()
-        if await self.empty(target):  # the first import: a plain ordered load, indexes built once at the end
+        first = await self.empty(target)
+        if first and prebuilt is not None:
+            counts.inserted = await self.run(self.transfer(target, prebuilt))
+            return counts
+        if first:  # the first import: a plain ordered load, indexes built once at the end
             bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
             fts = self.sqlite and target == "directory_persons"
             for name, definition in bulk_indexes.items():
@@ -354,8 +380,6 @@ class Merger:
             # PostgreSQL builds that index afterwards by sorting, and the sort here was half the statement
             if not self.sqlite:
                 counts.inserted = await self.run(new_rows(s))
-            elif presorted is not None:  # its rowid order is the key order: no sort here
-                counts.inserted = await self.run(f"{new_rows(presorted)} ORDER BY s.rowid")
             else:
                 counts.inserted = await self.run(f"{new_rows(s)} ORDER BY s.{key}")
             for definition in bulk_indexes.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from directory.columnar import FrameScratch, frame_of
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import parse_header
 from directory.importer import import_file
+from directory.merge import Merger
 from directory.models import Activity, ImportRun, Mailbox, Person, Structure, Word
 from directory.parallel import Failed, Part, ProcessParts, cut
 from directory.staging import ACTIVITY_COLUMNS
@@ -80,10 +82,49 @@ async def test_processes_give_the_same_tables_as_the_thread(database: Database, 
         assert (report.read, report.rejected, report.details) == (expected.read, expected.rejected, expected.details)
         assert await _tables(database) == tables
         assert process_rejects.read_text() == thread_rejects.read_text()
+        await _written_as_one_import(database)
     if database.sqlite:  # the parsing processes' staging files are detached from the pooled connection
         async with database.engine.connect() as connection:
             attached = (await connection.execute(text("PRAGMA database_list"))).all()
         assert [row[1] for row in attached if str(row[1]).startswith("stg_part")] == []
+
+
+async def _written_as_one_import(database: Database) -> None:
+    """The rows of one import carry its one time (SQLite's first load: the activities written by the aggregation
+    child too); on SQLite the activities are numbered in key order (inserted in that order, by either process)."""
+    async with database.read() as session:
+        times = (await session.execute(text(
+            "SELECT DISTINCT updated_at FROM directory_activities UNION SELECT DISTINCT updated_at FROM "
+            "directory_persons UNION SELECT DISTINCT updated_at FROM directory_structures"))).all()
+        keys = (await session.execute(select(Activity.key).order_by(Activity.id))).scalars().all()
+    assert len(times) == 1
+    assert keys == sorted(keys, key=str.encode) or not database.sqlite
+
+
+async def test_a_first_load_copies_the_childs_activities_as_they_are(sqlite_url: str, tmp_path: Path) -> None:
+    """SQLite: the aggregation child's activities table has the database's own definition and indexes, so the
+    first load's copy is SQLite's transfer of records and index entries (its plan reads each row's record as it
+    is, ``RowData``) rather than an insert of each row (the plan of any other copy)."""
+    database = Database(sqlite_url)
+    try:
+        async with database.engine.connect() as connection:
+            merger = Merger(connection, date(2026, 11, 23), datetime.now(UTC))
+            definition = await merger.definition("directory_activities")
+            assert [statement.split()[:2] for statement in definition] == [["CREATE", "TABLE"], ["CREATE", "INDEX"],
+                                                                            ["CREATE", "INDEX"]]
+            target, part = tmp_path / "structures.db", str(tmp_path / "part0.db")
+            aggregate.create(target, definition)
+            FrameScratch(part).close()  # a parsing process's file (no line: the plan is what is checked)
+            aggregate.aggregate(target, [part], await merger.stored())
+            await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(target)})
+            source = f"stg_agg.{aggregate.ACTIVITIES}"
+            for statement, transfers in ((merger.transfer("directory_activities", source), True),
+                                         (f"{merger.transfer('directory_activities', source)} WHERE id > 0", False)):
+                plan = (await connection.execute(text(f"EXPLAIN {statement}"))).all()
+                assert ("RowData" in [row[1] for row in plan]) is transfers
+            await connection.execute(text("DETACH DATABASE stg_agg"))
+    finally:
+        await database.dispose()
 
 
 def test_cut_falls_between_persons(tmp_path: Path) -> None:
@@ -151,8 +192,8 @@ async def _failed_aggregation(database: Database, tmp_path: Path, monkeypatch: p
     path, _ = _file(tmp_path, repeat=False)
     start = aggregate.start
 
-    async def broken(target: Path, parts: list[str], *, sort: bool = False) -> aggregate.Aggregation:
-        return await start(target, [*parts, str(tmp_path / "missing" / "part.db")], sort=sort)
+    async def broken(target: Path, parts: list[str], built: tuple[str, str] | None = None) -> aggregate.Aggregation:
+        return await start(target, [*parts, str(tmp_path / "missing" / "part.db")], built)
 
     monkeypatch.setattr(aggregate, "start", broken)
     with pytest.raises(ImportFailed, match=r"aggregating the structures failed \(sqlite3.OperationalError"):
