@@ -63,6 +63,10 @@ from storage.engine import Database
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
 Stage = Callable[[str], None]  # told when each stage after the reading begins ("merging the persons", ...)
 BATCH = 5_000  # lines per batch: two batches (one parsed, one written) are in memory at a time
+# SQLite: a parsing process writes its rows into its own staging file and sends only counts, so a larger batch
+# costs it little memory (+5 MiB at 8,000) and spares polars' per-batch overhead (a 500,000-line part 11.5 ->
+# 9.8 s); PostgreSQL's rows travel as COPY text through the import process (8,000: its peak 477 MiB of 500)
+SQLITE_BATCH = 8_000
 
 
 @dataclass(slots=True)
@@ -358,7 +362,7 @@ async def import_file(
     progress: Progress | None = None,
     today: date | None = None,
     force: bool = False,
-    batch: int = BATCH,
+    batch: int | None = None,
     processes: int | None = None,
     steps: Steps | None = None,
     stage: Stage | None = None,
@@ -367,8 +371,11 @@ async def import_file(
     ``processes``: how many child processes parse an activity file (default: :func:`directory.parallel.open_parts`
     decides by size; 1 parses in a thread). ``steps``: told the duration of each step (the parsing and staging,
     each merge statement, the commit), for ``bench/directory.py --steps``. ``stage``: told when each stage after
-    the reading begins (the merges, the commit), for the command line: the progress bar ends with the reading."""
+    the reading begins (the merges, the commit), for the command line: the progress bar ends with the reading.
+    ``batch``: lines per batch (default :data:`SQLITE_BATCH` on SQLite, else :data:`BATCH`)."""
     started = time.perf_counter()
+    if batch is None:
+        batch = SQLITE_BATCH if database.sqlite else BATCH
     source = describe(path)
     seen = extraction_date(source.name) or today or datetime.now(UTC).date()
     rejects = _Rejects(rejects_path)
