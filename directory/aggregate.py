@@ -17,8 +17,8 @@ For a first load (empty activities) the child also builds the activities table i
 them), its rows the activity lines in key order, active, seen at the extraction's date (ids 1, 2, … in key
 order). The import then copies it whole (:meth:`directory.merge.Merger.merge`, ``prebuilt``): into an empty table
 of the same definition, SQLite copies the records and the index entries as they are (its "transfer
-optimisation") instead of inserting and indexing each line: 3 s instead of 10 at 2,000,000 lines, on the import's
-one writing connection, while the child's work overlaps the persons' merge.
+optimisation") instead of inserting and indexing each line: about 4 s instead of 10 at 2,000,000 lines on the
+import's one writing connection, while the child's work overlaps the persons' merge.
 """
 
 from __future__ import annotations

@@ -62,8 +62,9 @@ from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
 Stage = Callable[[str], None]  # told when each stage after the reading begins ("merging the persons", ...)
-BATCH = 6_500  # lines per batch: two batches (one parsed, one written) are in memory at a time; PostgreSQL's
-# rows travel as COPY text through the import process (8,000 lines: the import's peak 477 MiB of 500)
+BATCH = 5_000  # lines per batch: two batches (one parsed, one written) are in memory at a time; PostgreSQL's
+# rows travel as COPY text through the import process (8,000 lines: the import's peak 477 MiB of 500; 6,500:
+# no faster, A/B 0.998: its parsing phase waits for the server's COPY as much as for the parsing processes)
 # SQLite: a parsing process writes its rows into its own staging file and sends only counts, so a larger batch
 # costs it little memory (+5 MiB at 8,000) and spares polars' per-batch overhead (a 500,000-line part 11.5 ->
 # 9.8 s; the import 0.953 of 5,000's)
