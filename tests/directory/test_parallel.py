@@ -66,10 +66,19 @@ def _file(tmp_path: Path, repeat: bool = True) -> tuple[Path, int]:
 async def test_processes_give_the_same_tables_as_the_thread(database: Database, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch, repeat: bool) -> None:
     """SQLite: with a repeated activity the import aggregates the structures itself; without, it copies those a
-    child process aggregated from the parsing processes' files."""
+    child process aggregated from the parsing processes' files, and the activities that child built."""
     path, count = _file(tmp_path, repeat)
+    transfers: list[str] = []
+    transfer = Merger.transfer
+
+    def recorded(target: str, source: str) -> str:
+        transfers.append(target)
+        return transfer(target, source)
+
+    monkeypatch.setattr(Merger, "transfer", staticmethod(recorded))
     thread_rejects, process_rejects = tmp_path / "thread.txt", tmp_path / "process.txt"
     expected = await import_file(database, path, rejects_path=thread_rejects, processes=1, batch=50)
+    assert transfers == []
     tables = await _tables(database)
     assert any("CLINIQUE A\\B\tC" in row for row in tables["directory_activities"])  # escaped in COPY text
     assert expected.rejected == 2 + repeat and expected.details["persons"].inserted == len(tables["directory_persons"])
@@ -83,6 +92,8 @@ async def test_processes_give_the_same_tables_as_the_thread(database: Database, 
         assert await _tables(database) == tables
         assert process_rejects.read_text() == thread_rejects.read_text()
         await _written_as_one_import(database)
+        assert transfers == (["directory_activities"] if database.sqlite and not repeat else [])
+        transfers.clear()
     if database.sqlite:  # the parsing processes' staging files are detached from the pooled connection
         async with database.engine.connect() as connection:
             attached = (await connection.execute(text("PRAGMA database_list"))).all()
