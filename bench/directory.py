@@ -245,8 +245,8 @@ async def measure_searches(url: str, count: int, baseline: int, seed: int) -> di
 def memory_in_use() -> str:
     """The machine's memory in use and its page cache, from /proc/meminfo: on the benchmark machine every GiB
     touched past a threshold (7 GiB in use one night, 4 GiB the next) costs 10-12 s (docs/directory.md, "Late
-    night of 2026-12-06" and "Night of 2026-12-07"), so a run that
-    starts with a full page cache is not comparable with one that starts with an empty one."""
+    night of 2026-12-06" and "Night of 2026-12-07"), so a run that starts with a full page cache is not
+    comparable with one that starts with an empty one."""
     try:
         with open("/proc/meminfo") as meminfo:
             info = {line.split(":")[0]: int(line.split()[1]) for line in meminfo}

@@ -64,8 +64,9 @@ def structure_select(source: str, *, distinct_first: bool) -> str:
 
 
 def create(path: Path, activities: list[str]) -> None:
-    """The child's target file, with its empty tables (created before the import attaches it and reads their
-    definitions: the child only fills them). ``activities``: the import database's definition of
+    """The child's target file, with its empty tables (created before the import attaches it; the child fills
+    them, and adds the activities' indexes, which the import sees when it reads the file once the child has
+    exited: SQLite reloads an attached file's changed schema). ``activities``: the import database's definition of
     ``directory_activities`` (``CREATE TABLE``) and of its indexes (``CREATE INDEX``), in that order; the table is
     created here, its indexes by the child after its insert (they are kept in :data:`INDEXES`)."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
