@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, TextClause, exists, or_, select
+from sqlalchemy import ColumnElement, TextClause, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory import fhir
 from directory.errors import InvalidQuery, NotFound
-from directory.models import Activity, Mailbox, Person, Structure
+from directory.models import Activity, Mailbox, Person, SearchPerson, Structure
 from directory.problems import FhirRoute
 from directory.search_query import decode_cursor, encode_cursor
 from directory.search_sql import match_names
@@ -78,7 +78,7 @@ def _token(value: str) -> str:
 
 
 def _string(sqlite: bool, value: str, columns: list[Any], parameter: str) -> list[Condition]:
-    """FHIR string match: the folded words through the names' full-text index, then starts-with on a column."""
+    """FHIR string match: the folded words through the copy's word index, then starts-with on a column."""
     folded = fold(value)
     if not folded:
         raise InvalidQuery(parameter, f"{parameter} must contain letters or digits")
@@ -131,13 +131,17 @@ async def search_practitioners(request: Request) -> JSONResponse:
             conditions += _string(sqlite, params["name"], [Person.family_norm, Person.given_norm], "name")
         if "mailbox-mss" in params:
             address = _token(params["mailbox-mss"]).lower()
-            conditions.append(exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.address == address))
+            conditions.append(Person.id_nat.in_(select(Mailbox.id_nat).where(Mailbox.address == address)))
         if active is not None:
-            conditions.append(Person.active.is_(active))
+            conditions.append(SearchPerson.active.is_(active))
         fingerprint = _fingerprint(params)
         if "_cursor" in params:
-            conditions.append(Person.sort_key > decode_cursor(params["_cursor"], fingerprint)[1])
-        rows = list(await session.scalars(select(Person).where(*conditions).order_by(Person.sort_key).limit(count + 1)))
+            conditions.append(SearchPerson.sort_key > decode_cursor(params["_cursor"], fingerprint)[1])
+        # in display order from the search's copy of the persons (its key, its word index), joined both ways
+        # through a unique index: the copy's key from a person found by identifier, the person's id from the copy
+        joined = and_(SearchPerson.sort_key == Person.sort_key, SearchPerson.id == Person.id)
+        statement = select(Person).join(SearchPerson, joined).where(*conditions).order_by(SearchPerson.sort_key)
+        rows = list(await session.scalars(statement.limit(count + 1)))
         page = rows[:count]
         boxes = await _mailboxes_of_persons(session, [person.id_nat for person in page])
     cursor = encode_cursor(0, page[-1].sort_key, fingerprint) if len(rows) > count else None

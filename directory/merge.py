@@ -33,11 +33,11 @@ from storage.base import UTCDateTime
 
 # Secondary indexes of migration 0003 that a first load into an empty table drops and builds once at the end:
 # building an index from sorted data is much faster than maintaining it row by row. DDL is transactional on
-# both engines, so a failed import still leaves them in place. On SQLite the full-text index is rebuilt too;
-# on PostgreSQL the unique constraints and the primary keys go as well (the staged keys are unique: duplicates
-# were rejected and persons folded before the load; ids come from the table's sequence), SQLite cannot drop
-# them. Maintaining the primary key row by row took more time than the whole load of the rows (PostgreSQL,
-# 2,000,000 activities: 7.0 s with it, 3.8 s without and 1.1 s to build it afterwards).
+# both engines, so a failed import still leaves them in place. On PostgreSQL the unique constraints and the
+# primary keys go as well (the staged keys are unique: duplicates were rejected and persons folded before the
+# load; ids come from the table's sequence), SQLite cannot drop them. Maintaining the primary key row by row
+# took more time than the whole load of the rows (PostgreSQL, 2,000,000 activities: 7.0 s with it, 3.8 s
+# without and 1.1 s to build it afterwards).
 def _btree(table: str, column: str) -> tuple[str, str]:
     name = f"ix_{table}_{column}"
     return name, f"CREATE INDEX {name} ON {table} ({column})"
@@ -51,13 +51,7 @@ def _keys(table: str, key: str) -> dict[str, str]:
 
 
 _BTREE = {
-    "directory_persons": dict([
-        ("ix_directory_persons_sort_key", "CREATE INDEX ix_directory_persons_sort_key "
-         "ON directory_persons (sort_key, family_norm, active)"),
-        ("ix_directory_persons_family_sort", "CREATE INDEX ix_directory_persons_family_sort "
-         "ON directory_persons (family_norm, sort_key)"),
-        _btree("directory_persons", "id_pp"),
-    ]),
+    "directory_persons": dict([_btree("directory_persons", "id_pp")]),
     "directory_structures": dict([_btree("directory_structures", "finess_site")]),
     "directory_activities": dict([_btree("directory_activities", "structure_key"),
                                   _btree("directory_activities", "id_nat")]),
@@ -69,8 +63,6 @@ BULK_INDEXES: dict[str, dict[str, dict[str, str]]] = {
     "postgresql": {
         "directory_persons": {
             **_BTREE["directory_persons"],
-            "ix_directory_persons_names_tsv": "CREATE INDEX ix_directory_persons_names_tsv ON directory_persons "
-            "USING gin (to_tsvector('simple'::regconfig, family_norm || ' ' || given_norm))",
             **_keys("directory_persons", "id_nat"),
         },
         "directory_structures": {**_BTREE["directory_structures"], **_keys("directory_structures", "key")},
@@ -85,27 +77,17 @@ BULK_INDEXES: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
-def _fts_command(command: str, value: int | None) -> str:
-    if value is None:
-        return f"INSERT INTO directory_person_fts(directory_person_fts) VALUES ('{command}')"  # noqa: S608
-    return f"INSERT INTO directory_person_fts(directory_person_fts, rank) VALUES ('{command}', {int(value)})"  # noqa: S608
-
-
-FTS_HASH = 16 * 1024 * 1024  # bytes of terms FTS5 gathers before writing a segment during a rebuild (1 MiB
-# by default): fewer, larger segments to merge, about a third less time
-_FTS_TRIGGER = (
-    "CREATE TRIGGER directory_persons_fts_insert AFTER INSERT ON directory_persons BEGIN "
-    "INSERT INTO directory_person_fts(rowid, doc) VALUES (new.id, new.doc); END"
-)
-# The search's narrow copy of the active persons, in display order (migration 0007_directory_search_persons),
-# numbered in that order (pos), and its words indexed by that number (SQLite: 0008_directory_search_fts;
-# PostgreSQL: directory.postings). ``sort_key || ''`` (the same order: the column's collation, "C" on
-# PostgreSQL, carries over) makes both engines sort the rows instead of reading them at random through the sort
-# key index (PostgreSQL at 2,000,000 lines: 4.3 s instead of 8.7 s).
+FTS_HASH = 16 * 1024 * 1024  # bytes of terms FTS5 gathers before writing a segment during a fill (1 MiB by
+# default): fewer, larger segments to merge, about a third less time
+# The search's narrow copy of the persons (migration 0007_directory_search_persons; active or not since
+# 0014_directory_copy_all_persons), in display order, numbered in that order (pos), and its words indexed by
+# that number (SQLite: 0008_directory_search_fts; PostgreSQL: directory.postings). ``sort_key || ''`` (the same
+# order: the column's collation, "C" on PostgreSQL, carries over) makes both engines sort the rows instead of
+# reading them at random through a sort key index (PostgreSQL at 2,000,000 lines: 4.3 s instead of 8.7 s).
 SEARCH_FILL = (
-    "INSERT INTO directory_search_persons (sort_key, pos, id, family_norm, doc, facets) "
-    "SELECT sort_key, row_number() OVER (ORDER BY sort_key || ''), id, family_norm, doc, facets "
-    "FROM directory_persons WHERE active ORDER BY sort_key || ''"
+    "INSERT INTO directory_search_persons (sort_key, pos, id, family_norm, doc, facets, active) "
+    "SELECT sort_key, row_number() OVER (ORDER BY sort_key || ''), id, family_norm, doc, facets, active "
+    "FROM directory_persons ORDER BY sort_key || ''"
 )
 SEARCH_FAMILY_INDEX = (
     "CREATE INDEX ix_directory_search_persons_family ON directory_search_persons (family_norm, sort_key)"
@@ -370,12 +352,9 @@ class Merger:
             return counts
         if first:  # the first import: a plain ordered load, indexes built once at the end
             bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
-            fts = self.sqlite and target == "directory_persons"
             for name, definition in bulk_indexes.items():
                 constraint = definition.startswith("ALTER TABLE")
                 await self.run(f"ALTER TABLE {target} DROP CONSTRAINT {name}" if constraint else f"DROP INDEX {name}")
-            if fts:
-                await self.run("DROP TRIGGER directory_persons_fts_insert")
             # SQLite: in key order, so that the unique key's index (which it cannot drop) grows at its end;
             # PostgreSQL builds that index afterwards by sorting, and the sort here was half the statement
             if not self.sqlite:
@@ -387,10 +366,6 @@ class Merger:
                     deferred.append(definition)
                 else:
                     await self.run(definition)
-            if fts:
-                for command, value in (("hashsize", FTS_HASH), ("rebuild", None), ("hashsize", 1024 * 1024)):
-                    await self.run(_fts_command(command, value))
-                await self.run(_FTS_TRIGGER)
             return counts
         changed = " OR ".join(f"{target}.{column} <> s.{column}" for column in columns)
         assignments = ", ".join(f"{column} = s.{column}" for column in columns)
@@ -423,7 +398,7 @@ class Merger:
             await driver.copy_records_to_table("directory_words", records=rows, columns=["word", "lines"])
 
     async def refresh_search(self, scratch: Path) -> postings.Build | None:
-        """Rebuild ``directory_search_persons`` (the search's narrow copy of the active persons) in display
+        """Rebuild ``directory_search_persons`` (the search's narrow copy of the persons) in display
         order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already; its
         indexes are dropped before and built once after (a sorted build, not 1.5 million random inserts). On
         SQLite its word index ``directory_search_fts`` is emptied and filled again from it, in ``pos`` order; on

@@ -23,12 +23,8 @@ SortKey = String(450).with_variant(String(450, collation="C"), "postgresql")
 
 class Person(Base):
     __tablename__ = "directory_persons"
-    # One-word searches read their tiers in display order from these indexes; the sort key one also covers the
-    # family and the active flag, so that skipping rows of another tier never reads the table.
-    __table_args__ = (
-        Index("ix_directory_persons_family_sort", "family_norm", "sort_key"),
-        Index("ix_directory_persons_sort_key", "sort_key", "family_norm", "active"),
-    )
+    # No index on the search columns: searches and the FHIR API read them in display order from the copy
+    # (SearchPerson, migration 0014_directory_copy_all_persons).
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     id_nat: Mapped[str] = mapped_column(String(12), unique=True)
@@ -185,9 +181,12 @@ class Word(Base):
 
 
 class SearchPerson(Base):
-    """The search's narrow copy of the active persons, stored in display order (``sort_key``).
+    """The search's narrow copy of the persons (active or not), stored in display order (``sort_key``).
 
-    Rebuilt from ``directory_persons`` by each activity import that changed a person. Searches that read
+    Rebuilt from ``directory_persons`` by each activity import that changed a person. Every search and the
+    FHIR API's searches read the persons in display order and by word through this table and its word index
+    (the person table has no index of its own on these columns: migration
+    ``0014_directory_copy_all_persons``); searches check ``active`` on its rows. Searches that read
     their results in display order (a family name and its prefixes, common words, common filters) walk this
     table's key range and test the words on its few columns, instead of reading the wide person rows one at a
     time from all over ``directory_persons``: a walk here reads consecutive pages. SQLite keeps it as a
@@ -211,3 +210,4 @@ class SearchPerson(Base):
     family_norm: Mapped[str] = mapped_column(String(200))
     doc: Mapped[str] = mapped_column(Text)
     facets: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean)  # directory_persons.active

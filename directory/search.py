@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.batch import FACET_WORD, TOTAL_WORD
@@ -42,7 +42,6 @@ from directory.search_sql import (
     AFTER_WORDS,
     PREFIX_INDEXED,
     Hit,
-    Source,
     complete,
     facet_terms,
     family_starts,
@@ -51,8 +50,6 @@ from directory.search_sql import (
     match_words,
     rank_of,
     row_checks,
-    scan_conditions,
-    source_for,
     text_conditions,
 )
 from directory.text import words
@@ -107,14 +104,13 @@ async def _exact_tier(
 ) -> list[Hit]:
     """Rank 0 (family equal to the text or one of its words) in display order, checked row by row: from the
     index on the family and the key of the narrow ordered copy (the rows it points to are read in key order,
-    close together), or of the person table when a mailbox condition needs it."""
+    close together)."""
     terms = words(query.q)
-    source = source_for(query)
-    statement = select(source.id, source.key).where(source.family.in_([" ".join(terms), *terms]),
-                                                     *row_checks(query, source))
+    statement = select(SearchPerson.id, SearchPerson.sort_key).where(
+        SearchPerson.family_norm.in_([" ".join(terms), *terms]), *row_checks(query))
     if after is not None:
-        statement = statement.where(source.key > after)
-    rows = await _rows(session, statement.order_by(source.key).limit(wanted), walk=True)
+        statement = statement.where(SearchPerson.sort_key > after)
+    rows = await _rows(session, statement.order_by(SearchPerson.sort_key).limit(wanted), walk=True)
     return [(int(row[0]), str(row[1]), 0) for row in rows]
 
 
@@ -133,26 +129,24 @@ async def _single_term(
     if len(found) < wanted and (after is None or after[0] == 1):
         statement = select(SearchPerson.id, SearchPerson.sort_key).where(
             *_ranged(SearchPerson.sort_key, term, term + AFTER_WORDS, after[1] if after else None),
-            SearchPerson.family_norm != term)
+            SearchPerson.family_norm != term, SearchPerson.active.is_(True))
         rows = await _rows(session, statement.order_by(SearchPerson.sort_key).limit(wanted - len(found)), walk=True)
         found += [(int(row[0]), str(row[1]), 1) for row in rows]
         after = None
     if len(found) < wanted:
         lines, total = await line_counts(session, [(term, True), (TOTAL_WORD, False)])
         rest = wanted - len(found)
+        outside = or_(SearchPerson.sort_key < term, SearchPerson.sort_key >= term + AFTER_WORDS)
+        others: list[Any] = [*row_checks(query), outside]
         if lines * RANDOM_ROW <= _rows_to_fill(rest, [lines / total if total else 0.0]):
-            starts = and_(Person.sort_key >= term, Person.sort_key < term + AFTER_WORDS)
-            statement = select(Person.id, Person.sort_key).where(
-                Person.active.is_(True), match_words(sqlite, "doc", [term], [True]), ~starts)
-            key, walk = Person.sort_key, False
+            others.append(match_words(sqlite, [term], [True]))
+            walk = False
         else:  # a common word: walk the display order, checking the word on each row
-            statement = select(SearchPerson.id, SearchPerson.sort_key).where(
-                (literal(" ") + SearchPerson.doc).like(f"% {term}%"),
-                or_(SearchPerson.sort_key < term, SearchPerson.sort_key >= term + AFTER_WORDS))
-            key, walk = SearchPerson.sort_key, True
+            walk = True
+        statement = select(SearchPerson.id, SearchPerson.sort_key).where(*others)
         if after is not None:
-            statement = statement.where(key > after[1])
-        rows = await _rows(session, statement.order_by(key).limit(rest), walk=walk)
+            statement = statement.where(SearchPerson.sort_key > after[1])
+        rows = await _rows(session, statement.order_by(SearchPerson.sort_key).limit(rest), walk=walk)
         found += [(int(row[0]), str(row[1]), 2) for row in rows]
     return found
 
@@ -172,12 +166,13 @@ async def _general(
 ) -> list[Hit]:
     terms = words(query.q)
     rank = rank_of(terms)
-    statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(*text_conditions(query, sqlite))
+    statement: Any = select(SearchPerson.id, SearchPerson.sort_key, rank.label("rank")).where(
+        *text_conditions(query, sqlite))
     if skip_exact:
-        statement = statement.where(Person.family_norm.not_in([" ".join(terms), *terms]))
+        statement = statement.where(SearchPerson.family_norm.not_in([" ".join(terms), *terms]))
     if after is not None:
-        statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
-    rows = await _rows(session, statement.order_by(rank, Person.sort_key).limit(wanted), walk=False)
+        statement = statement.where(or_(rank > after[0], and_(rank == after[0], SearchPerson.sort_key > after[1])))
+    rows = await _rows(session, statement.order_by(rank, SearchPerson.sort_key).limit(wanted), walk=False)
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
@@ -201,14 +196,14 @@ async def _driven(
     wanted: int,
 ) -> list[Hit]:
     """The general ranked query with the full-text index used for the rarer ``drivers`` words only: the other
-    words and the filters are checked on their few candidate rows (the same match, see ``scan_conditions``)."""
+    words and the filters are checked on their few candidate rows (the same match, see ``row_checks``)."""
     rank = rank_of(words(query.q))
-    statement: Any = select(Person.id, Person.sort_key, rank.label("rank")).where(
-        match_words(sqlite, "doc", drivers, [True] * len(drivers)), *scan_conditions(query)
+    statement: Any = select(SearchPerson.id, SearchPerson.sort_key, rank.label("rank")).where(
+        match_words(sqlite, drivers, [True] * len(drivers)), *row_checks(query)
     )
     if after is not None:
-        statement = statement.where(or_(rank > after[0], and_(rank == after[0], Person.sort_key > after[1])))
-    rows = await _rows(session, statement.order_by(rank, Person.sort_key).limit(wanted), walk=False)
+        statement = statement.where(or_(rank > after[0], and_(rank == after[0], SearchPerson.sort_key > after[1])))
+    rows = await _rows(session, statement.order_by(rank, SearchPerson.sort_key).limit(wanted), walk=False)
     return [(int(row[0]), str(row[1]), int(row[2])) for row in rows]
 
 
@@ -293,33 +288,34 @@ class _Walk:
         self.seen = 0  # rows examined: the density of a single window is not trusted
 
     async def rows(
-        self, session: AsyncSession, source: Source, low: str, high: str | None, checks: list[Any],
+        self, session: AsyncSession, low: str, high: str | None, checks: list[Any],
         after: str | None, wanted: int, covered: str,
     ) -> tuple[list[Any], str | None]:
         """Up to ``wanted`` rows with keys in ``[low, high)`` after the key ``after`` that pass ``checks``, in key
         order, and, when the budget ran out before the page was full or the range was done, the key up to
         which rows were examined (``covered`` if none could be). Each statement gets one lower and one upper
         bound on the key (SQLite ranges an index on one of each and would only filter on the others)."""
-        start = source.key > after if after is not None and after >= low else source.key >= low
-        end = [] if high is None else [source.key < high]
+        key = SearchPerson.sort_key
+        start = key > after if after is not None and after >= low else key >= low
+        end = [] if high is None else [key < high]
         if self.windows is None:
-            statement = select(source.id, source.key).where(start, *end, *checks).order_by(source.key).limit(wanted)
+            statement = select(SearchPerson.id, key).where(start, *end, *checks).order_by(key).limit(wanted)
             return await _rows(session, statement, walk=True), None
         if not self.windows:
             return [], covered
         found: list[Any] = []
         while self.windows:
             size = self.windows.pop(0)
-            window = select(source.key).where(start, *end).order_by(source.key).limit(size).subquery()
+            window = select(key).where(start, *end).order_by(key).limit(size).subquery()
             count, last = (await _rows(session, select(func.count(), func.max(window.c.sort_key)), walk=True))[0]
             if not count:
                 return found, None
-            statement = select(source.id, source.key).where(start, source.key <= last, *checks)
-            matched = await _rows(session, statement.order_by(source.key).limit(wanted - len(found)), walk=True)
+            statement = select(SearchPerson.id, key).where(start, key <= last, *checks)
+            matched = await _rows(session, statement.order_by(key).limit(wanted - len(found)), walk=True)
             found += matched
             if len(found) >= wanted or count < size:
                 return found, None
-            start = source.key > last
+            start = key > last
             seen = self.seen = self.seen + count
             if not self.windows or (seen > count and (wanted - len(found)) * count > len(matched) * self.instead):
                 self.windows = []  # the density seen so far says the rest of the walk costs more than the other plan
@@ -341,9 +337,8 @@ async def _tiers(
     rest of the page is then read by :func:`_driven` with these words, from where the walk stopped; rank 2 is
     not walked at all when ``per_match`` (rows walked per match expected) says it costs more."""
     terms = words(query.q)
-    source = source_for(query)
-    rank = rank_of(terms, source.family)
-    checks = row_checks(query, source)
+    rank = rank_of(terms)
+    checks = row_checks(query)
     budget = _Walk(WALK_WINDOWS if drivers is not None else None, instead)
     found: list[Hit] = []
     if after is None or after[0] == 0:
@@ -355,7 +350,7 @@ async def _tiers(
             upper = term + AFTER_WORDS
             if after is not None and after[1] >= upper:
                 continue
-            rows, stopped = await budget.rows(session, source, term, upper, [rank == 1, *checks],
+            rows, stopped = await budget.rows(session, term, upper, [rank == 1, *checks],
                                               after[1] if after else None, wanted - len(found), covered)
             found += [(int(row[0]), str(row[1]), 1) for row in rows]
             if len(found) >= wanted:
@@ -370,7 +365,7 @@ async def _tiers(
         return found + await _general(session, query, sqlite, after or (1, AFTER_WORDS), wanted - len(found))
     if drivers is not None and (wanted - len(found)) * per_match > instead:  # rank 2 is sparse: no walk
         return found + await _driven(session, query, sqlite, drivers, after or (2, ""), wanted - len(found))
-    rows, stopped = await budget.rows(session, source, "", None, [rank == 2, *checks], after[1] if after else None,
+    rows, stopped = await budget.rows(session, "", None, [rank == 2, *checks], after[1] if after else None,
                                       wanted - len(found), after[1] if after else "")
     found += [(int(row[0]), str(row[1]), 2) for row in rows]
     if stopped is not None and drivers is not None and len(found) < wanted:

@@ -10,7 +10,7 @@ window, run one after another).
 
 :func:`ordered_plan` says what the index can match for a search, :func:`ordered` runs it; every candidate is
 checked on its row, so the rows are those of the general ranked query. :mod:`directory.search` chooses this plan
-when no mailbox condition needs the person table.
+whenever the index can match a word or a filter token.
 """
 
 from __future__ import annotations
@@ -154,8 +154,9 @@ class _Sql:
                 f"{self(key)} ORDER BY sort_key LIMIT 1), {_NO_POS})")
 
     def checks(self, query: SearchQuery) -> list[str]:
-        """:func:`row_checks` on the copy (``c``), and the mailbox conditions through the person's idNat."""
-        found = [f"(' ' || c.doc) LIKE {self(f'% {term}%')}" for term in words(query.q)]
+        """:func:`row_checks` on the copy (``c``): active, the words and filter tokens, and the mailbox conditions
+        through the person's idNat."""
+        found = ["c.active"] + [f"(' ' || c.doc) LIKE {self(f'% {term}%')}" for term in words(query.q)]
         for token, starts in facet_terms(query):
             if starts:
                 found.append(f"(' ' || c.facets) LIKE {self(f'% {token}%')}")

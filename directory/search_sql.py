@@ -1,5 +1,5 @@
-"""How a practitioner search becomes SQL: word and filter conditions on either engine, the two row sources
-(the person table and the narrow ordered copy), the rank, and the page's rows read as :class:`Practitioner`.
+"""How a practitioner search becomes SQL: word and filter conditions on either engine, checked on the rows of
+the narrow ordered copy of the persons, the rank, and the page's rows read as :class:`Practitioner`.
 
 :mod:`directory.search` and :mod:`directory.search_ordered` plan and run searches with these pieces (and the
 word counts that steer the plans); the FHIR API uses :func:`match_names`.
@@ -7,7 +7,6 @@ word counts that steer the plans); the FHIR API uses :func:`match_names`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, TextClause, and_, bindparam, case, exists, literal, or_, select, text
@@ -65,32 +64,34 @@ def family_starts(terms: list[str]) -> list[str]:
     return starts
 
 
-def match_words(sqlite: bool, column: str, terms: list[str], prefix: list[bool], name: str = "") -> TextClause:
-    """``column`` holds every term (as a word prefix where asked); terms are ``[a-z0-9]+`` only, and bound.
-
-    ``name`` keeps the bound parameter apart when one statement matches the same column twice."""
-    parameter = f"match_{column}{name}"
+def match_words(sqlite: bool, terms: list[str], prefix: list[bool], name: str = "") -> TextClause:
+    """The copy's rows (``directory_search_persons``) holding a word or filter token equal to, or starting with
+    (where ``prefix`` says), every term: read from its word index (SQLite ``directory_search_fts``, rowid =
+    ``pos``; PostgreSQL ``directory_search_postings``). Words and filter tokens share that index, so this is a
+    superset of the rows whose words match: callers check the words on the rows. Terms are ``[a-z0-9]+`` only,
+    and bound; ``name`` keeps the bound parameters apart when one statement matches twice."""
+    parameter = f"match_words{name}"
     if sqlite:
-        expression = " AND ".join(f'{column}:"{t}"' + ("*" if p else "") for t, p in zip(terms, prefix, strict=True))
-        fts = f"SELECT rowid FROM directory_person_fts WHERE directory_person_fts MATCH :{parameter}"  # noqa: S608
-        return text(f"directory_persons.id IN ({fts})").bindparams(**{parameter: expression})
-    expression = " & ".join(t + (":*" if p else "") for t, p in zip(terms, prefix, strict=True))
-    return text(
-        f"to_tsvector('simple'::regconfig, directory_persons.{column}) @@ to_tsquery('simple', :{parameter})"
-    ).bindparams(**{parameter: expression})
+        expression = " AND ".join(f'"{t}"' + ("*" if p else "") for t, p in zip(terms, prefix, strict=True))
+        fts = f"SELECT rowid FROM directory_search_fts WHERE directory_search_fts MATCH :{parameter}"  # noqa: S608
+        return text(f"directory_search_persons.pos IN ({fts})").bindparams(**{parameter: expression})
+    values: dict[str, str] = {}
+    parts = []
+    for index, (term, starts) in enumerate(zip(terms, prefix, strict=True)):
+        low, high = f"{parameter}_{index}", f"{parameter}_{index}u"
+        values[low] = term
+        where = f"w.word = :{low}"
+        if starts:
+            values[high] = term + AFTER_WORDS
+            where = f"w.word >= :{low} AND w.word < :{high}"
+        parts.append(f"SELECT p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) WHERE {where}")  # noqa: S608
+    return text(f"directory_search_persons.pos IN ({' INTERSECT '.join(parts)})").bindparams(**values)
 
 
 def match_names(sqlite: bool, terms: list[str], name: str = "") -> TextClause:
-    """The person's names hold a word starting with every term (a superset: the FHIR API checks the name
-    columns after). SQLite: its persons' full-text index of ``doc`` (names first); PostgreSQL: the GIN index of
-    ``family_norm || ' ' || given_norm`` (migration ``0012_directory_names_gin``)."""
-    if sqlite:
-        return match_words(sqlite, "doc", terms, [True] * len(terms), name)
-    parameter = f"match_names{name}"
-    return text(
-        "to_tsvector('simple'::regconfig, directory_persons.family_norm || ' ' || directory_persons.given_norm) "
-        f"@@ to_tsquery('simple', :{parameter})"
-    ).bindparams(**{parameter: " & ".join(f"{term}:*" for term in terms)})
+    """The copy's rows whose words hold a word starting with every term: a superset of the persons whose names
+    do (the FHIR API checks the name columns after)."""
+    return match_words(sqlite, terms, [True] * len(terms), f"_names{name}")
 
 
 def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:
@@ -109,61 +110,41 @@ def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:
 
 
 def mailbox_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
-    owned = exists().where(Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))
+    """The mailbox conditions on the copy's rows, through the person's idNat."""
     conditions: list[ColumnElement[bool]] = []
     if query.mailbox:  # the owners of one address, from the address index (a correlated EXISTS made both engines
         # walk every person in display order looking for them)
         address = query.mailbox.strip().lower()
-        owners = select(Mailbox.id_nat).where(Mailbox.address == address, Mailbox.active.is_(True))
-        conditions.append(Person.id_nat.in_(owners))
-    if query.has_mailbox is not None:
+        owners = (select(Person.sort_key).join(Mailbox, Mailbox.id_nat == Person.id_nat)
+                  .where(Mailbox.address == address, Mailbox.active.is_(True)))
+        conditions.append(SearchPerson.sort_key.in_(owners))  # the copy's key: its primary key, found at once
+    if query.has_mailbox is not None:  # candidate by candidate: the person by id, then its mailboxes
+        owned = exists().where(Person.id == SearchPerson.id, Mailbox.id_nat == Person.id_nat, Mailbox.active.is_(True))
         conditions.append(owned if query.has_mailbox else ~owned)
     return conditions
 
 
 def text_conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool] | TextClause]:
-    conditions: list[ColumnElement[bool] | TextClause] = [Person.active.is_(True)]
+    """The general query's conditions on the copy: the word index for the words of 3 characters or more (all
+    the words when none is that long), and every check on the row (:func:`row_checks`)."""
     terms = words(query.q)
     indexed = [term for term in terms if len(term) >= SHORT_TERM] or terms
+    found: list[ColumnElement[bool] | TextClause] = []
     if indexed:
-        conditions.append(match_words(sqlite, "doc", indexed, [True] * len(indexed)))
-    doc = literal(" ") + Person.doc
-    conditions += [doc.like(f"% {term}%") for term in terms if term not in indexed]
-    # filter tokens as plain string checks: their index is the ordered copy's (search_ordered), which every search
-    # with a filter takes; this general query is the reference the plans are tested against
-    return conditions + facet_checks(query, Person.facets) + list(mailbox_conditions(query))
+        found.append(match_words(sqlite, indexed, [True] * len(indexed)))
+    # filter tokens as plain string checks: their index is read by the ordered plan (search_ordered), which every
+    # search with a filter takes; this general query is the reference the plans are tested against
+    return found + list(row_checks(query))
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where a walk in display order reads its rows: the person table itself, or its narrow copy of the active
-    persons kept in display order (``directory_search_persons``), whose key ranges are consecutive pages."""
-
-    id: Any
-    key: Any
-    family: Any
-    doc: Any
-    facets: Any
-    persons: bool  # the person table: check ``active``; only there can a mailbox condition be tested
-
-
-PERSONS = Source(Person.id, Person.sort_key, Person.family_norm, Person.doc, Person.facets, True)
-ORDERED = Source(SearchPerson.id, SearchPerson.sort_key, SearchPerson.family_norm, SearchPerson.doc,
-                  SearchPerson.facets, False)
-
-
-def source_for(query: SearchQuery) -> Source:
-    """The narrow ordered copy, unless a mailbox condition needs the person's idNat."""
-    return PERSONS if query.mailbox or query.has_mailbox is not None else ORDERED
-
-
-def row_checks(query: SearchQuery, source: Source) -> list[ColumnElement[bool]]:
-    """The same match as :func:`text_conditions` without the full-text index, as word tests on a row's own text:
-    for candidates an index already narrowed down, or rows read in display order."""
-    doc = literal(" ") + source.doc
-    conditions: list[ColumnElement[bool]] = [Person.active.is_(True)] if source.persons else []
+def row_checks(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """Every condition of ``query`` tested on a row of the copy itself (active, each word as a word prefix of
+    ``doc``, each filter token in ``facets``, the mailbox conditions): for candidates an index already narrowed
+    down, or rows read in display order."""
+    doc = literal(" ") + SearchPerson.doc
+    conditions: list[ColumnElement[bool]] = [SearchPerson.active.is_(True)]
     conditions += [doc.like(f"% {term}%") for term in words(query.q)]
-    return conditions + facet_checks(query, source.facets) + (mailbox_conditions(query) if source.persons else [])
+    return conditions + facet_checks(query, SearchPerson.facets) + mailbox_conditions(query)
 
 
 def facet_checks(query: SearchQuery, facets: Any) -> list[ColumnElement[bool]]:
@@ -172,12 +153,7 @@ def facet_checks(query: SearchQuery, facets: Any) -> list[ColumnElement[bool]]:
             for token, starts in facet_terms(query)]
 
 
-def scan_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
-    """:func:`row_checks` on the person table."""
-    return row_checks(query, PERSONS)
-
-
-def rank_of(terms: list[str], family: Any = Person.family_norm) -> ColumnElement[int]:
+def rank_of(terms: list[str], family: Any = SearchPerson.family_norm) -> ColumnElement[int]:
     if not terms:
         return literal(0)
     phrase = " ".join(terms)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from directory.generator import Generated, generate
+from directory.importer import import_file
+from storage.engine import Database
 
 
 def small(tmp_path: Path, *, persons: int = 40, seed: int = 7, generation: int = 56, encoding: str = "utf-8",
@@ -101,3 +103,13 @@ def known_directory(tmp_path: Path, stamp: str = "202611010000", extra: list[str
                      structure_name="Hôpital Édouard Herriot"),
     ])
     return activity, mailboxes
+
+
+async def veran_vanished(database: Database, tmp_path: Path) -> None:
+    """The known directory imported, then a newer extraction without VÉRAN (810000000001): one inactive person."""
+    activity, _ = known_directory(tmp_path)
+    await import_file(database, activity)
+    newer, _ = known_directory(tmp_path / "v2", stamp="202611020000")
+    lines = newer.read_text(encoding="utf-8").splitlines(keepends=True)
+    newer.write_text("".join(line for line in lines if "VÉRAN" not in line), encoding="utf-8")
+    assert (await import_file(database, newer, force=True)).deactivated == 1

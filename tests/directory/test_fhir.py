@@ -11,12 +11,14 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole
+from sqlalchemy import select
 
 from directory.importer import import_file
+from directory.models import Person
 from mssante.settings import Settings
 from mssante.web import create_app
 from storage.engine import Database
-from tests.directory.helpers import FILLERS, PEOPLE, known_directory
+from tests.directory.helpers import FILLERS, PEOPLE, known_directory, veran_vanished
 
 MODELS: dict[str, Any] = {"Practitioner": Practitioner, "PractitionerRole": PractitionerRole,
                           "Organization": Organization}
@@ -127,3 +129,32 @@ async def test_roles_and_organizations(client: httpx.AsyncClient) -> None:
     assert [entry["resource"]["name"] for entry in named["entry"]] == ["Hôpital Édouard Herriot"]
     paged = _bundle(await client.get("/fhir/PractitionerRole", params={"_count": "3", "active": "true"}))
     assert len(paged["entry"]) == 3 and any(link["relation"] == "next" for link in paged["link"])
+
+
+async def test_practitioner_search_covers_inactive_persons(database: Database, tmp_path: Path) -> None:
+    """A person who vanished from a newer extraction stays readable and searchable through FHIR, as inactive:
+    found by name and identifier without ``active``, with ``active=false``, not with ``active=true``; paging over
+    every person keeps display order."""
+    await veran_vanished(database, tmp_path)
+    app = create_app(Settings(data_dir=tmp_path), database)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver") as client:
+        async def ids(**params: str) -> list[str]:
+            body = _bundle(await client.get("/fhir/Practitioner", params=params))
+            return [entry["resource"]["id"] for entry in body["entry"]]
+
+        assert await ids(family="veran") == ["810000000001"]
+        assert await ids(family="veran", active="false") == ["810000000001"]
+        assert await ids(family="veran", active="true") == []
+        assert await ids(identifier="810000000001") == ["810000000001"]
+        assert await ids(name="v", active="false") == ["810000000001"]
+        inactive = _bundle(await client.get("/fhir/Practitioner", params={"family": "veran"}))["entry"][0]
+        assert inactive["resource"]["active"] is False
+        seen: list[str] = []
+        url: str | None = "/fhir/Practitioner?_count=4"
+        while url is not None:
+            body = _bundle(await client.get(url))
+            seen += [entry["resource"]["id"] for entry in body["entry"]]
+            url = next((link["url"] for link in body["link"] if link["relation"] == "next"), None)
+        async with database.read() as session:
+            persons = list(await session.scalars(select(Person.id_nat).order_by(Person.sort_key)))
+        assert "810000000001" in seen and seen == persons and len(persons) > FILLERS

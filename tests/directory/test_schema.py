@@ -10,14 +10,17 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from directory import models
 from directory.importer import import_file
 from directory.merge import BULK_INDEXES
+from directory.search import search
+from directory.search_query import SearchQuery
 from storage.base import Base
 from storage.engine import Database
 from storage.migrate import alembic_config
-from tests.directory.helpers import read_lines, small, write_lines
+from tests.directory.helpers import FILLERS, read_lines, small, veran_vanished, write_lines
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -58,17 +61,15 @@ async def test_first_import_keeps_the_search_indexes(database: Database, tmp_pat
         every = {name for table in BULK_INDEXES[connection.dialect.name].values() for name in table}
         if database.sqlite:
             names = {row[0] for row in await connection.execute(text("SELECT name FROM sqlite_master"))}
-            assert {"directory_person_fts", "directory_persons_fts_insert"} <= names
+            assert not {name for name in names if name.startswith("directory_person_fts")}  # gone (0014)
             assert every <= names
-            config = await connection.execute(text("SELECT k, v FROM directory_person_fts_config"))
-            assert {row[0]: row[1] for row in config}.get("hashsize", 1024 * 1024) == 1024 * 1024
             hits = await connection.execute(text(
-                "SELECT count(*) FROM directory_person_fts WHERE directory_person_fts MATCH 'doc:a*'"))
+                "SELECT count(*) FROM directory_search_fts WHERE directory_search_fts MATCH 'a*'"))
         else:
             names = {row[0] for row in await connection.execute(text("SELECT indexname FROM pg_indexes"))}
             assert every <= names
-            assert "ix_directory_persons_names_tsv" in names  # FHIR's name searches (0012)
-            assert not {"ix_directory_persons_doc_tsv", "ix_directory_persons_facets_tsv"} & names  # postings
+            assert not {"ix_directory_persons_names_tsv", "ix_directory_persons_doc_tsv",
+                        "ix_directory_persons_facets_tsv"} & names  # every search reads the postings (0014)
             unique = await connection.execute(text(
                 "SELECT conname FROM pg_constraint WHERE contype = 'u' AND conname LIKE 'uq_directory_%'"))
             assert {row[0] for row in unique} >= {name for name in every if name.startswith("uq_")}
@@ -78,15 +79,15 @@ async def test_first_import_keeps_the_search_indexes(database: Database, tmp_pat
                 await connection.execute(text(duplicated))
             await connection.rollback()
             hits = await connection.execute(text(
-                "SELECT count(*) FROM directory_persons WHERE to_tsvector('simple'::regconfig, doc) @@ "
-                "to_tsquery('simple', 'a:*')"))
+                "SELECT count(*) FROM directory_search_vocabulary WHERE word >= 'a' AND word < 'b'"))
         assert hits.scalar_one() > 0
 
 
-def _migrate(connection: Connection, revision: str) -> None:
+def _migrate(connection: Connection, revision: str, up: bool | None = None) -> None:
+    """Up or down to ``revision`` (``up`` unsaid: up to ``heads``, down to any other)."""
     config = alembic_config()
     config.attributes["connection"] = connection
-    if revision == "heads":
+    if up if up is not None else revision == "heads":
         command.upgrade(config, revision)
     else:
         command.downgrade(config, revision)
@@ -98,9 +99,10 @@ async def test_person_index_migration_keeps_the_imported_words(sqlite_url: str, 
     database = Database(sqlite_url)
     try:
         await import_file(database, small(tmp_path).activity_path)
-        for revision, columns in (("0010_directory_no_facets_gin", ["doc", "facets"]), ("heads", ["doc"])):
+        for revision, columns, up in (("0010_directory_no_facets_gin", ["doc", "facets"], False),
+                                      ("0013_directory_person_fts_lean", ["doc"], True)):
             async with database.engine.begin() as connection:
-                await connection.run_sync(_migrate, revision)
+                await connection.run_sync(_migrate, revision, up)
             async with database.engine.connect() as connection:
                 found = [row[1] for row in await connection.execute(text("PRAGMA table_info(directory_person_fts)"))]
                 assert found == columns
@@ -122,9 +124,9 @@ async def test_person_index_keeps_rows_not_offsets(sqlite_url: str, tmp_path: Pa
     database = Database(sqlite_url)
     try:
         await import_file(database, small(tmp_path).activity_path)
-        for revision, lean in (("0012_directory_names_gin", False), ("heads", True)):
+        for revision, lean in (("0012_directory_names_gin", False), ("0013_directory_person_fts_lean", True)):
             async with database.engine.begin() as connection:
-                await connection.run_sync(_migrate, revision)
+                await connection.run_sync(_migrate, revision, lean)
             async with database.engine.begin() as connection:
                 schema = (await connection.execute(text(
                     "SELECT sql FROM sqlite_master WHERE name = 'directory_person_fts'"))).scalar_one()
@@ -145,3 +147,52 @@ async def test_person_index_keeps_rows_not_offsets(sqlite_url: str, tmp_path: Pa
                     "UPDATE directory_persons SET doc = replace(doc, ' zzqx', '') WHERE doc LIKE '% zzqx'"))
     finally:
         await database.dispose()
+
+
+async def _copy_and_index(connection: AsyncConnection) -> tuple[list[Any], dict[str, list[int]]]:
+    """The copy's rows in display order, and the positions its word index gives for a few words."""
+    rows = list((await connection.execute(text(
+        "SELECT pos, id, sort_key, doc, facets FROM directory_search_persons ORDER BY sort_key"))).all())
+    found: dict[str, list[int]] = {}
+    for word in ("veran", "dupont", "lyon", "p10"):
+        if connection.dialect.name == "sqlite":
+            query = f"SELECT rowid FROM directory_search_fts WHERE directory_search_fts MATCH '\"{word}\"*' ORDER BY 1"
+        else:
+            query = (f"SELECT DISTINCT p FROM directory_search_postings, unnest(positions) AS p "
+                     f"WHERE word >= '{word}' AND word < '{word}~' ORDER BY 1")
+        found[word] = [int(row[0]) for row in await connection.execute(text(query))]
+    return rows, found
+
+
+async def test_search_copy_migration_holds_every_person(database: Database, tmp_path: Path) -> None:
+    """Migration 0014: the copy holds every person with its active flag, numbered again in display order with
+    its word index filled again when a person is inactive, and the person table's own search indexes go; going
+    back restores them and a copy of the active persons only. Either way the index matches the copy's words."""
+    await veran_vanished(database, tmp_path)
+    sqlite = database.sqlite
+    index_names = ("SELECT name FROM sqlite_master" if sqlite else "SELECT indexname FROM pg_indexes")
+    persons_indexes = {"ix_directory_persons_sort_key", "ix_directory_persons_family_sort",
+                       "directory_person_fts" if sqlite else "ix_directory_persons_names_tsv"}
+    for revision, every in (("0013_directory_person_fts_lean", False), ("heads", True)):
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, revision)
+        async with database.engine.connect() as connection:
+            names = {row[0] for row in await connection.execute(text(index_names))}
+            assert (persons_indexes & names == set()) is every
+            assert (persons_indexes <= names) is not every
+            rows, found = await _copy_and_index(connection)
+            persons = (await connection.execute(text(
+                f"SELECT id, sort_key, doc, facets FROM directory_persons {'' if every else 'WHERE active '}"
+                "ORDER BY sort_key"))).all()
+            assert [tuple(row[1:]) for row in rows] == [tuple(row) for row in persons]
+            assert [row[0] for row in rows] == list(range(1, len(rows) + 1))
+            for word, positions in found.items():
+                holding = [row[0] for row in rows if f" {word}" in f" {row[3]} {row[4]}"]
+                assert positions == holding, word
+            assert bool(found["veran"]) is every and found["dupont"]
+            if sqlite:
+                await connection.execute(text(
+                    "INSERT INTO directory_search_fts(directory_search_fts) VALUES ('integrity-check')"))
+    async with database.read() as session:  # the search reads the copy's active flag
+        assert len((await search(session, SearchQuery(q="dupont lyon", limit=100))).items) >= FILLERS
+        assert not (await search(session, SearchQuery(q="veran"))).items
