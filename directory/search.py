@@ -7,9 +7,10 @@ engines compare the same way (rank, then the byte-ordered ``sort_key``), so both
 
 Every search with a word or a filter (SQLite: a word of two characters or more) is read tier by tier in display
 order from the ordered copy's word index (:mod:`directory.search_ordered`: SQLite FTS5, PostgreSQL
-``directory_search_postings``). The plans below (word counts, cost model, walks, the persons' full-text index)
-serve the rest (SQLite's one-letter words, a mailbox filter alone), and :func:`_general` is the reference
-ranked query the tests compare every plan with.
+``directory_search_postings``). The plans below (word counts, cost model, walks, the same word index) serve the
+rest (SQLite's one-letter words, a mailbox filter alone), and :func:`_general` is the reference ranked query the
+tests compare every plan with. All of them read the copy (``directory_search_persons``, which holds inactive
+persons too: ``active`` is checked on every row) and the person table only by id for the page's rows.
 
 This module plans and runs a search; :mod:`directory.search_query` holds what a search is (parameters, bounds,
 results, cursors), :mod:`directory.search_sql` the SQL pieces (conditions, row sources, rank, page rows, word

@@ -369,7 +369,7 @@ async def ordered(
     session: AsyncSession, query: SearchQuery, indexed: Words | Postings, after: tuple[int, str] | None,
     wanted: int,
 ) -> list[Hit]:
-    """No mailbox condition: the ranked result tier by tier in display order, as :func:`_tiers` reads it, but
+    """The ranked result tier by tier in display order, as :func:`_tiers` reads it, but
     from the copy's word index (see :meth:`Words.match`) instead of every row of a key range. Rank 0 from the
     family index; rank 1 as one position range per word (the families starting with it: there the word itself
     needs no matching, the rarest other word is matched); rank 2 in the positions between those ranges (a row
