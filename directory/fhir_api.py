@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, TextClause, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Integer, TextClause, column, exists, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory import fhir
@@ -24,7 +24,7 @@ from directory.errors import InvalidQuery, NotFound
 from directory.models import Activity, Mailbox, Person, SearchPerson, Structure
 from directory.problems import FhirRoute
 from directory.search_query import decode_cursor, encode_cursor
-from directory.search_sql import match_names
+from directory.search_sql import PREFIX_INDEXED, postings_of
 from directory.text import fold, words
 from storage.engine import Database
 
@@ -77,15 +77,51 @@ def _token(value: str) -> str:
     return value.rpartition("|")[2].strip()
 
 
-def _string(sqlite: bool, value: str, columns: list[Any], parameter: str) -> list[Condition]:
-    """FHIR string match: the folded words through the copy's word index, then starts-with on a column."""
+def _string(value: str, columns: list[Any], parameter: str) -> tuple[list[str], Condition]:
+    """FHIR string match: the folded words (read from the copy's word index, see :func:`_in_display_order`), and
+    starts-with on a column (the check on each candidate)."""
     folded = fold(value)
     if not folded:
         raise InvalidQuery(parameter, f"{parameter} must contain letters or digits")
-    terms = words(value)[:8]
     starts = or_(*(condition for column in columns for condition in (
         column.like(f"{folded}%"), column.like(f"% {folded}%"))))
-    return [match_names(sqlite, terms, parameter), starts]
+    return words(value)[:8], starts
+
+
+_FTS = table("directory_search_fts", column("rowid"))
+
+
+def _in_display_order(sqlite: bool, terms: list[str], after: str | None) -> Any:
+    """The persons in display order, read from the search's copy of them (every person, active or not) and
+    joined to the person table by id. Words of the names are read from the copy's word index in that same order
+    (its positions), so that a page stops as soon as it is full: SQLite's FTS5 yields rowids (``pos``) in order;
+    PostgreSQL's postings are sorted first, then joined in order. A one-letter word is only checked on the rows
+    (it starts words of most rows: SQLite has no prefix index for it, and PostgreSQL would sort millions of
+    positions). ``after``: the cursor's key; the page
+    starts at the first position above it."""
+    joined = Person.id == SearchPerson.id
+    indexed = sorted({term for term in terms if len(term) >= PREFIX_INDEXED})
+    start = None
+    if after is not None:
+        start = (select(SearchPerson.pos).where(SearchPerson.sort_key > after).order_by(SearchPerson.sort_key)
+                 .limit(1).scalar_subquery())
+    if sqlite and indexed:
+        match = text("directory_search_fts MATCH :fhir_words").bindparams(
+            fhir_words=" AND ".join(f'"{term}"*' for term in indexed))
+        statement = (select(Person).select_from(_FTS).join(SearchPerson, SearchPerson.pos == _FTS.c.rowid)
+                     .join(Person, joined).where(match).order_by(_FTS.c.rowid))
+        return statement if start is None else statement.where(_FTS.c.rowid >= start)
+    if indexed:  # PostgreSQL: the candidates' positions sorted (once each: a row has several words of a prefix),
+        # then the rows joined in that order
+        since = "(SELECT pos FROM directory_search_persons WHERE sort_key > :fhir_after ORDER BY sort_key LIMIT 1)"
+        positions, values = postings_of(indexed, [True] * len(indexed), "fhir", since if after is not None else "")
+        values.update({"fhir_after": after} if after is not None else {})
+        found = (text(f"SELECT DISTINCT pos FROM ({positions}) AS x ORDER BY pos").bindparams(**values)  # noqa: S608
+                 .columns(column("pos", Integer)).subquery("d"))
+        return (select(Person).select_from(found).join(SearchPerson, SearchPerson.pos == found.c.pos)
+                .join(Person, joined).order_by(found.c.pos))
+    statement = select(Person).join(SearchPerson, joined).order_by(SearchPerson.pos)
+    return statement if start is None else statement.where(SearchPerson.pos >= start)
 
 
 def _fingerprint(params: dict[str, str]) -> str:
@@ -122,26 +158,28 @@ async def search_practitioners(request: Request) -> JSONResponse:
         conditions: list[Condition] = []
         if "identifier" in params:
             value = _token(params["identifier"])
-            conditions.append(or_(Person.id_nat == value, Person.id_pp == value))
-        if "family" in params:
-            conditions += _string(sqlite, params["family"], [Person.family_norm], "family")
-        if "given" in params:
-            conditions += _string(sqlite, params["given"], [Person.given_norm], "given")
-        if "name" in params:
-            conditions += _string(sqlite, params["name"], [Person.family_norm, Person.given_norm], "name")
+            persons = select(Person.sort_key).where(or_(Person.id_nat == value, Person.id_pp == value))
+            conditions.append(SearchPerson.sort_key.in_(persons))  # the copy's primary key
+        terms: list[str] = []
+        for name, columns in (("family", [SearchPerson.family_norm]), ("given", [Person.given_norm]),
+                              ("name", [SearchPerson.family_norm, Person.given_norm])):
+            if name in params:
+                found, starts = _string(params[name], columns, name)
+                terms += found
+                conditions.append(starts)
         if "mailbox-mss" in params:
             address = _token(params["mailbox-mss"]).lower()
-            conditions.append(Person.id_nat.in_(select(Mailbox.id_nat).where(Mailbox.address == address)))
+            owners = select(Person.sort_key).where(Person.id_nat.in_(select(Mailbox.id_nat).where(
+                Mailbox.address == address)))
+            conditions.append(SearchPerson.sort_key.in_(owners))
         if active is not None:
             conditions.append(SearchPerson.active.is_(active))
         fingerprint = _fingerprint(params)
-        if "_cursor" in params:
-            conditions.append(SearchPerson.sort_key > decode_cursor(params["_cursor"], fingerprint)[1])
-        # in display order from the search's copy of the persons (its key, its word index), joined both ways
-        # through a unique index: the copy's key from a person found by identifier, the person's id from the copy
-        joined = and_(SearchPerson.sort_key == Person.sort_key, SearchPerson.id == Person.id)
-        statement = select(Person).join(SearchPerson, joined).where(*conditions).order_by(SearchPerson.sort_key)
-        rows = list(await session.scalars(statement.limit(count + 1)))
+        after = decode_cursor(params["_cursor"], fingerprint)[1] if "_cursor" in params else None
+        if after is not None:
+            conditions.append(SearchPerson.sort_key > after)
+        statement = _in_display_order(sqlite, terms, after).where(*conditions).limit(count + 1)
+        rows = list(await session.scalars(statement))
         page = rows[:count]
         boxes = await _mailboxes_of_persons(session, [person.id_nat for person in page])
     cursor = encode_cursor(0, page[-1].sort_key, fingerprint) if len(rows) > count else None

@@ -2,7 +2,7 @@
 the narrow ordered copy of the persons, the rank, and the page's rows read as :class:`Practitioner`.
 
 :mod:`directory.search` and :mod:`directory.search_ordered` plan and run searches with these pieces (and the
-word counts that steer the plans); the FHIR API uses :func:`match_names`.
+word counts that steer the plans); the FHIR API uses :func:`match_words`.
 """
 
 from __future__ import annotations
@@ -75,6 +75,14 @@ def match_words(sqlite: bool, terms: list[str], prefix: list[bool], name: str = 
         expression = " AND ".join(f'"{t}"' + ("*" if p else "") for t, p in zip(terms, prefix, strict=True))
         fts = f"SELECT rowid FROM directory_search_fts WHERE directory_search_fts MATCH :{parameter}"  # noqa: S608
         return text(f"directory_search_persons.pos IN ({fts})").bindparams(**{parameter: expression})
+    positions, values = postings_of(terms, prefix, parameter)
+    return text(f"directory_search_persons.pos IN ({positions})").bindparams(**values)
+
+
+def postings_of(terms: list[str], prefix: list[bool], parameter: str, since: str = "") -> tuple[str, dict[str, str]]:
+    """PostgreSQL: the positions (``pos``) holding every term, as in :func:`match_words`, from
+    ``directory_search_postings`` (unsorted, distinct), with its named parameters; ``since``: a SQL expression,
+    the lowest position wanted."""
     values: dict[str, str] = {}
     parts = []
     for index, (term, starts) in enumerate(zip(terms, prefix, strict=True)):
@@ -84,14 +92,10 @@ def match_words(sqlite: bool, terms: list[str], prefix: list[bool], name: str = 
         if starts:
             values[high] = term + AFTER_WORDS
             where = f"w.word >= :{low} AND w.word < :{high}"
+        if since:
+            where += f" AND w.last_pos >= {since} AND p.pos >= {since}"
         parts.append(f"SELECT p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) WHERE {where}")  # noqa: S608
-    return text(f"directory_search_persons.pos IN ({' INTERSECT '.join(parts)})").bindparams(**values)
-
-
-def match_names(sqlite: bool, terms: list[str], name: str = "") -> TextClause:
-    """The copy's rows whose words hold a word starting with every term: a superset of the persons whose names
-    do (the FHIR API checks the name columns after)."""
-    return match_words(sqlite, terms, [True] * len(terms), f"_names{name}")
+    return " INTERSECT ".join(parts), values
 
 
 def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:

@@ -149,12 +149,20 @@ async def test_practitioner_search_covers_inactive_persons(database: Database, t
         assert await ids(name="v", active="false") == ["810000000001"]
         inactive = _bundle(await client.get("/fhir/Practitioner", params={"family": "veran"}))["entry"][0]
         assert inactive["resource"]["active"] is False
-        seen: list[str] = []
-        url: str | None = "/fhir/Practitioner?_count=4"
-        while url is not None:
-            body = _bundle(await client.get(url))
-            seen += [entry["resource"]["id"] for entry in body["entry"]]
-            url = next((link["url"] for link in body["link"] if link["relation"] == "next"), None)
+        async def paged(url: str | None) -> list[str]:
+            seen: list[str] = []
+            while url is not None:
+                body = _bundle(await client.get(url))
+                seen += [entry["resource"]["id"] for entry in body["entry"]]
+                url = next((link["url"] for link in body["link"] if link["relation"] == "next"), None)
+            return seen
+
         async with database.read() as session:
             persons = list(await session.scalars(select(Person.id_nat).order_by(Person.sort_key)))
-        assert "810000000001" in seen and seen == persons and len(persons) > FILLERS
+            fillers = list(await session.scalars(select(Person.id_nat).where(Person.given_norm.like("prenom%"))
+                                                 .order_by(Person.sort_key)))
+        assert "810000000001" in persons and len(persons) > FILLERS and len(fillers) == FILLERS
+        assert await paged("/fhir/Practitioner?_count=4") == persons
+        # through the word index (SQLite: FTS5 rowids from the cursor's position on; PostgreSQL: sorted postings)
+        assert await paged("/fhir/Practitioner?given=prenom&_count=5") == fillers
+        assert await paged("/fhir/Practitioner?family=DUPONT&given=pr&_count=7") == fillers
