@@ -107,8 +107,6 @@ SEARCH_FTS_FILL = (
     "INSERT INTO directory_search_fts(rowid, words) SELECT pos, doc || ' ' || facets FROM directory_search_persons"
 )
 IMPORT_CACHE_KIB = 64 * 1024  # within the 500 MiB the whole import may use
-WORK_MEMORY = "64MB"  # PostgreSQL: a sort or hash of an import's statement (the server's memory, per operation)
-SEARCH_SORT_MEMORY = "256MB"  # PostgreSQL: the ordered copy's sort, as much as an index build may use
 PERSON_COLUMNS = (
     "id_type", "id_pp", "civility", "title", "family", "given", "family_norm", "given_norm", "sort_key",
     "profession_code", "profession_label", "category_code", "specialties", "doc", "facets",
@@ -173,7 +171,7 @@ class Merger:
             if self.discard:  # staging only, and the temporary database dies with the connection: no rollback
                 await self.run("PRAGMA temp.journal_mode = OFF")  # journal for it (a quarter less work on it)
         else:
-            await self.run(f"SET LOCAL work_mem = '{WORK_MEMORY}'")
+            await self.run("SET LOCAL work_mem = '64MB'")
             await self.run("SET LOCAL maintenance_work_mem = '256MB'")
 
     async def finish(self, *tables: str) -> None:
@@ -416,11 +414,7 @@ class Merger:
                 await self.run(SEARCH_FTS_EMPTY)
             else:  # a fresh file (no 1.5 million dead rows before the new ones); DROP INDEX above already locked
                 await self.run("TRUNCATE directory_search_persons")  # the table as TRUNCATE does
-        if not self.sqlite:  # its sort in memory (1,500,000 rows, ~400 MB: 3.2 s instead of 4.1-5.3 s with 64 MB)
-            await self.run(f"SET LOCAL work_mem = '{SEARCH_SORT_MEMORY}'")
         rows = await self.run(SEARCH_FILL)
-        if not self.sqlite:
-            await self.run(f"SET LOCAL work_mem = '{WORK_MEMORY}'")
         if not self.sqlite:
             await self.run(f"ALTER TABLE directory_search_persons ADD CONSTRAINT {SEARCH_PRIMARY} "
                            "PRIMARY KEY (sort_key)")
