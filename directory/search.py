@@ -419,10 +419,9 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
             "set_config('plan_cache_mode', 'force_custom_plan', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
-    indexed = None if query.mailbox else await ordered_plan(session, query)
     if query.mailbox:  # the owners of one address (a few rows) are the candidates: every check on them, no index
         hits = await _general(session, query, sqlite, after, limit + 1, index=False)
-    elif indexed is not None:
+    elif (indexed := await ordered_plan(session, query)) is not None:
         hits = await ordered(session, query, indexed, after, limit + 1)
     elif len(terms) == 1 and not filtered:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)

@@ -2,7 +2,7 @@
 the narrow ordered copy of the persons, the rank, and the page's rows read as :class:`Practitioner`.
 
 :mod:`directory.search` and :mod:`directory.search_ordered` plan and run searches with these pieces (and the
-word counts that steer the plans); the FHIR API uses :func:`match_words`.
+word counts that steer the plans); the FHIR API uses :func:`postings_of`.
 """
 
 from __future__ import annotations
