@@ -327,7 +327,8 @@ def main() -> None:
         elif args.search_only:
             parser.error("--search-only on PostgreSQL needs --postgres-url")
         else:
-            server = PostgresServer()
+            server = PostgresServer(durable=True)  # fsync, full-page writes and synchronous commits on, as in
+            # production (until 2026-12-07 this bench ran PostgreSQL without them: see docs/directory.md)
             server.start()
             try:
                 server.psql("CREATE DATABASE bench_directory")
