@@ -24,7 +24,7 @@ from directory.errors import InvalidQuery, NotFound
 from directory.models import Activity, Mailbox, Person, SearchPerson, Structure
 from directory.problems import FhirRoute
 from directory.search_query import decode_cursor, encode_cursor
-from directory.search_sql import PREFIX_INDEXED, postings_of
+from directory.search_sql import PREFIX_INDEXED, Binder
 from directory.text import fold, words
 from storage.engine import Database
 
@@ -97,31 +97,26 @@ def _in_display_order(sqlite: bool, terms: list[str], after: str | None) -> Any:
     (its positions), so that a page stops as soon as it is full: SQLite's FTS5 yields rowids (``pos``) in order;
     PostgreSQL's postings are sorted first, then joined in order. A one-letter word is only checked on the rows
     (it starts words of most rows: SQLite has no prefix index for it, and PostgreSQL would sort millions of
-    positions). ``after``: the cursor's key; the page
-    starts at the first position above it."""
+    positions). ``after``: the cursor's key; the page starts at the first position above it."""
     joined = Person.id == SearchPerson.id
     indexed = sorted({term for term in terms if len(term) >= PREFIX_INDEXED})
-    start = None
-    if after is not None:
-        start = (select(SearchPerson.pos).where(SearchPerson.sort_key > after).order_by(SearchPerson.sort_key)
-                 .limit(1).scalar_subquery())
+    bind = Binder("fhir")
+    start = None if after is None else bind.pos_of(after, strictly=True)
     if sqlite and indexed:
-        match = text("directory_search_fts MATCH :fhir_words").bindparams(
-            fhir_words=" AND ".join(f'"{term}"*' for term in indexed))
-        statement = (select(Person).select_from(_FTS).join(SearchPerson, SearchPerson.pos == _FTS.c.rowid)
-                     .join(Person, joined).where(match).order_by(_FTS.c.rowid))
-        return statement if start is None else statement.where(_FTS.c.rowid >= start)
-    if indexed:  # PostgreSQL: the candidates' positions sorted (once each: a row has several words of a prefix),
-        # then the rows joined in that order
-        since = "(SELECT pos FROM directory_search_persons WHERE sort_key > :fhir_after ORDER BY sort_key LIMIT 1)"
-        positions, values = postings_of(indexed, [True] * len(indexed), "fhir", since if after is not None else "")
-        values.update({"fhir_after": after} if after is not None else {})
-        found = (text(f"SELECT DISTINCT pos FROM ({positions}) AS x ORDER BY pos").bindparams(**values)  # noqa: S608
+        where = [bind.fts(indexed), *([] if start is None else [f"directory_search_fts.rowid >= {start}"])]
+        return (select(Person).select_from(_FTS).join(SearchPerson, SearchPerson.pos == _FTS.c.rowid)
+                .join(Person, joined).where(text(" AND ".join(where)).bindparams(**bind.parameters))
+                .order_by(_FTS.c.rowid))
+    if indexed:  # PostgreSQL: the candidates' positions sorted, then the rows joined in that order
+        positions = bind.postings([(term, False) for term in indexed], low=start)
+        found = (text(f"SELECT pos FROM ({positions}) AS x ORDER BY pos").bindparams(**bind.parameters)  # noqa: S608
                  .columns(column("pos", Integer)).subquery("d"))
         return (select(Person).select_from(found).join(SearchPerson, SearchPerson.pos == found.c.pos)
                 .join(Person, joined).order_by(found.c.pos))
     statement = select(Person).join(SearchPerson, joined).order_by(SearchPerson.pos)
-    return statement if start is None else statement.where(SearchPerson.pos >= start)
+    if start is None:
+        return statement
+    return statement.where(text(f"directory_search_persons.pos >= {start}").bindparams(**bind.parameters))
 
 
 def _fingerprint(params: dict[str, str]) -> str:

@@ -26,6 +26,7 @@ from directory.search_sql import (
     AFTER_WORDS,
     PREFIX_INDEXED,
     VOCABULARY_SCAN,
+    Binder,
     Hit,
     facet_terms,
     family_starts,
@@ -40,7 +41,6 @@ from directory.text import words
 FULL_PREFIX_LINES = 3_000  # a longer word on at most this many lines is matched whole
 RARE_ENOUGH = 3_000  # expected candidates that are checked on their rows rather than narrowed by another word
 MATCHED_PARTS = 3  # at most this many words and tokens are intersected by the index
-_NO_POS = 1 << 62  # past every position
 # PostgreSQL: at most PG_PARTS words are intersected (a posting read costs about PG_POSTING, a candidate checked
 # on its row PG_ROW); a tier reads positions in windows, the first of PG_WINDOW positions, each next one
 # PG_GROWTH times larger.
@@ -130,28 +130,15 @@ class Postings:
         return _PgSql()
 
 
-class _Sql:
+class _Sql(Binder):
     """A statement of plain SQL text with its named parameters: the word-index statement is built this way
     rather than as SQLAlchemy expressions, whose construction cost more than running it. Every value (words,
     patterns, keys, the match expression) is a parameter."""
-
-    def __init__(self) -> None:
-        self.parameters: dict[str, Any] = {}
-
-    def __call__(self, value: Any) -> str:
-        name = f"p{len(self.parameters)}"
-        self.parameters[name] = value
-        return f":{name}"
 
     async def fetch(self, session: AsyncSession, statement: str) -> list[Any]:
         """The rows of ``statement`` with this builder's parameters, through the driver."""
         connection = await session.connection()
         return list((await connection.exec_driver_sql(statement, self.parameters)).all())
-
-    def pos_of(self, key: str, strictly: bool) -> str:
-        """The position of the first row of the copy with a key at or above (``strictly``: above) ``key``."""
-        return (f"coalesce((SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "  # noqa: S608
-                f"{self(key)} ORDER BY sort_key LIMIT 1), {_NO_POS})")
 
     def checks(self, query: SearchQuery) -> list[str]:
         """:func:`row_checks` on the copy (``c``): active, the words and filter tokens, and the mailbox conditions
@@ -274,24 +261,8 @@ class _PgSql(_Sql):
             f"{' AND ' + where if where else ''} ORDER BY c.sort_key LIMIT {int(wanted)})" for name in names)
         return f"SELECT id, sort_key FROM ({branches}) AS f ORDER BY sort_key LIMIT {int(wanted)}"  # noqa: S608
 
-    def postings(self, match: list[tuple[str, bool]], low: int, high: int) -> str:
-        """The positions in ``[low, high)`` holding every word of ``match`` (whole, or a word it starts) (unsorted,
-        distinct)."""
-        # a row holding two words of one prefix is there twice: INTERSECT returns distinct rows, else DISTINCT
-        distinct = "DISTINCT " if len(match) == 1 and not match[0][1] else ""
-        parts = []
-        for word, whole in match:
-            words = (f"w.word = {self(word)}" if whole
-                     else f"w.word >= {self(word)} AND w.word < {self(word + AFTER_WORDS)}")
-            parts.append(f"SELECT {distinct}p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) "  # noqa: S608
-                         f"WHERE {words} AND w.first_pos < {self(high)} AND w.last_pos >= {self(low)} "
-                         f"AND p.pos >= {self(low)} AND p.pos < {self(high)}")
-        # INTERSECT (a hash or a sort, linear): as a join, the planner takes each unnested chunk for one row and
-        # would rescan one word's postings for every position of the other
-        return " INTERSECT ".join(parts)
-
     def everything(self, match: Any, rank: str, where: list[str], wanted: int) -> str:
-        return (f"SELECT c.id, c.sort_key, {rank} AS rank FROM ({self.postings(match, 0, _PG_NO_POS)}) d "  # noqa: S608
+        return (f"SELECT c.id, c.sort_key, {rank} AS rank FROM ({self.postings(match)}) d "  # noqa: S608
                 f"JOIN directory_search_persons c ON c.pos = d.pos WHERE {' AND '.join(where) or 'true'} "
                 f"ORDER BY 3, d.pos LIMIT {int(wanted)}")
 
@@ -310,7 +281,7 @@ class _PgSql(_Sql):
             stop = end if end - start <= size * PG_GROWTH else start + size
             # the window's positions sorted first (a sorted subquery is not merged into the join), so that the
             # candidates are joined and checked in order and the checks stop at the page
-            window = f"SELECT pos FROM ({self.postings(match, start, stop)}) x ORDER BY pos"  # noqa: S608
+            window = f"SELECT pos FROM ({self.postings(match, self(start), self(stop))}) x ORDER BY pos"  # noqa: S608
             statements.append(
                 f"SELECT c.id, c.sort_key FROM ({window}) d "  # noqa: S608
                 f"JOIN directory_search_persons c ON c.pos = d.pos WHERE {' AND '.join(checks) or 'true'} "

@@ -2,7 +2,7 @@
 the narrow ordered copy of the persons, the rank, and the page's rows read as :class:`Practitioner`.
 
 :mod:`directory.search` and :mod:`directory.search_ordered` plan and run searches with these pieces (and the
-word counts that steer the plans); the FHIR API uses :func:`postings_of`.
+word counts that steer the plans); the FHIR API uses :class:`Binder`'s word-index pieces too.
 """
 
 from __future__ import annotations
@@ -64,38 +64,64 @@ def family_starts(terms: list[str]) -> list[str]:
     return starts
 
 
-def match_words(sqlite: bool, terms: list[str], prefix: list[bool], name: str = "") -> TextClause:
-    """The copy's rows (``directory_search_persons``) holding a word or filter token equal to, or starting with
-    (where ``prefix`` says), every term: read from its word index (SQLite ``directory_search_fts``, rowid =
-    ``pos``; PostgreSQL ``directory_search_postings``). Words and filter tokens share that index, so this is a
-    superset of the rows whose words match: callers check the words on the rows. Terms are ``[a-z0-9]+`` only,
-    and bound; ``name`` keeps the bound parameters apart when one statement matches twice."""
-    parameter = f"match_words{name}"
+NO_POS = 1 << 62  # past every position of the copy
+
+
+class Binder:
+    """Plain SQL text and its named parameters: each value bound gets the next name (``:p0``, ``:p1``, …, after
+    ``prefix``), and every value (words, patterns, keys) is a parameter. The pieces of SQL over the copy's word
+    index that the searches (:mod:`directory.search_ordered`) and the FHIR API share."""
+
+    def __init__(self, prefix: str = "p") -> None:
+        self.prefix = prefix
+        self.parameters: dict[str, Any] = {}
+
+    def __call__(self, value: Any) -> str:
+        name = f"{self.prefix}{len(self.parameters)}"
+        self.parameters[name] = value
+        return f":{name}"
+
+    def pos_of(self, key: str, strictly: bool) -> str:
+        """The position of the first row of the copy with a key at or above (``strictly``: above) ``key``."""
+        return (f"coalesce((SELECT pos FROM directory_search_persons WHERE sort_key {'>' if strictly else '>='} "  # noqa: S608
+                f"{self(key)} ORDER BY sort_key LIMIT 1), {NO_POS})")
+
+    def fts(self, terms: list[str]) -> str:
+        """SQLite: ``directory_search_fts`` (rowid = ``pos``) holds a word or filter token starting with every
+        term (``[a-z0-9]+`` only)."""
+        expression = " AND ".join(f'"{term}"*' for term in terms)
+        return f"directory_search_fts MATCH {self(expression)}"
+
+    def postings(self, match: list[tuple[str, bool]], low: str | None = None, high: str | None = None) -> str:
+        """PostgreSQL: the positions holding every word of ``match`` (whole, or a word it starts), from
+        ``directory_search_postings``, unsorted and distinct; ``low`` and ``high``: SQL expressions, the range
+        ``[low, high)`` of positions wanted."""
+        # a row holding two words of one prefix is there twice: INTERSECT returns distinct rows, else DISTINCT
+        distinct = "DISTINCT " if len(match) == 1 and not match[0][1] else ""
+        bounds = ([] if high is None else [f"w.first_pos < {high}", f"p.pos < {high}"]) + (
+            [] if low is None else [f"w.last_pos >= {low}", f"p.pos >= {low}"])
+        parts = []
+        for word, whole in match:
+            words = [f"w.word = {self(word)}"] if whole else [f"w.word >= {self(word)}",
+                                                               f"w.word < {self(word + AFTER_WORDS)}"]
+            parts.append(f"SELECT {distinct}p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) "  # noqa: S608
+                         f"WHERE {' AND '.join(words + bounds)}")
+        # INTERSECT (a hash or a sort, linear): as a join, the planner takes each unnested chunk for one row and
+        # would rescan one word's postings for every position of the other
+        return " INTERSECT ".join(parts)
+
+
+def match_words(sqlite: bool, terms: list[str], name: str = "") -> TextClause:
+    """The copy's rows (``directory_search_persons``) holding a word or filter token starting with every term:
+    read from its word index (SQLite ``directory_search_fts``, PostgreSQL ``directory_search_postings``). Words and
+    filter tokens share that index, so this is a superset of the rows whose words match: callers check the words
+    on the rows. ``name`` keeps the bound parameters apart when one statement matches twice."""
+    bind = Binder(f"match_words{name}_")
     if sqlite:
-        expression = " AND ".join(f'"{t}"' + ("*" if p else "") for t, p in zip(terms, prefix, strict=True))
-        fts = f"SELECT rowid FROM directory_search_fts WHERE directory_search_fts MATCH :{parameter}"  # noqa: S608
-        return text(f"directory_search_persons.pos IN ({fts})").bindparams(**{parameter: expression})
-    positions, values = postings_of(terms, prefix, parameter)
-    return text(f"directory_search_persons.pos IN ({positions})").bindparams(**values)
-
-
-def postings_of(terms: list[str], prefix: list[bool], parameter: str, since: str = "") -> tuple[str, dict[str, str]]:
-    """PostgreSQL: the positions (``pos``) holding every term, as in :func:`match_words`, from
-    ``directory_search_postings`` (unsorted, distinct), with its named parameters; ``since``: a SQL expression,
-    the lowest position wanted."""
-    values: dict[str, str] = {}
-    parts = []
-    for index, (term, starts) in enumerate(zip(terms, prefix, strict=True)):
-        low, high = f"{parameter}_{index}", f"{parameter}_{index}u"
-        values[low] = term
-        where = f"w.word = :{low}"
-        if starts:
-            values[high] = term + AFTER_WORDS
-            where = f"w.word >= :{low} AND w.word < :{high}"
-        if since:
-            where += f" AND w.last_pos >= {since} AND p.pos >= {since}"
-        parts.append(f"SELECT p.pos FROM directory_search_postings w, unnest(w.positions) AS p(pos) WHERE {where}")  # noqa: S608
-    return " INTERSECT ".join(parts), values
+        rows = f"SELECT rowid FROM directory_search_fts WHERE {bind.fts(terms)}"  # noqa: S608
+    else:
+        rows = bind.postings([(term, False) for term in terms])
+    return text(f"directory_search_persons.pos IN ({rows})").bindparams(**bind.parameters)
 
 
 def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:
@@ -135,7 +161,7 @@ def text_conditions(query: SearchQuery, sqlite: bool) -> list[ColumnElement[bool
     indexed = [term for term in terms if len(term) >= SHORT_TERM] or terms
     found: list[ColumnElement[bool] | TextClause] = []
     if indexed:
-        found.append(match_words(sqlite, indexed, [True] * len(indexed)))
+        found.append(match_words(sqlite, indexed))
     # filter tokens as plain string checks: their index is read by the ordered plan (search_ordered), which every
     # search with a filter takes; this general query is the reference the plans are tested against
     return found + list(row_checks(query))

@@ -105,11 +105,13 @@ def known_directory(tmp_path: Path, stamp: str = "202611010000", extra: list[str
     return activity, mailboxes
 
 
-async def veran_vanished(database: Database, tmp_path: Path) -> None:
-    """The known directory imported, then a newer extraction without VÉRAN (810000000001): one inactive person."""
+async def veran_vanished(database: Database, tmp_path: Path, extra: list[str] | None = None) -> Path:
+    """The known directory imported, then a newer extraction (with the ``extra`` lines) without VÉRAN
+    (810000000001): one inactive person. Returns the newer extraction."""
     activity, _ = known_directory(tmp_path)
     await import_file(database, activity)
-    newer, _ = known_directory(tmp_path / "v2", stamp="202611020000")
+    newer, _ = known_directory(tmp_path / "v2", stamp="202611020000", extra=extra)
     lines = newer.read_text(encoding="utf-8").splitlines(keepends=True)
     newer.write_text("".join(line for line in lines if "VÉRAN" not in line), encoding="utf-8")
     assert (await import_file(database, newer, force=True)).deactivated == 1
+    return newer
