@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from patient_inbox.models import PatientAccount
-from storage.engine import Database
+from storage.engine import SQLITE_PAGE_SIZE, Database
 
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
 
@@ -212,3 +213,29 @@ async def test_read_only_sessions_read_like_read_sessions(database: Database) ->
         assert account.address == "p1@patient.example" and account.created_at == NOW
         await add_account(database, 2)  # committed meanwhile: the next statement sees it (its own snapshot)
         assert len((await session.scalars(select(PatientAccount))).all()) == 2
+
+
+async def test_a_new_sqlite_file_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """A new database file is created with SQLITE_PAGE_SIZE pages in WAL mode; a file created earlier with
+    SQLite's default pages is opened, read and written as it is (the pragma cannot change a file with pages)."""
+    assert SQLITE_PAGE_SIZE != 4096
+    for name, created in (("new.db", None), ("old.db", 4096)):
+        path = tmp_path / name
+        if created is not None:
+            with contextlib.closing(sqlite3.connect(path)) as old:
+                old.execute(f"PRAGMA page_size = {created}")
+                old.execute("CREATE TABLE kept (value TEXT)")
+                old.execute("INSERT INTO kept VALUES ('before')")
+                old.commit()
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        try:
+            async with database.write() as session:
+                await session.execute(text("CREATE TABLE IF NOT EXISTS kept (value TEXT)"))
+                await session.execute(text("INSERT INTO kept VALUES ('after')"))
+        finally:
+            await database.dispose()
+        with contextlib.closing(sqlite3.connect(path)) as check:
+            assert check.execute("PRAGMA page_size").fetchone() == (created or SQLITE_PAGE_SIZE,)
+            assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert check.execute("SELECT value FROM kept ORDER BY value").fetchall() == (
+                [("after",), ("before",)] if created else [("after",)])
