@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from directory.batch import FACET_WORD, TOTAL_WORD
 from directory.errors import InvalidQuery
 from directory.models import Mailbox, Person, SearchPerson
-from directory.search_ordered import ordered, ordered_plan
+from directory.search_ordered import PG_SETTINGS, ordered, ordered_plan
 from directory.search_query import (
     MAX_LIMIT,
     Page,
@@ -412,17 +412,16 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
     terms = words(query.q)
     fingerprint = query_fingerprint(query)
     after = decode_cursor(query.cursor, fingerprint) if query.cursor else None
-    if not sqlite:  # one page of ids: never worth compiling a query (JIT) or starting parallel workers; the
-        # statements of a shape are prepared once per connection (their numbers are parameters), and each run is
-        # planned for its values (a generic plan cannot know how many rows a word or a window of positions holds)
-        await session.execute(text(
-            "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), "
-            "set_config('plan_cache_mode', 'force_custom_plan', true)"))
     filtered = any(value is not None for value in (query.profession, query.specialty, query.city, query.postal_code,
                                                    query.department, query.mailbox, query.has_mailbox))
+    # PostgreSQL: the statement that reads the word index's counts also applies the search's settings
+    # (search_ordered.PG_SETTINGS: one round trip less); without it, they are applied on their own
+    indexed = None if query.mailbox else await ordered_plan(session, query)
+    if not sqlite and indexed is None:
+        await session.execute(text(f"SELECT {', '.join(PG_SETTINGS)}"))
     if query.mailbox:  # the owners of one address (a few rows) are the candidates: every check on them, no index
         hits = await _general(session, query, sqlite, after, limit + 1, index=False)
-    elif (indexed := await ordered_plan(session, query)) is not None:
+    elif indexed is not None:
         hits = await ordered(session, query, indexed, after, limit + 1)
     elif len(terms) == 1 and not filtered:
         hits = await _single_term(session, terms[0], sqlite, after, limit + 1)

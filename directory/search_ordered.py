@@ -51,6 +51,14 @@ PG_CORRELATED = 0.1  # an intersection is expected to keep at least this share o
 PG_WINDOW = 16_384
 PG_GROWTH = 4
 _PG_NO_POS = 2**31 - 1
+# PostgreSQL: a search's statements run with these settings, local to its transaction: one page of ids is never
+# worth compiling a query (JIT) or starting parallel workers; the statements of a shape are prepared once per
+# connection (their numbers are parameters), and each run is planned for its values (a generic plan cannot know
+# how many rows a word or a window of positions holds). :func:`ordered_plan` applies them with its statement.
+PG_SETTINGS = (
+    "set_config('jit', 'off', true)", "set_config('max_parallel_workers_per_gather', '0', true)",
+    "set_config('plan_cache_mode', 'force_custom_plan', true)",
+)
 _NAMED = re.compile(r":(p\d+)\b")
 
 
@@ -303,7 +311,9 @@ class _PgSql(_Sql):
 
 async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Postings | None:
     """What the copy's word index can match for this search (None: nothing). SQLite's has no index for a
-    one-letter prefix; PostgreSQL's reads it as the range of words it starts, like any word."""
+    one-letter prefix; PostgreSQL's reads it as the range of words it starts, like any word. On PostgreSQL, a
+    search with something to match gets :data:`PG_SETTINGS` applied by this statement (None: nothing was run,
+    nor applied)."""
     facets = facet_terms(query)
     if session.get_bind().dialect.name != "sqlite":
         return await _postings_plan(session, sorted(set(words(query.q))), facets)
@@ -318,7 +328,7 @@ async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Pos
 
 async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[tuple[str, bool]]) -> Postings | None:
     """PostgreSQL: the rows holding a word each term starts, and each filter token, and the copy's rows, in one
-    statement."""
+    statement, which also applies :data:`PG_SETTINGS`."""
     items = [(term, False) for term in terms] + [(token, not starts) for token, starts in facets]
     if not items:
         return None
@@ -330,7 +340,7 @@ async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[t
                      f"FROM (SELECT lines FROM directory_search_vocabulary WHERE {where} "
                      f"LIMIT {VOCABULARY_SCAN + 1}) v)")
     parts.append("(SELECT max(pos) FROM directory_search_persons)")
-    *found, last = (await sql.fetch(session, f"SELECT {', '.join(parts)}"))[0]
+    *found, last = (await sql.fetch(session, f"SELECT {', '.join([*PG_SETTINGS, *parts])}"))[0][len(PG_SETTINGS):]
     total = int(last or 0)
     return Postings([(total if count < 0 else int(count), word, whole)
                      for (word, whole), count in zip(items, found, strict=True)], total)

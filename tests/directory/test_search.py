@@ -530,15 +530,24 @@ async def test_ordered_copy_follows_the_persons(database: Database, tmp_path: Pa
 
 
 async def test_search_session_settings(known: Database) -> None:
-    """SQLite search connections read through a memory map; PostgreSQL searches run without JIT and set the scan
-    kinds back on before a full-text statement (GIN is only read through bitmaps)."""
+    """SQLite search connections read through a memory map; PostgreSQL searches run without JIT or parallel
+    workers, planned for their values, whether the word index's plan applied the settings with its counts or the
+    search applied them on its own (a mailbox condition, one-letter words), and set the scan kinds back on before a
+    full-text statement (GIN is only read through bitmaps)."""
+    for query in (SearchQuery(q="dupont lyon"), SearchQuery(profession="10"), SearchQuery(has_mailbox=True),
+                  SearchQuery(q="martin", mailbox="Jean-Pierre.Martin@medecin.mssante.fr"), SearchQuery(q="d")):
+        async with known.read() as session:
+            await search(session, query)
+            if not known.sqlite:
+                shown = [(await session.execute(sql(f"SHOW {name}"))).scalar_one()
+                         for name in ("jit", "max_parallel_workers_per_gather", "plan_cache_mode")]
+                assert shown == ["off", "0", "force_custom_plan"], query
     async with known.read() as session:
         await search(session, SearchQuery(q="dupont lyon"))
         if known.sqlite:
             mapped = (await session.execute(sql("PRAGMA mmap_size"))).scalar_one()
             assert mapped == search_module.MMAP_BYTES
         else:
-            assert (await session.execute(sql("SHOW jit"))).scalar_one() == "off"
             await search_module._rows(session, select(Person.id).limit(1), walk=True)
             assert (await session.execute(sql("SHOW enable_bitmapscan"))).scalar_one() == "off"
             await search_module._rows(session, select(Person.id).limit(1), walk=False)
