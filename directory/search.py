@@ -416,7 +416,7 @@ async def search(session: AsyncSession, query: SearchQuery) -> Page:
                                                    query.department, query.mailbox, query.has_mailbox))
     # PostgreSQL: the statement that reads the word index's counts also applies the search's settings
     # (search_ordered.PG_SETTINGS: one round trip less); without it, they are applied on their own
-    indexed = None if query.mailbox else await ordered_plan(session, query)
+    indexed = None if query.mailbox else await ordered_plan(session, query, after)
     if not sqlite and indexed is None:
         await session.execute(text(f"SELECT {', '.join(PG_SETTINGS)}"))
     if query.mailbox:  # the owners of one address (a few rows) are the candidates: every check on them, no index

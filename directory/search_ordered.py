@@ -106,9 +106,11 @@ class Postings:
     holding them (``directory_search_vocabulary``; a prefix of more than :data:`VOCABULARY_SCAN` words counts
     as every row); ``total``: the rows of the copy. An item is ``(rows, word, whole)``."""
 
-    def __init__(self, items: list[tuple[int, str, bool]], total: int) -> None:
+    def __init__(self, items: list[tuple[int, str, bool]], total: int,
+                 positions: dict[tuple[str, bool], int] | None = None) -> None:
         self.total = total
         self.items = sorted(items)
+        self.positions = positions or {}  # the key bounds :func:`_bounds` located with the counts
 
     def match(self, implied: str = "") -> list[tuple[str, bool]]:
         """The words (and whether each is matched whole) whose postings select a superset of the rows holding
@@ -135,7 +137,9 @@ class Postings:
         return bool(self.items) and self.items[0][0] <= RARE_ENOUGH
 
     def builder(self) -> _PgSql:
-        return _PgSql()
+        built = _PgSql()
+        built.positions, built.end = dict(self.positions), min(self.total + 1, _PG_NO_POS)
+        return built
 
 
 class _Sql(Binder):
@@ -251,7 +255,7 @@ class _PgSql(_Sql):
         """The position of the first row of the copy with a key at or above (``True``: above) each key, in one
         statement; past the last row: the number of rows plus one."""
         wanted = sorted(set(keys))
-        if not wanted:
+        if not wanted or all(key in self.positions for key in wanted):  # located with the counts
             return
         sql = _PgSql()
         parts = [sql.pos_of(key, strictly) for key, strictly in wanted]
@@ -309,14 +313,23 @@ class _PgSql(_Sql):
         return found
 
 
-async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Postings | None:
+def _bounds(terms: list[str], after: tuple[int, str] | None) -> list[tuple[str, bool]]:
+    """The keys whose positions :func:`ordered` needs (each with whether strictly above): the start of the copy,
+    each range of families starting with a word and its end, and the cursor's key."""
+    starts = family_starts(terms)
+    return ([(key, False) for key in ["", *starts, *(term + AFTER_WORDS for term in starts)]]
+            + ([(after[1], True)] if after else []))
+
+
+async def ordered_plan(session: AsyncSession, query: SearchQuery, after: tuple[int, str] | None = None
+                       ) -> Words | Postings | None:
     """What the copy's word index can match for this search (None: nothing). SQLite's has no index for a
     one-letter prefix; PostgreSQL's reads it as the range of words it starts, like any word. On PostgreSQL, a
     search with something to match gets :data:`PG_SETTINGS` applied by this statement (None: nothing was run,
     nor applied)."""
     facets = facet_terms(query)
     if session.get_bind().dialect.name != "sqlite":
-        return await _postings_plan(session, sorted(set(words(query.q))), facets)
+        return await _postings_plan(session, sorted(set(words(query.q))), facets, _bounds(words(query.q), after))
     terms = sorted({term for term in words(query.q) if len(term) >= PREFIX_INDEXED})
     if not terms and not facets:
         return None
@@ -326,9 +339,11 @@ async def ordered_plan(session: AsyncSession, query: SearchQuery) -> Words | Pos
     return Words(terms, facets, counts, total)
 
 
-async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[tuple[str, bool]]) -> Postings | None:
+async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[tuple[str, bool]],
+                         bounds: list[tuple[str, bool]]) -> Postings | None:
     """PostgreSQL: the rows holding a word each term starts, and each filter token, and the copy's rows, in one
-    statement, which also applies :data:`PG_SETTINGS`."""
+    statement, which also applies :data:`PG_SETTINGS` and locates ``bounds`` (:meth:`_PgSql.locate`'s keys:
+    one round trip instead of three for a search read window by window)."""
     items = [(term, False) for term in terms] + [(token, not starts) for token, starts in facets]
     if not items:
         return None
@@ -339,11 +354,15 @@ async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[t
         parts.append(f"(SELECT CASE WHEN count(*) > {VOCABULARY_SCAN} THEN -1 ELSE coalesce(sum(lines), 0) END "  # noqa: S608
                      f"FROM (SELECT lines FROM directory_search_vocabulary WHERE {where} "
                      f"LIMIT {VOCABULARY_SCAN + 1}) v)")
+    located = sorted(set(bounds))
+    parts += [sql.pos_of(key, strictly) for key, strictly in located]
     parts.append("(SELECT max(pos) FROM directory_search_persons)")
     *found, last = (await sql.fetch(session, f"SELECT {', '.join([*PG_SETTINGS, *parts])}"))[0][len(PG_SETTINGS):]
     total = int(last or 0)
+    counts, positions = found[:len(items)], found[len(items):]
     return Postings([(total if count < 0 else int(count), word, whole)
-                     for (word, whole), count in zip(items, found, strict=True)], total)
+                     for (word, whole), count in zip(items, counts, strict=True)], total,
+                    {key: min(int(pos), total + 1) for key, pos in zip(located, positions, strict=True)})
 
 
 async def ordered(
@@ -366,8 +385,7 @@ async def ordered(
         found = await sql.fetch(session, sql.everything(indexed.match(), rank, where, wanted))
         return [(int(row[0]), str(row[1]), int(row[2])) for row in found]
     starts = family_starts(terms)
-    bounds = ["", *starts, *(term + AFTER_WORDS for term in starts)]
-    await sql.locate(session, [(key, False) for key in bounds] + ([(after[1], True)] if after else []))
+    await sql.locate(session, _bounds(terms, after))
     tiers: list[tuple[int, str]] = []  # (rank, statement), in the order of the ranking
     if not terms:  # filters alone: everything is rank 0
         tiers += [(0, tier) for tier in sql.rows(indexed.match(), "", None, after[1] if after else None,
