@@ -110,7 +110,7 @@ class Postings:
                  positions: dict[tuple[str, bool], int] | None = None) -> None:
         self.total = total
         self.items = sorted(items)
-        self.positions = positions or {}  # the key bounds :func:`_bounds` located with the counts
+        self.positions = positions or {}  # the keys of :func:`_bounds`, located with the counts
 
     def match(self, implied: str = "") -> list[tuple[str, bool]]:
         """The words (and whether each is matched whole) whose postings select a superset of the rows holding
@@ -137,9 +137,7 @@ class Postings:
         return bool(self.items) and self.items[0][0] <= RARE_ENOUGH
 
     def builder(self) -> _PgSql:
-        built = _PgSql()
-        built.positions, built.end = dict(self.positions), min(self.total + 1, _PG_NO_POS)
-        return built
+        return _PgSql(self.positions, self.total + 1)
 
 
 class _Sql(Binder):
@@ -184,9 +182,6 @@ class _Sql(Binder):
         return (f"SELECT c.id, c.sort_key FROM directory_search_persons c WHERE {' AND '.join(where + checks)} "  # noqa: S608
                 f"ORDER BY c.sort_key LIMIT {int(wanted)}")
 
-    async def locate(self, session: AsyncSession, keys: list[tuple[str, bool]]) -> None:
-        """SQLite finds positions inside its statements."""
-
     def families(self, names: list[str], checks: list[str], wanted: int) -> str:
         """Rank 0: the rows whose family is one of ``names`` that pass ``checks``, in key order."""
         where = [f"c.family_norm IN ({', '.join(map(self, names))})", *checks]
@@ -226,13 +221,14 @@ class _Sql(Binder):
 
 
 class _PgSql(_Sql):
-    """PostgreSQL's statements over ``directory_search_postings``: the positions of the keys a search needs are
-    read first (:meth:`locate`), so that a tier's range of positions is cut into windows here."""
+    """PostgreSQL's statements over ``directory_search_postings``: the positions of the keys a search needs were
+    read with its word counts (:func:`_postings_plan`: ``positions``, and ``end`` past the copy's last row), so
+    that a tier's range of positions is cut into windows here."""
 
-    def __init__(self) -> None:
+    def __init__(self, positions: dict[tuple[str, bool], int] | None = None, end: int = _PG_NO_POS) -> None:
         super().__init__()
-        self.positions: dict[tuple[str, bool], int] = {}
-        self.end = _PG_NO_POS  # past the last row of the copy
+        self.positions = positions or {}
+        self.end = end  # past the last row of the copy
 
     async def fetch(self, session: AsyncSession, statement: str) -> list[Any]:
         """The rows of ``statement`` through the driver, its ``:pN`` parameters numbered in asyncpg's style (each
@@ -250,19 +246,6 @@ class _PgSql(_Sql):
 
         connection = await session.connection()
         return list((await connection.exec_driver_sql(_NAMED.sub(number, statement), tuple(values))).all())
-
-    async def locate(self, session: AsyncSession, keys: list[tuple[str, bool]]) -> None:
-        """The position of the first row of the copy with a key at or above (``True``: above) each key, in one
-        statement; past the last row: the number of rows plus one."""
-        wanted = sorted(set(keys))
-        if not wanted or all(key in self.positions for key in wanted):  # located with the counts
-            return
-        sql = _PgSql()
-        parts = [sql.pos_of(key, strictly) for key, strictly in wanted]
-        parts.append("(SELECT max(pos) FROM directory_search_persons)")
-        *found, last = (await sql.fetch(session, f"SELECT {', '.join(parts)}"))[0]
-        self.end = int(last or 0) + 1
-        self.positions = {key: min(int(pos), self.end) for key, pos in zip(wanted, found, strict=True)}
 
     def families(self, names: list[str], checks: list[str], wanted: int) -> str:
         """As on SQLite, but each family read on its own in key order (the index on family and key), up to the
@@ -342,8 +325,9 @@ async def ordered_plan(session: AsyncSession, query: SearchQuery, after: tuple[i
 async def _postings_plan(session: AsyncSession, terms: list[str], facets: list[tuple[str, bool]],
                          bounds: list[tuple[str, bool]]) -> Postings | None:
     """PostgreSQL: the rows holding a word each term starts, and each filter token, and the copy's rows, in one
-    statement, which also applies :data:`PG_SETTINGS` and locates ``bounds`` (:meth:`_PgSql.locate`'s keys:
-    one round trip instead of three for a search read window by window)."""
+    statement, which also applies :data:`PG_SETTINGS` and reads the position of the first row of the copy at or
+    above (strictly: above) each key of ``bounds`` (past the last row: the number of rows plus one), which a
+    search read window by window needs: one round trip instead of three."""
     items = [(term, False) for term in terms] + [(token, not starts) for token, starts in facets]
     if not items:
         return None
@@ -369,7 +353,8 @@ async def ordered(
     session: AsyncSession, query: SearchQuery, indexed: Words | Postings, after: tuple[int, str] | None,
     wanted: int,
 ) -> list[Hit]:
-    """The ranked result tier by tier in display order, as :func:`_tiers` reads it, but
+    """The ranked result tier by tier in display order (``indexed``: :func:`ordered_plan` of this query and
+    cursor ``after``), as :func:`_tiers` reads it, but
     from the copy's word index (see :meth:`Words.match`) instead of every row of a key range. Rank 0 from the
     family index; rank 1 as one position range per word (the families starting with it: there the word itself
     needs no matching, the rarest other word is matched); rank 2 in the positions between those ranges (a row
@@ -385,7 +370,6 @@ async def ordered(
         found = await sql.fetch(session, sql.everything(indexed.match(), rank, where, wanted))
         return [(int(row[0]), str(row[1]), int(row[2])) for row in found]
     starts = family_starts(terms)
-    await sql.locate(session, _bounds(terms, after))
     tiers: list[tuple[int, str]] = []  # (rank, statement), in the order of the ranking
     if not terms:  # filters alone: everything is rank 0
         tiers += [(0, tier) for tier in sql.rows(indexed.match(), "", None, after[1] if after else None,

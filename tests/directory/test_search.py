@@ -392,7 +392,9 @@ async def test_word_index_tiers_rank_like_the_general_query(
                 assert await ordered(session, query, indexed, None, size) == general[:size], query
             for cut in range(0, len(general), max(1, len(general) // 7)):
                 _, key, rank = general[cut]
-                assert await ordered(session, query, indexed, (rank, key), 1000) == general[cut + 1:], (query, cut)
+                resumed = await ordered_plan(session, query, (rank, key))  # a plan is the query's and its cursor's
+                assert resumed is not None
+                assert await ordered(session, query, resumed, (rank, key), 1000) == general[cut + 1:], (query, cut)
     assert answered >= 14
     assert planned >= 19
 
