@@ -37,7 +37,7 @@ from directory.extraction import (
     decode_line,
     parse_activity,
 )
-from directory.staging import _fold_name, _line_facets, _line_words, copy_text, facet
+from directory.staging import PAIR, _fold_name, _line_facets, _line_words, copy_text, facet
 from directory.text import fold
 from policies.identifiers import _IDNAT_PS
 
@@ -159,10 +159,11 @@ def _places(postal_code: str, department: str, city: str) -> tuple[str, ...]:
 def _facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
     """One line's filter tokens, sorted and unique: those of ``_line_facets``, from the cached tokens of the
     place (a line's five values are often new; its place seldom is), put in sorted order without sorting: the
-    tokens are a prefix letter and ``[a-z0-9]`` (squashed), so they sort as c…, d…, p…, p…c…, p…d…, p…v…, s…,
-    v… (a profession's token is a prefix of its pairs), and none repeats another."""
+    tokens are a prefix letter and ``[a-z0-9]`` (squashed), the pairs a profession's token, ``:`` and a place's
+    token, so they sort as c…, d…, p…, p…:c…, p…:d…, p…:v…, s…, v… (a profession's token is a prefix of its
+    pairs), and none repeats another."""
     job, places = facet("p", profession), _places(postal_code, department, city)
-    pairs = [job + place for place in places] if job else []
+    pairs = [job + PAIR + place for place in places] if job else []
     tokens = [*(token for token in places if token[0] != "v"), job, *pairs, facet("s", specialty),
               *(token for token in places if token[0] == "v")]
     return " ".join(token for token in tokens if token)

@@ -60,7 +60,7 @@ from directory.batch import (
     used_columns,
 )
 from directory.extraction import _ACTIVITY_KEYS, MAX_FIELD, MAX_LINE, Header, Rejected, _fields, parse_activity
-from directory.staging import ACTIVITY_COLUMNS, PERSON_COLUMNS, copy_text, definitions, facet
+from directory.staging import ACTIVITY_COLUMNS, PAIR, PERSON_COLUMNS, copy_text, definitions, facet
 from policies.identifiers import _IDNAT_PS
 
 _TALLY_EVERY = 16  # batches whose word tallies are summed into one frame (a bounded list of frames)
@@ -439,7 +439,7 @@ def _tokens(keys: pl.DataFrame, prefixes: list[str]) -> tuple[pl.Series, list[pl
         kinds[prefix] = tokens.gather(key.cast(pl.Enum(values)).to_physical())
     job = kinds["p"]
     places = [kinds[prefix] for prefix in "cdv"]
-    paired = pl.select([pl.concat_str([job, place]).alias("p" + place.name) for place in places])
+    paired = pl.select([pl.concat_str([job, pl.lit(PAIR), place]).alias("p" + place.name) for place in places])
     ordered = [*places[:2], job, *paired.get_columns(), kinds["s"], places[2]]
     joined = pl.select(pl.concat_str(ordered, separator=" ", ignore_nulls=True).fill_null("").alias("facets"))
     return joined.to_series(), ordered

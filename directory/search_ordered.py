@@ -32,6 +32,7 @@ from directory.search_sql import (
     family_starts,
     line_counts,
 )
+from directory.staging import PAIR
 from directory.text import words
 
 # SQLite: the ordered copy's words by display position (directory_search_fts, rowid = pos). A prefix of 2 or
@@ -62,6 +63,14 @@ PG_SETTINGS = (
 _NAMED = re.compile(r":(p\d+)\b")
 
 
+def _fts_token(token: str, starts: bool) -> str:
+    """The FTS5 expression of a filter token (a prefix when ``starts``): a pair (``p10:c69003``) is not in the
+    word index, its two tokens are (:data:`directory.staging.PAIR`), intersected in display order; that they
+    belong to the same activity line is checked on the row, with every other condition."""
+    parts = [f'"{part}"' for part in token.split(PAIR)]
+    return " AND ".join(parts) + ("*" if starts else "")
+
+
 class Words:
     """What the copy's word index can match for one search: its words (two characters or more) and filter
     tokens with their line counts (``directory_words``) and the line total."""
@@ -70,7 +79,7 @@ class Words:
         self.total = total
         self.items = [(count, f'"{term}"*' if len(term) <= 3 or count <= FULL_PREFIX_LINES else f'"{term[:3]}"*', term)
                       for term, count in zip(terms, counts, strict=False)]
-        self.items += [(count, f'"{token}"' + ("*" if starts else ""), "")
+        self.items += [(count, _fts_token(token, starts), "")
                        for (token, starts), count in zip(facets, counts[len(terms):], strict=True)]
 
     def few(self) -> bool:

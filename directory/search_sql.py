@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from directory.models import Activity, Mailbox, Person, SearchPerson
 from directory.search_query import Place, Practitioner, SearchQuery
-from directory.staging import facet
+from directory.staging import PAIR, facet
 from directory.text import words
 
 # A word shorter than this ("le", "d", "ma") is the prefix of a huge share of all words: intersecting its
@@ -131,7 +131,7 @@ def facet_terms(query: SearchQuery) -> list[tuple[str, bool]]:
     places = [("c", query.postal_code, True), ("d", query.department, False), ("v", query.city, True)]
     for prefix, value, starts in places:
         if value:
-            facets.append((job + facet(prefix, value), starts))  # paired with the profession when there is one
+            facets.append(((job + PAIR if job else "") + facet(prefix, value), starts))  # paired with the profession
     if job and not any(value for _, value, _ in places):
         facets.append((job, False))
     if query.specialty:

@@ -78,6 +78,15 @@ def facet(prefix: str, value: str) -> str:
     return prefix + squashed if squashed else ""
 
 
+# A profession token and a place token of one activity line paired into one filter token (``p10:c69003``). The
+# separator is one that SQLite's FTS5 tokenizer (unicode61) splits on and PostgreSQL's postings (split on
+# spaces) keep: SQLite's word index then holds no pair (it intersects ``p10`` and ``c69003``, in display
+# order, at search time; the pairs were 6 of the 14 million tokens and more than a third of its fill), while
+# PostgreSQL's postings keep each pair's short positions list. It sorts after the digits and before the letters,
+# so a line's tokens keep their order (``directory.batch._facets``). Migration 0015_directory_facet_pairs.
+PAIR = ":"
+
+
 @functools.lru_cache(maxsize=65_536)
 def _line_words(profession_label: str, specialty_label: str, city: str) -> str:
     return f"{fold(profession_label)} {fold(specialty_label)} {fold(city)}"
@@ -85,11 +94,12 @@ def _line_words(profession_label: str, specialty_label: str, city: str) -> str:
 
 @functools.lru_cache(maxsize=65_536)
 def _line_facets(profession: str, specialty: str, postal_code: str, department: str, city: str) -> str:
-    """Filter tokens of one activity; a profession is also paired with the place (``p10c69003``), so that the
-    common "doctors in 69003" is one short posting list instead of the intersection of a huge one."""
+    """Filter tokens of one activity; a profession is also paired with the place (``p10:c69003``, see
+    :data:`PAIR`), so that the common "doctors in 69003" is one short posting list on PostgreSQL instead of the
+    intersection of a huge one."""
     job = facet("p", profession)
     places = (facet("c", postal_code), facet("d", department), facet("v", city))
-    paired = tuple(job + place for place in places if job and place)
+    paired = tuple(job + PAIR + place for place in places if job and place)
     tokens = (job, facet("s", specialty), *places, *paired)
     return " ".join(token for token in tokens if token)
 

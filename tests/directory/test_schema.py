@@ -196,3 +196,60 @@ async def test_search_copy_migration_holds_every_person(database: Database, tmp_
     async with database.read() as session:  # the search reads the copy's active flag
         assert len((await search(session, SearchQuery(q="dupont lyon", limit=100))).items) >= FILLERS
         assert not (await search(session, SearchQuery(q="veran"))).items
+
+
+async def _tokens_state(connection: AsyncConnection) -> dict[str, list[Any]]:
+    """Where filter tokens are stored: the persons' and the copy's ``facets``, the word counts, and the word
+    index (SQLite: its terms, through ``fts5vocab``; PostgreSQL: its postings and vocabulary)."""
+    state = {table: [tuple(row) for row in await connection.execute(text(
+        f"SELECT id, facets FROM {table} ORDER BY id"))] for table in ("directory_persons", "directory_search_persons")}
+    state["words"] = [tuple(row) for row in await connection.execute(text(
+        "SELECT word, lines FROM directory_words ORDER BY word"))]
+    if connection.dialect.name == "sqlite":
+        await connection.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms "
+                                      "USING fts5vocab(main, directory_search_fts, row)"))
+        state["index"] = sorted(str(row[0]) for row in await connection.execute(text(
+            "SELECT term FROM temp.search_terms")))
+    else:
+        state["index"] = [tuple(row) for row in await connection.execute(text(
+            "SELECT word, first_pos, positions FROM directory_search_postings ORDER BY word, first_pos"))]
+        state["index"] += [tuple(row) for row in await connection.execute(text(
+            "SELECT word, lines FROM directory_search_vocabulary ORDER BY word"))]
+    return state
+
+
+async def test_facet_pairs_migration_writes_pairs_with_a_colon(database: Database, tmp_path: Path) -> None:
+    """Migration 0015: a profession/place pair is ``p10:c69003``. SQLite's word index holds no pair (its tokenizer
+    splits it; the search intersects the two tokens), PostgreSQL's postings hold it whole. Going back writes
+    ``p10c69003`` everywhere (SQLite's index holds the pairs again); coming up again gives back exactly what
+    the import wrote: the same strings, word counts and index."""
+    await veran_vanished(database, tmp_path)
+    async with database.engine.connect() as connection:
+        imported = await _tokens_state(connection)
+    pairs = {token for _, facets in imported["directory_persons"] for token in facets.split(" ") if ":" in token}
+    assert {token.split(":")[1][0] for token in pairs} == {"c", "d", "v"}
+    joined = {token.replace(":", "") for token in pairs}
+    assert {"~" + token for token in pairs} <= {word for word, _ in imported["words"]}
+    if database.sqlite:
+        assert not joined & set(imported["index"])
+        assert all(set(token.split(":")) <= set(imported["index"]) for token in pairs)
+    else:
+        assert pairs <= {row[0] for row in imported["index"]}
+    for revision in ("0014_directory_copy_all_persons", "heads"):
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, revision)
+        async with database.engine.connect() as connection:
+            state = await _tokens_state(connection)
+        if revision == "heads":
+            assert state == imported
+            continue
+        for table in ("directory_persons", "directory_search_persons"):
+            assert state[table] == [(key, facets.replace(":", "")) for key, facets in imported[table]]
+        assert state["words"] == sorted((word.replace(":", ""), lines) for word, lines in imported["words"])
+        if database.sqlite:
+            assert joined <= set(state["index"])
+        else:
+            assert sorted(state["index"]) == sorted((row[0].replace(":", ""), *row[1:]) for row in imported["index"])
+    async with database.read() as session:  # a profession in a place: the pair on PostgreSQL, both tokens on SQLite
+        found = await search(session, SearchQuery(profession="10", city="lyon", limit=100))
+        assert found.items and all(item.profession_code == "10" for item in found.items)
