@@ -201,7 +201,7 @@ async def test_search_copy_migration_holds_every_person(database: Database, tmp_
 async def _tokens_state(connection: AsyncConnection) -> dict[str, list[Any]]:
     """Where filter tokens are stored: the persons' and the copy's ``facets``, the word counts, and the word
     index (SQLite: its terms, through ``fts5vocab``; PostgreSQL: its postings and vocabulary)."""
-    state = {table: [tuple(row) for row in await connection.execute(text(
+    state: dict[str, list[Any]] = {table: [tuple(row) for row in await connection.execute(text(
         f"SELECT id, facets FROM {table} ORDER BY id"))] for table in ("directory_persons", "directory_search_persons")}
     state["words"] = [tuple(row) for row in await connection.execute(text(
         "SELECT word, lines FROM directory_words ORDER BY word"))]
