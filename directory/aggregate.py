@@ -14,8 +14,10 @@ activity), the import does not use the child's rows and aggregates itself.
 
 For a first load (empty activities) the child also builds the activities table itself, as the import would:
 ``directory_activities`` in its file has the import database's own definition and indexes (:func:`create` copies
-them), its rows the activity lines in key order, active, seen at the extraction's date (ids 1, 2, … in key
-order). The import then copies it whole (:meth:`directory.merge.Merger.merge`, ``prebuilt``): into an empty table
+them), its rows the activity lines as the parsing processes staged them (in the file's order: ids 1, 2, … in
+that order; the key's uniqueness is an index since ``0016_directory_activities_key``, built with the others
+after the rows, so no sort of the lines' wide rows), active, seen at the extraction's date. The import then
+copies it whole (:meth:`directory.merge.Merger.merge`, ``prebuilt``): into an empty table
 of the same definition, SQLite copies the records and the index entries as they are (its "transfer
 optimisation") instead of inserting and indexing each line: about 4 s instead of 10 at 2,000,000 lines on the
 import's one writing connection, while the child's work overlaps the persons' merge.
@@ -82,7 +84,7 @@ def create(path: Path, activities: list[str]) -> None:
 def aggregate(target: Path, parts: list[str], built: tuple[str, str] | None = None) -> None:
     """The child's work: the structures of the activity lines staged in ``parts`` into ``target``'s table, and
     with ``built`` (a first load: the extraction's date and the import's time, as the import database stores
-    them) the activities table, its rows the lines in key order, then its indexes."""
+    them) the activities table, its rows the lines in the parts' order, then its indexes."""
     with contextlib.closing(sqlite3.connect(target)) as connection:
         connection.execute("PRAGMA cache_size = -16384")  # also bounds its sorter: 64 MiB made the import 488 MiB
         connection.execute("PRAGMA temp_store = FILE")
@@ -94,7 +96,7 @@ def aggregate(target: Path, parts: list[str], built: tuple[str, str] | None = No
         if built is not None:
             listed = ", ".join(LINE_COLUMNS)
             connection.execute(f"INSERT INTO {ACTIVITIES} ({_BUILT}) SELECT {listed}, 1, ?, ? "  # noqa: S608
-                               f"FROM ({lines}) ORDER BY key", built)
+                               f"FROM ({lines})", built)
             for (definition,) in connection.execute(f"SELECT sql FROM {INDEXES}").fetchall():  # noqa: S608
                 connection.execute(definition)
             connection.commit()

@@ -37,24 +37,28 @@ from storage.base import UTCDateTime
 # primary keys go as well (the staged keys are unique: duplicates were rejected and persons folded before the
 # load; ids come from the table's sequence), SQLite cannot drop them. Maintaining the primary key row by row
 # took more time than the whole load of the rows (PostgreSQL, 2,000,000 activities: 7.0 s with it, 3.8 s
-# without and 1.1 s to build it afterwards).
+# without and 1.1 s to build it afterwards). The activities' key is unique through an index on both engines
+# (0016_directory_activities_key), so SQLite drops and builds it too.
 def _btree(table: str, column: str) -> tuple[str, str]:
     name = f"ix_{table}_{column}"
     return name, f"CREATE INDEX {name} ON {table} ({column})"
 
 
-def _keys(table: str, key: str) -> dict[str, str]:
-    """PostgreSQL: the table's unique natural key and its primary key (``id``), as constraints."""
+def _keys(table: str, key: str | None) -> dict[str, str]:
+    """PostgreSQL: the table's unique natural key (if it is a constraint) and its primary key (``id``), as
+    constraints."""
     name, primary = f"uq_{table}_{key}", f"pk_{table}"
-    return {name: f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({key})",
+    return {**({name: f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({key})"} if key else {}),
             primary: f"ALTER TABLE {table} ADD CONSTRAINT {primary} PRIMARY KEY (id)"}
 
 
+ACTIVITY_KEY = "uq_directory_activities_key"  # a unique index (0016_directory_activities_key)
 _BTREE = {
     "directory_persons": dict([_btree("directory_persons", "id_pp")]),
     "directory_structures": dict([_btree("directory_structures", "finess_site")]),
     "directory_activities": dict([_btree("directory_activities", "structure_key"),
-                                  _btree("directory_activities", "id_nat")]),
+                                  _btree("directory_activities", "id_nat"),
+                                  (ACTIVITY_KEY, f"CREATE UNIQUE INDEX {ACTIVITY_KEY} ON directory_activities (key)")]),
     "directory_mailboxes": dict([_btree("directory_mailboxes", column)
                                  for column in ("domain", "id_nat", "structure_id")]),
 }
@@ -66,7 +70,7 @@ BULK_INDEXES: dict[str, dict[str, dict[str, str]]] = {
             **_keys("directory_persons", "id_nat"),
         },
         "directory_structures": {**_BTREE["directory_structures"], **_keys("directory_structures", "key")},
-        "directory_activities": {**_BTREE["directory_activities"], **_keys("directory_activities", "key")},
+        "directory_activities": {**_BTREE["directory_activities"], **_keys("directory_activities", None)},
         "directory_mailboxes": {
             **_BTREE["directory_mailboxes"],
             "ix_directory_mailboxes_address_trgm": "CREATE INDEX ix_directory_mailboxes_address_trgm "
@@ -295,7 +299,8 @@ class Merger:
         Returns whether the child's work is used (its activity lines in key order too, for a first load)."""
         used = aggregated is not None and not self.removed
         if aggregated is not None and used:
-            await aggregated.wait()
+            with timed(self.steps, "structures: wait for the aggregating child"):
+                await aggregated.wait()
             select = f"SELECT * FROM stg_agg.{aggregate.TABLE}"  # noqa: S608
         else:
             if aggregated is not None:  # its rows may hold the removed lines' values
@@ -355,12 +360,13 @@ class Merger:
             for name, definition in bulk_indexes.items():
                 constraint = definition.startswith("ALTER TABLE")
                 await self.run(f"ALTER TABLE {target} DROP CONSTRAINT {name}" if constraint else f"DROP INDEX {name}")
-            # SQLite: in key order, so that the unique key's index (which it cannot drop) grows at its end;
-            # PostgreSQL builds that index afterwards by sorting, and the sort here was half the statement
-            if not self.sqlite:
-                counts.inserted = await self.run(new_rows(s))
-            else:
+            # SQLite: in key order, so that the unique key's index (a constraint, which it cannot drop: not the
+            # activities') grows at its end; PostgreSQL builds that index afterwards by sorting, and the sort here
+            # was half the statement
+            if self.sqlite and f"uq_{target}_{key}" not in bulk_indexes:
                 counts.inserted = await self.run(f"{new_rows(s)} ORDER BY s.{key}")
+            else:
+                counts.inserted = await self.run(new_rows(s))
             for definition in bulk_indexes.values():
                 if deferred is not None:
                     deferred.append(definition)

@@ -75,9 +75,12 @@ class Structure(Base):
 
 class Activity(Base):
     __tablename__ = "directory_activities"
+    # the key's uniqueness is an index, not a constraint (0016_directory_activities_key): SQLite cannot drop a
+    # constraint, and a first load builds this index once after its rows, like the others (directory.merge)
+    __table_args__ = (Index("uq_directory_activities_key", "key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(40), unique=True)  # hash of person, structure, mode, role, specialty
+    key: Mapped[str] = mapped_column(String(40))  # hash of person, structure, mode, role, specialty
     id_nat: Mapped[str] = mapped_column(String(12), index=True)
     structure_key: Mapped[str] = mapped_column(String(40), index=True)
     mode_code: Mapped[str] = mapped_column(String(4))

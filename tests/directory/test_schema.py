@@ -38,6 +38,9 @@ async def test_migration_matches_the_models(database: Database) -> None:
         assert await connection.run_sync(_differences) == []
 
 
+_DUPLICATE_KEY = text(  # an activity given another one's key
+    "UPDATE directory_activities SET key = (SELECT max(key) FROM directory_activities) WHERE id = "
+    "(SELECT min(id) FROM directory_activities WHERE key < (SELECT max(key) FROM directory_activities))")
 _PRIMARY = text("SELECT conname FROM pg_constraint WHERE contype = 'p' AND conname LIKE 'pk_directory_%'")
 _LOADED = {f"pk_directory_{name}" for name in ("persons", "structures", "activities", "mailboxes", "search_persons")}
 
@@ -72,7 +75,9 @@ async def test_first_import_keeps_the_search_indexes(database: Database, tmp_pat
                         "ix_directory_persons_facets_tsv"} & names  # every search reads the postings (0014)
             unique = await connection.execute(text(
                 "SELECT conname FROM pg_constraint WHERE contype = 'u' AND conname LIKE 'uq_directory_%'"))
-            assert {row[0] for row in unique} >= {name for name in every if name.startswith("uq_")}
+            constraints = {name for table in BULK_INDEXES["postgresql"].values() for name, definition in table.items()
+                           if definition.startswith("ALTER TABLE") and name.startswith("uq_")}
+            assert {row[0] for row in unique} >= constraints and "uq_directory_activities_key" not in constraints
             assert {row[0] for row in await connection.execute(_PRIMARY)} >= _LOADED
             duplicated = "INSERT INTO directory_search_persons SELECT * FROM directory_search_persons LIMIT 1"
             with pytest.raises(IntegrityError):
@@ -81,6 +86,10 @@ async def test_first_import_keeps_the_search_indexes(database: Database, tmp_pat
             hits = await connection.execute(text(
                 "SELECT count(*) FROM directory_search_vocabulary WHERE word >= 'a' AND word < 'b'"))
         assert hits.scalar_one() > 0
+        assert "uq_directory_activities_key" in every  # a unique index, dropped and built again by a first load
+        with pytest.raises(IntegrityError):  # and unique it is
+            await connection.execute(_DUPLICATE_KEY)
+        await connection.rollback()
 
 
 def _migrate(connection: Connection, revision: str, up: bool | None = None) -> None:
@@ -253,3 +262,30 @@ async def test_facet_pairs_migration_writes_pairs_with_a_colon(database: Databas
     async with database.read() as session:  # a profession in a place: the pair on PostgreSQL, both tokens on SQLite
         found = await search(session, SearchQuery(profession="10", city="lyon", limit=100))
         assert found.items and all(item.profession_code == "10" for item in found.items)
+
+
+async def test_activity_key_migration_keeps_the_rows_and_their_uniqueness(database: Database, tmp_path: Path) -> None:
+    """Migration 0016: the activities' key is unique through an index instead of a table constraint (SQLite
+    rebuilds the table, PostgreSQL swaps them); the rows stay the same and the key stays unique either way."""
+    await import_file(database, small(tmp_path).activity_path)
+    rows = "SELECT * FROM directory_activities ORDER BY id"
+    constraint = ("SELECT count(*) FROM sqlite_master WHERE name = 'directory_activities' AND sql LIKE "
+                  "'%CONSTRAINT uq_directory_activities_key UNIQUE%'" if database.sqlite else
+                  "SELECT count(*) FROM pg_constraint WHERE conname = 'uq_directory_activities_key'")
+    index = ("SELECT count(*) FROM sqlite_master WHERE name = 'uq_directory_activities_key' AND sql LIKE 'CREATE "
+             "UNIQUE%'" if database.sqlite else
+             "SELECT count(*) FROM pg_indexes WHERE indexname = 'uq_directory_activities_key'")
+    async with database.engine.connect() as connection:
+        imported = [tuple(row) for row in await connection.execute(text(rows))]
+    assert len(imported) > 10
+    for revision, as_index in (("0015_directory_facet_pairs", False), ("heads", True)):
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, revision)
+        async with database.engine.connect() as connection:
+            assert [tuple(row) for row in await connection.execute(text(rows))] == imported
+            assert (await connection.execute(text(constraint))).scalar_one() == (0 if as_index else 1)
+            named = as_index or not database.sqlite  # a PostgreSQL constraint's index has its name
+            assert (await connection.execute(text(index))).scalar_one() == (1 if named else 0)
+            with pytest.raises(IntegrityError):
+                await connection.execute(_DUPLICATE_KEY)
+            await connection.rollback()
