@@ -21,15 +21,23 @@ from storage.base import Base, UTCDateTime
 SortKey = String(450).with_variant(String(450, collation="C"), "postgresql")
 
 
+def Code(length: int) -> String:
+    """An identifier column (idNat, RPPS, keys, FINESS, mailbox addresses): ASCII codes compared byte by byte
+    (PostgreSQL ``COLLATE "C"``, migration ``0017_directory_code_collation``): equality is the same under any
+    collation, and PostgreSQL sorts such values twice as fast as under a libc locale (its index builds: a first
+    load builds those of 2,000,000 activities)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 class Person(Base):
     __tablename__ = "directory_persons"
     # No index on the search columns: searches and the FHIR API read them in display order from the copy
     # (SearchPerson, migration 0014_directory_copy_all_persons).
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    id_nat: Mapped[str] = mapped_column(String(12), unique=True)
+    id_nat: Mapped[str] = mapped_column(Code(12), unique=True)
     id_type: Mapped[str] = mapped_column(String(2))
-    id_pp: Mapped[str] = mapped_column(String(12), index=True)
+    id_pp: Mapped[str] = mapped_column(Code(12), index=True)
     civility: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(String(8))
     family: Mapped[str] = mapped_column(String(200))
@@ -52,12 +60,12 @@ class Structure(Base):
     __tablename__ = "directory_structures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(40), unique=True)  # technical id, else F+FINESS, else S+SIRET
+    key: Mapped[str] = mapped_column(Code(40), unique=True)  # technical id, else F+FINESS, else S+SIRET
     name: Mapped[str] = mapped_column(String(300))
     name_norm: Mapped[str] = mapped_column(String(300))
     siret: Mapped[str] = mapped_column(String(14))
     siren: Mapped[str] = mapped_column(String(9))
-    finess_site: Mapped[str] = mapped_column(String(9), index=True)
+    finess_site: Mapped[str] = mapped_column(Code(9), index=True)
     finess_legal: Mapped[str] = mapped_column(String(9))
     technical_id: Mapped[str] = mapped_column(String(40))
     address: Mapped[str] = mapped_column(String(500))
@@ -80,9 +88,9 @@ class Activity(Base):
     __table_args__ = (Index("uq_directory_activities_key", "key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(40))  # hash of person, structure, mode, role, specialty
-    id_nat: Mapped[str] = mapped_column(String(12), index=True)
-    structure_key: Mapped[str] = mapped_column(String(40), index=True)
+    key: Mapped[str] = mapped_column(Code(40))  # hash of person, structure, mode, role, specialty
+    id_nat: Mapped[str] = mapped_column(Code(12), index=True)
+    structure_key: Mapped[str] = mapped_column(Code(40), index=True)
     mode_code: Mapped[str] = mapped_column(String(4))
     specialty_code: Mapped[str] = mapped_column(String(10))
     specialty_label: Mapped[str] = mapped_column(String(200))
@@ -112,11 +120,11 @@ class Mailbox(Base):
     __tablename__ = "directory_mailboxes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    address: Mapped[str] = mapped_column(String(254), unique=True)  # lower case
+    address: Mapped[str] = mapped_column(Code(254), unique=True)  # lower case
     kind: Mapped[str] = mapped_column(String(3))  # PER, ORG, APP, CAB
-    domain: Mapped[str] = mapped_column(String(255), index=True)
-    id_nat: Mapped[str] = mapped_column(String(12), index=True)  # owner person, empty for a structure's box
-    structure_id: Mapped[str] = mapped_column(String(20), index=True)  # 1+FINESS, 3+SIRET, 4+SIREN
+    domain: Mapped[str] = mapped_column(Code(255), index=True)
+    id_nat: Mapped[str] = mapped_column(Code(12), index=True)  # owner person, empty for a structure's box
+    structure_id: Mapped[str] = mapped_column(Code(20), index=True)  # 1+FINESS, 3+SIRET, 4+SIREN
     service: Mapped[str] = mapped_column(String(200))
     civility: Mapped[str] = mapped_column(String(8))
     family: Mapped[str] = mapped_column(String(200))

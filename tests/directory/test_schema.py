@@ -289,3 +289,35 @@ async def test_activity_key_migration_keeps_the_rows_and_their_uniqueness(databa
             with pytest.raises(IntegrityError):
                 await connection.execute(_DUPLICATE_KEY)
             await connection.rollback()
+
+
+async def test_identifier_columns_compare_bytes_on_postgresql(database: Database, tmp_path: Path) -> None:
+    """Migration 0017: on PostgreSQL the directory's identifier columns (idNat, keys, FINESS, mailbox addresses)
+    have the ``"C"`` collation (their index builds sort twice as fast); going back gives them the default one.
+    The lookups and joins through them find the same rows either way (a mailbox's owner, a person by idNat)."""
+    generated = small(tmp_path)
+    await import_file(database, generated.activity_path)
+    await import_file(database, generated.mailbox_path)
+    columns = [(table, column) for table, listed in (
+        ("directory_persons", ("id_nat", "id_pp")), ("directory_structures", ("key", "finess_site")),
+        ("directory_activities", ("key", "id_nat", "structure_key")),
+        ("directory_mailboxes", ("address", "domain", "id_nat", "structure_id"))) for column in listed]
+    owners = text("SELECT m.address, p.id_nat, s.key FROM directory_mailboxes m "
+                  "JOIN directory_persons p ON p.id_nat = m.id_nat "
+                  "JOIN directory_activities a ON a.id_nat = p.id_nat "
+                  "JOIN directory_structures s ON s.key = a.structure_key ORDER BY 1, 2, 3")
+    found = []
+    for revision, collation in (("heads", "C"), ("0016_directory_activities_key", None), ("heads", "C")):
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, revision)
+        await database.engine.dispose()  # the pooled connections' prepared statements name the old column types
+        async with database.engine.connect() as connection:
+            if not database.sqlite:
+                rows = await connection.execute(text(
+                    "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+                    "WHERE table_name LIKE 'directory_%'"))
+                collations = {(str(row[0]), str(row[1])): row[2] for row in rows}
+                assert [collations[key] for key in columns] == [collation] * len(columns)
+                assert collations[("directory_persons", "family")] is None  # names keep the default
+            found.append([tuple(row) for row in await connection.execute(owners)])
+    assert found[0] and found[0] == found[1] == found[2]
