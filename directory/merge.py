@@ -296,7 +296,7 @@ class Merger:
         (:func:`directory.aggregate.structure_select`). ``aggregated``: SQLite, the child process that aggregated
         the parsing processes' staging files into the attached ``stg_agg`` (its rows are copied, unless
         :meth:`duplicates` removed staged lines since: then it is stopped and the lines aggregated here).
-        Returns whether the child's work is used (its activity lines in key order too, for a first load)."""
+        Returns whether the child's work is used (its activities table too, for a first load)."""
         used = aggregated is not None and not self.removed
         if aggregated is not None and used:
             with timed(self.steps, "structures: wait for the aggregating child"):
