@@ -408,8 +408,9 @@ class Merger:
         order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already; its
         indexes are dropped before and built once after (a sorted build, not 1.5 million random inserts). On
         SQLite its word index ``directory_search_fts`` is emptied and filled again from it, in ``pos`` order; on
-        PostgreSQL its postings are gathered from it while the import goes on (:mod:`directory.postings`, files
-        in ``scratch``): the caller loads them (:meth:`directory.postings.Build.load`) before committing."""
+        PostgreSQL its postings are gathered from it while the import goes on, from before its indexes are built
+        (:mod:`directory.postings`, files in ``scratch``): the caller loads them
+        (:meth:`directory.postings.Build.load`) before committing."""
         await self.run("DROP INDEX ix_directory_search_persons_family")  # built once from the loaded rows
         await self.run("DROP INDEX ix_directory_search_persons_pos")
         if not self.sqlite:  # its primary key too (SQLite's is the table: WITHOUT ROWID)
@@ -421,16 +422,24 @@ class Merger:
             else:  # a fresh file (no 1.5 million dead rows before the new ones); DROP INDEX above already locked
                 await self.run("TRUNCATE directory_search_persons")  # the table as TRUNCATE does
         rows = await self.run(SEARCH_FILL)
-        if not self.sqlite:
+        if self.sqlite:
+            await self.run(SEARCH_FAMILY_INDEX)
+            await self.run(SEARCH_POS_INDEX)
+            await self.run(SEARCH_FTS_HASH)  # only ever filled whole: its term hash stays at 16 MiB (a quarter
+            await self.run(SEARCH_FTS_FILL)  # less time than 1 MiB)
+            return None
+        # PostgreSQL: the postings are gathered from the copy as soon as it is filled, while its indexes are built
+        with timed(self.steps, "search postings: export the copy, start the child"):
+            build = await postings.start(self.connection, scratch, rows)
+        try:
             await self.run(f"ALTER TABLE directory_search_persons ADD CONSTRAINT {SEARCH_PRIMARY} "
                            "PRIMARY KEY (sort_key)")
-        await self.run(SEARCH_FAMILY_INDEX)
-        await self.run(SEARCH_POS_INDEX)
-        if self.sqlite:  # only ever filled whole: its term hash stays at 16 MiB (a quarter less time than 1 MiB)
-            await self.run(SEARCH_FTS_HASH)
-            await self.run(SEARCH_FTS_FILL)
-            return None
-        return await postings.start(self.connection, scratch, rows)
+            await self.run(SEARCH_FAMILY_INDEX)
+            await self.run(SEARCH_POS_INDEX)
+        except BaseException:
+            await build.close()
+            raise
+        return build
 
     async def drop(self, *staging: str) -> None:
         """Drop the staging tables; on a connection the import discards, nothing to do (closing it deletes its

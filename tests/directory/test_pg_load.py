@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from directory import postings
+from directory.errors import ImportFailed
 from directory.generator import ACTIVITY_HEADER_56
 from directory.importer import import_file
+from directory.merge import SEARCH_FAMILY_INDEX, Merger
 from directory.models import Structure
 from directory.staging import copy_text, definitions
 from storage.engine import Database
-from tests.directory.helpers import PEOPLE, person_line, with_field, write_lines
+from tests.directory.helpers import PEOPLE, person_line, small, with_field, write_lines
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _TEXT = st.text(st.sampled_from("ab|é\\\t\n\r{}N0 "), max_size=6)
@@ -75,3 +79,35 @@ async def test_a_structure_whose_lines_disagree_takes_each_columns_least_value(d
         min(v[0] for v in variants), min(v[2] for v in variants), min(v[3] for v in variants),
         min(v[4] for v in variants))
     assert structure.address == min(f"3 Rue {v[1]}" for v in variants)
+
+
+async def test_a_failure_after_the_postings_started_stops_their_gathering(postgres_url: str, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the postings' gathering starts as soon as the search's copy is filled, before its indexes; if
+    building them fails, the gathering is stopped (its child process killed) before the import fails, and
+    nothing is imported."""
+    closed: list[postings.Build] = []
+    close = postings.Build.close
+
+    async def recorded(build: postings.Build) -> None:
+        closed.append(build)
+        await close(build)
+
+    async def failing(merger: Merger, sql: str) -> int:
+        if sql == SEARCH_FAMILY_INDEX:
+            raise OSError("no space left on device")
+        return await run(merger, sql)
+
+    run = Merger.run
+    monkeypatch.setattr(postings, "PROCESS_ROWS", 0)  # a child process even for a small copy
+    monkeypatch.setattr(postings.Build, "close", recorded)
+    monkeypatch.setattr(Merger, "run", failing)
+    database = Database(postgres_url)
+    try:
+        with pytest.raises(ImportFailed, match="no space left on device"):
+            await import_file(database, small(tmp_path).activity_path)
+        assert closed and closed[0].process is not None and closed[0].process.returncode is not None
+        async with database.read() as session:
+            assert (await session.execute(select(Structure.id))).first() is None
+    finally:
+        await database.dispose()
