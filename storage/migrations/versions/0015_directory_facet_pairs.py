@@ -57,7 +57,7 @@ def rewritten(facets: str, renamed: dict[str, str]) -> str:
 
 def _sqlite_upgrade(connection: Any) -> None:
     """In SQL functions of the migration's connection: the tokens gathered in one pass, then every string
-    rewritten in the next (no row travels to Python)."""
+    rewritten in the next (no row is fetched through the driver)."""
     driver = connection.connection.dbapi_connection
     tokens: set[str] = set()
 
