@@ -35,10 +35,7 @@ from directory import child
 
 CHUNK = 256  # positions per row: a chunk is ~1 KiB, stored inline (no TOAST), unnested in a few microseconds
 PROCESS_ROWS = 100_000  # a copy of at least this many rows is gathered in a child process, a smaller in a thread
-# The copy's words in its table's order: the copy is filled in ``pos`` order into an emptied table, so that is
-# ``pos`` order (no sort, no index needed: the export runs before the copy's indexes are built); :func:`collect`
-# does not rely on it (a line out of order has its words' positions sorted at the end).
-_EXPORT = "SELECT pos, doc || ' ' || facets FROM directory_search_persons"
+_EXPORT = "SELECT pos, doc || ' ' || facets FROM directory_search_persons ORDER BY pos"
 POSTINGS = "directory_search_postings"
 VOCABULARY = "directory_search_vocabulary"
 # The tables themselves: migration 0009_directory_search_postings (which can also fill them from SQL alone).
@@ -90,23 +87,17 @@ def binary_copy(rows: Iterator[tuple[str, int, int, array[int]]]) -> Iterator[by
 
 
 def collect(lines: Iterable[str], positions: dict[str, array[int]]) -> None:
-    """Add the distinct words and tokens of each ``pos<TAB>words`` line (``COPY`` text of :data:`_EXPORT`) to
-    ``positions``, each word's positions ascending (lines in ascending ``pos``, as the export gives them, are
-    appended as they come; if one is out of order, every word's positions are sorted at the end). Words are
-    ``[a-z0-9:]`` only (:func:`directory.text.fold`, filter tokens): nothing in them is escaped."""
-    last, ordered = -1, True
+    """Add the distinct words and tokens of each ``pos<TAB>words`` line (``COPY`` text of :data:`_EXPORT`, in
+    ascending ``pos``) to ``positions``. Words are ``[a-z0-9]`` only (:func:`directory.text.fold`, facet
+    tokens): nothing in them is escaped."""
     for line in lines:
         number, _, found = line.partition("\t")
         pos = int(number)
-        ordered, last = ordered and pos > last, pos
         for word in set(found.split()):
             listed = positions.get(word)
             if listed is None:
                 positions[word] = listed = array(INT4)
             listed.append(pos)
-    if not ordered:
-        for word, listed in positions.items():
-            positions[word] = array(INT4, sorted(listed))
 
 
 def build(source: Path, target: Path, chunk: int) -> None:

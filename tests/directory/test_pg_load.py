@@ -4,7 +4,6 @@ directory.staging, the staging tables' collation) give what the plain ones gave.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -112,17 +111,3 @@ async def test_a_failure_after_the_postings_started_stops_their_gathering(postgr
             assert (await session.execute(select(Structure.id))).first() is None
     finally:
         await database.dispose()
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.permutations(range(1, 40)))
-def test_postings_are_ascending_whatever_the_order_of_the_exported_lines(order: list[int]) -> None:
-    """The copy's words are exported in its table's order, which is ``pos`` order in practice but not by
-    contract: the gathered positions of every word are ascending either way, and the same."""
-    lines = [f"{pos}\tcommon w{pos % 3} w{pos % 3} x{pos % 7}" for pos in range(1, 40)]
-    expected: dict[str, Any] = {}
-    postings.collect(lines, expected)
-    found: dict[str, Any] = {}
-    postings.collect([lines[pos - 1] for pos in order], found)
-    assert found == expected
-    assert list(expected["common"]) == list(range(1, 40)) and list(expected["w1"]) == list(range(1, 40, 3))
