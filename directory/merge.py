@@ -47,9 +47,9 @@ def _btree(table: str, column: str) -> tuple[str, str]:
 def _keys(table: str, key: str | None) -> dict[str, str]:
     """PostgreSQL: the table's unique natural key (if it is a constraint) and its primary key (``id``), as
     constraints."""
-    name, primary = f"uq_{table}_{key}", f"pk_{table}"
-    return {**({name: f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({key})"} if key else {}),
-            primary: f"ALTER TABLE {table} ADD CONSTRAINT {primary} PRIMARY KEY (id)"}
+    primary = f"pk_{table}"
+    unique = {f"uq_{table}_{key}": f"ALTER TABLE {table} ADD CONSTRAINT uq_{table}_{key} UNIQUE ({key})"} if key else {}
+    return {**unique, primary: f"ALTER TABLE {table} ADD CONSTRAINT {primary} PRIMARY KEY (id)"}
 
 
 ACTIVITY_KEY = "uq_directory_activities_key"  # a unique index (0016_directory_activities_key)

@@ -34,6 +34,10 @@ PAIR = ":"  # directory.staging.PAIR when this was written (a migration keeps it
 TABLES = ("directory_persons", "directory_search_persons")
 WORD_TABLES = ("directory_search_postings", "directory_search_vocabulary")  # PostgreSQL
 FACET_WORD = "~"  # directory.batch.FACET_WORD: a filter token's word count is that of "~" + token
+# PostgreSQL: the ordered copy's facets are its person's (the copy is rebuilt from the persons whenever one
+# changes): taken from the rewritten persons rather than rewritten a second time
+COPY_FACETS = ("UPDATE directory_search_persons AS c SET facets = p.facets FROM directory_persons AS p "
+               "WHERE p.id = c.id AND c.facets <> p.facets")
 FTS_FILL = ("INSERT INTO directory_search_fts(directory_search_fts) VALUES ('delete-all')",
             "INSERT INTO directory_search_fts(rowid, words) SELECT pos, doc || ' ' || facets FROM directory_search_persons")
 
@@ -75,7 +79,7 @@ def _sqlite_upgrade(connection: Any) -> None:
         renamed.update(pairs(tokens))
         if not renamed:
             return
-        for table in TABLES:
+        for table in TABLES:  # the copy's too (reading them from the persons row by row took 30 s instead of 23)
             op.execute(f"UPDATE {table} SET facets = mssante_facet_pairs(facets) WHERE facets <> ''")  # noqa: S608
         op.execute(f"UPDATE directory_words SET word = '{FACET_WORD}' || mssante_facet_pair(substr(word, 2)) "  # noqa: S608
                    f"WHERE word LIKE '{FACET_WORD}p%'")
@@ -98,14 +102,14 @@ def _postgresql_upgrade(connection: Any) -> None:
                "ON COMMIT DROP")
     connection.execute(sa.text("INSERT INTO facet_pairs SELECT * FROM unnest(CAST(:old AS text[]), CAST(:new AS text[]))"),
                        {"old": list(renamed), "new": list(renamed.values())})
-    for table in TABLES:
-        op.execute(
-            f"UPDATE {table} AS t SET facets = f.facets FROM ("  # noqa: S608
-            'SELECT x.id, string_agg(coalesce(m.new, x.token), \' \' ORDER BY coalesce(m.new, x.token) COLLATE "C") '
-            f"AS facets FROM (SELECT id, unnest(string_to_array(facets, ' ')) AS token FROM {table} "
-            "WHERE facets <> '') AS x LEFT JOIN facet_pairs AS m ON m.old = x.token GROUP BY x.id) AS f "
-            "WHERE f.id = t.id AND f.facets <> t.facets"
-        )
+    op.execute(
+        "UPDATE directory_persons AS t SET facets = f.facets FROM ("
+        'SELECT x.id, string_agg(coalesce(m.new, x.token), \' \' ORDER BY coalesce(m.new, x.token) COLLATE "C") '
+        "AS facets FROM (SELECT id, unnest(string_to_array(facets, ' ')) AS token FROM directory_persons "
+        "WHERE facets <> '') AS x LEFT JOIN facet_pairs AS m ON m.old = x.token GROUP BY x.id) AS f "
+        "WHERE f.id = t.id AND f.facets <> t.facets"
+    )
+    op.execute(COPY_FACETS)
     for table in WORD_TABLES:
         op.execute(f"UPDATE {table} AS w SET word = m.new FROM facet_pairs AS m WHERE w.word = m.old")  # noqa: S608
     op.execute(f"UPDATE directory_words AS w SET word = '{FACET_WORD}' || m.new FROM facet_pairs AS m "  # noqa: S608
