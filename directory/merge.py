@@ -214,20 +214,26 @@ class Merger:
         for name in parts:
             await self.connection.execute(text(f"INSERT INTO temp.{table} SELECT * FROM {name}.{table}"))  # noqa: S608
 
-    async def duplicates(self, staging: str, key: str, *, among: str | None = None) -> list[tuple[int, str]]:
+    async def duplicates(self, staging: str, key: str, *, among: str | None = None,
+                         number: str = "line_no") -> list[tuple[int, str]]:
         """Remove the lines whose key an earlier line already had; return them for the rejects file.
 
         ``among``: a table of idNats (:meth:`fold_persons`' ``stg_folded``); only the lines of those persons are
         compared, the parsing having already rejected the repeated lines of each person's consecutive lines
         (:meth:`directory.batch.ActivityBatches._distinct`): a key holds its idNat, so a repeated key that the
-        parsing could not see belongs to a person listed in several places of the file."""
+        parsing could not see belongs to a person listed in several places of the file. ``number``: the column
+        holding the line numbers (``id`` in PostgreSQL's ``directory_activities_next``, :mod:`directory.side_build`;
+        with ``among`` only)."""
         source = staging
         if among is not None:
             if await self.empty(f"{self.temp}{among}"):
                 return []
             source = "stg_candidate"
+            # the same column types whichever table the lines are in (PostgreSQL's cached statements, here the
+            # SELECT below, refuse a result of other types on a pooled connection: a staged key is TEXT, a key of
+            # directory_activities_next VARCHAR)
             lines = " UNION ALL ".join(
-                f"SELECT line_no, {key}, id_nat FROM {table}"  # noqa: S608
+                f"SELECT {number} AS line_no, CAST({key} AS TEXT) AS {key}, id_nat FROM {table}"  # noqa: S608
                 for table in [f"{self.temp}{staging}", *(f"{name}.{staging}" for name in self.uncopied)])
             await self.run(self._create_as(source, f"SELECT line_no, {key} FROM ({lines}) AS lines "  # noqa: S608
                                                    f"WHERE id_nat IN (SELECT id_nat FROM {self.temp}{among})"))
@@ -244,7 +250,7 @@ class Merger:
             self.removed = True
             await self._copy(staging, self.uncopied)  # everything is then merged from the staged lines
             self.uncopied = []
-            await self.run(f"DELETE FROM {self.temp}{staging} WHERE line_no IN "  # noqa: S608
+            await self.run(f"DELETE FROM {self.temp}{staging} WHERE {number} IN "  # noqa: S608
                            f"(SELECT line_no FROM {self.temp}{source} WHERE {later})")
         return rows
 
@@ -291,10 +297,12 @@ class Merger:
         result = await self.connection.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))  # noqa: S608
         return result.first() is None
 
-    async def stage_structures(self, aggregated: aggregate.Aggregation | None = None) -> bool:
+    async def stage_structures(self, aggregated: aggregate.Aggregation | None = None,
+                               lines: str = "stg_activity") -> bool:
         """One row per structure key in ``stg_structure``: each column's least value over the structure's lines
-        (:func:`directory.aggregate.structure_select`). ``aggregated``: SQLite, the child process that aggregated
-        the parsing processes' staging files into the attached ``stg_agg`` (its rows are copied, unless
+        (:func:`directory.aggregate.structure_select`; ``lines``: the table holding them, the staging table but
+        for PostgreSQL's first load, :mod:`directory.side_build`). ``aggregated``: SQLite, the child process that
+        aggregated the parsing processes' staging files into the attached ``stg_agg`` (its rows are copied, unless
         :meth:`duplicates` removed staged lines since: then it is stopped and the lines aggregated here).
         Returns whether the child's work is used (its activities table too, for a first load)."""
         used = aggregated is not None and not self.removed
@@ -305,7 +313,7 @@ class Merger:
         else:
             if aggregated is not None:  # its rows may hold the removed lines' values
                 await aggregated.close()
-            select = aggregate.structure_select(f"{self.temp}stg_activity", distinct_first=not self.sqlite)
+            select = aggregate.structure_select(f"{self.temp}{lines}", distinct_first=not self.sqlite)
         await self.run(self._create_as("stg_structure", select))
         await self.run(f"CREATE INDEX {self.temp}ix_stg_structure_key ON stg_structure (key)")
         return used

@@ -29,17 +29,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
+from directory.aggregate import STRUCTURE_COLUMNS
 from directory.errors import ImportRefused
 from directory.merge import BULK_INDEXES, Counts, Merger, Steps
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import Staging
 
 SUFFIX = "_next"
-TABLES = {  # table: (staging table, natural key, columns)
-    "directory_structures": ("stg_structure", "key", STRUCTURE_COLUMNS),
-    "directory_activities": ("stg_activity", "key", ACTIVITY_COLUMNS),
-}
+TABLES = ("directory_structures", "directory_activities")
+ACTIVITIES = f"directory_activities{SUFFIX}"  # loaded by the parsing's COPY (SideBuild.open)
+_LINE_TARGETS = {"line_no": "id"}  # a staged activity line's column -> its column in ACTIVITIES
 _LOCK = 0x6D7373616E7465  # the advisory lock of directory imports ("mssante")
 
 
@@ -59,6 +58,15 @@ async def applies(connection: AsyncConnection) -> bool:
     found = await connection.execute(text(
         "SELECT EXISTS (SELECT 1 FROM directory_structures) OR EXISTS (SELECT 1 FROM directory_activities)"))
     return not found.scalar_one()
+
+
+def _literal(value: date | datetime) -> str:
+    """A date or an aware datetime as a PostgreSQL literal (a column default: DDL takes no parameters)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: pass an aware UTC datetime")
+        return f"TIMESTAMP WITH TIME ZONE '{value.isoformat()}'"
+    return f"DATE '{value.isoformat()}'"
 
 
 def _next_definition(table: str, name: str, definition: str) -> str:
@@ -82,12 +90,16 @@ class SideBuild:
         self._stack = contextlib.AsyncExitStack()
         self.connection: AsyncConnection | None = None
         self.merger: Merger | None = None
-        self.staging: Staging | None = None
+        self.lines: Staging
+        self.removed = 0  # repeated lines removed (remove_repeats)
         self.built = False
 
     async def open(self) -> Staging:
-        """Connect, drop what a crashed import left, and create the activity staging table: returned, for the
-        parsing's ``COPY``."""
+        """Connect, drop what a crashed import left, and create ``directory_activities_next`` for the parsing's
+        ``COPY`` (returned): the live table's columns and defaults (its id sequence), plus the lines' folded
+        structure names (``structure_norm``, for the structures; dropped in :meth:`build`), and as defaults the
+        values of a new row (active, seen at this extraction, written now). A line's number is its ``id``:
+        ids follow the file's order, and :meth:`remove_repeats` finds the later of two lines by it."""
         connection = await self._stack.enter_async_context(self.engine.connect())
         self.connection = connection
         await drop_leftovers(connection)
@@ -95,9 +107,13 @@ class SideBuild:
         await connection.begin()
         self.merger = Merger(connection, self.seen, self.now, steps=self.steps)
         await self.merger.prepare()
-        self.staging = Staging(connection, "stg_activity", STAGED_ACTIVITY)
-        await self.staging.create()
-        return self.staging
+        self.lines = Staging(connection, ACTIVITIES, tuple(_LINE_TARGETS.get(name, name) for name in STAGED_ACTIVITY))
+        await connection.execute(text(f"CREATE TABLE {ACTIVITIES} (LIKE directory_activities INCLUDING DEFAULTS)"))
+        await connection.execute(text(
+            f"ALTER TABLE {ACTIVITIES} ADD COLUMN structure_norm TEXT NOT NULL, "
+            f"ALTER COLUMN active SET DEFAULT true, ALTER COLUMN last_seen SET DEFAULT {_literal(self.seen)}, "
+            f"ALTER COLUMN updated_at SET DEFAULT {_literal(self.now)}"))
+        return self.lines
 
     async def remove_repeats(self, folded: list[str]) -> list[tuple[int, str]]:
         """The activity lines repeated by the persons listed in several places (``folded``: their idNats, from
@@ -108,21 +124,28 @@ class SideBuild:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             await driver.copy_records_to_table("stg_folded", records=[(id_nat,) for id_nat in folded])
-        return await merger.duplicates("stg_activity", "key", among="stg_folded")
+        repeated = await merger.duplicates(ACTIVITIES, "key", among="stg_folded", number="id")
+        self.removed = len(repeated)
+        return repeated
 
     async def build(self) -> dict[str, Counts]:
         """Step 2: the ``_next`` tables, committed; the counts of the report."""
         connection, merger = self._open()
-        await merger.stage_structures()
-        counts: dict[str, Counts] = {}
-        for table, (staging, key, columns) in TABLES.items():
-            target = f"{table}{SUFFIX}"
-            await merger.run(f"CREATE TABLE {target} (LIKE {table} INCLUDING DEFAULTS)")
-            inserted = await merger.run(merger.insert(target, staging, key, columns))
-            counts[table.removeprefix("directory_")] = Counts(inserted=inserted)
+        await merger.stage_structures(lines=ACTIVITIES)
+        structures = f"directory_structures{SUFFIX}"
+        await merger.run(f"CREATE TABLE {structures} (LIKE directory_structures INCLUDING DEFAULTS)")
+        counts = {"structures": Counts(inserted=await merger.run(
+            merger.insert(structures, "stg_structure", "key", STRUCTURE_COLUMNS)))}
+        await merger.run(f"ALTER TABLE {ACTIVITIES} DROP COLUMN structure_norm, ALTER COLUMN active DROP DEFAULT, "
+                         "ALTER COLUMN last_seen DROP DEFAULT, ALTER COLUMN updated_at DROP DEFAULT")
+        counts["activities"] = Counts(inserted=self.lines.written - self.removed)
+        for table in TABLES:
             for name, definition in BULK_INDEXES["postgresql"][table].items():
                 await merger.run(_next_definition(table, name, definition))
-            await merger.run(f"ANALYZE {target}")
+            await merger.run(f"ANALYZE {table}{SUFFIX}")
+        # the ids are the lines' numbers: the sequence goes past them (a later import's new activities)
+        await merger.run(f"SELECT setval(pg_get_serial_sequence('directory_activities', 'id'), "  # noqa: S608
+                         f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {ACTIVITIES}), false)")
         await connection.commit()
         self.built = True
         return counts

@@ -207,6 +207,7 @@ class Staging:
         self.name = name
         self.columns = columns
         self.sqlite = connection.dialect.name == "sqlite"
+        self.written = 0  # PostgreSQL: the rows its COPYs wrote
 
     async def create(self) -> None:
         from sqlalchemy import text  # noqa: PLC0415 - see the imports at the top
@@ -226,12 +227,15 @@ class Staging:
         driver: Any = raw.driver_connection
         if isinstance(rows, bytes):
             # a memoryview: asyncpg would take bytes for a file name
-            await driver.copy_to_table(self.name, source=memoryview(rows), columns=list(self.columns), format="text")
+            status = await driver.copy_to_table(self.name, source=memoryview(rows), columns=list(self.columns),
+                                                format="text")
         elif self.sqlite:
             marks = ", ".join("?" * len(self.columns))
             await driver.executemany(f"INSERT INTO temp.{self.name} VALUES ({marks})", rows)  # noqa: S608
+            return
         else:
-            await driver.copy_records_to_table(self.name, records=rows, columns=list(self.columns))
+            status = await driver.copy_records_to_table(self.name, records=rows, columns=list(self.columns))
+        self.written += int(status.rsplit(" ", 1)[-1])  # "COPY <rows>"
 
     async def drop(self) -> None:
         from sqlalchemy import text  # noqa: PLC0415 - see the imports at the top

@@ -107,14 +107,15 @@ async def _keys_by_id(database: Database) -> list[str]:
 
 async def _written_as_one_import(database: Database, numbered: list[str]) -> None:
     """The rows of one import carry its one time (SQLite's first load: the activities written by the aggregation
-    child too); on SQLite the activities are numbered as the import in one thread numbers them (``numbered``:
-    in the file's order, whichever process inserts them)."""
+    child too, PostgreSQL's the parsing's COPY into the second connection's table); the activities are numbered
+    as the import in one thread numbers them (``numbered``: in the file's order, whichever process parses or
+    inserts them)."""
     async with database.read() as session:
         times = (await session.execute(text(
             "SELECT DISTINCT updated_at FROM directory_activities UNION SELECT DISTINCT updated_at FROM "
             "directory_persons UNION SELECT DISTINCT updated_at FROM directory_structures"))).all()
     assert len(times) == 1
-    assert await _keys_by_id(database) == numbered or not database.sqlite
+    assert await _keys_by_id(database) == numbered  # PostgreSQL's first load: an activity's id is its line number
 
 
 async def test_a_first_load_copies_the_childs_activities_as_they_are(sqlite_url: str, tmp_path: Path) -> None:

@@ -37,6 +37,22 @@ async def _leftovers(database: Database) -> list[str]:
         return sorted(str(row[0]) for row in found)
 
 
+async def _definitions(database: Database) -> list[tuple[Any, ...]]:
+    """The live tables' columns as the catalogue has them (types, nullability, defaults) and their indexes."""
+    async with database.engine.connect() as connection:
+        columns = await connection.execute(text(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid "
+            "LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE c.relname IN ('directory_structures', 'directory_activities') AND a.attnum > 0 "
+            "AND NOT a.attisdropped "
+            "ORDER BY c.relname, a.attnum"))
+        indexes = await connection.execute(text(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename IN ('directory_structures', "
+            "'directory_activities') ORDER BY indexname"))
+        return [tuple(row) for row in [*columns, *indexes]]
+
+
 async def _rows(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     async with database.read() as session:
@@ -49,9 +65,14 @@ async def _rows(database: Database) -> dict[str, list[tuple[Any, ...]]]:
 async def test_first_load_on_two_connections_gives_the_single_connection_result(
         database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generated = small(tmp_path, persons=120, seed=3)
+    migrated = await _definitions(database)
     report = await import_file(database, generated.activity_path)
     side = await _rows(database)
+    # the same tables as the migrations': no column the load used left behind, no default it set, the same indexes
+    assert await _definitions(database) == migrated
     assert await _leftovers(database) == []
+    # the activities' ids are their line numbers (the header is line 1)
+    assert await _scalar(database, "SELECT min(id) FROM directory_activities") == 2
     # the sequences went with the new tables: still owned by the live columns, and later rows get new ids
     for table in ("directory_structures", "directory_activities"):
         assert await _scalar(database, f"SELECT pg_get_serial_sequence('{table}', 'id')") == f"public.{table}_id_seq"
