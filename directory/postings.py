@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import os
 import struct
 import sys
 from array import array
@@ -49,6 +51,7 @@ _ARRAY = struct.Struct("!iiiiii")  # the array's byte length; ndim 1, no nulls, 
 _INT4 = 23
 INT4 = next(code for code in "il" if array(code).itemsize == 4)  # the array type of 4-byte integers here
 COPY_BATCH = 1 << 20  # bytes of COPY data written to the file at a time
+GATHER_BYTES = 4 << 20  # lines read at a time by collect_columnar: 8 and 16 MiB were no faster, took more memory
 
 
 def chunks(positions: dict[str, array[int]], chunk: int = CHUNK) -> Iterator[tuple[str, int, int, array[int]]]:
@@ -100,13 +103,44 @@ def collect(lines: Iterable[str], positions: dict[str, array[int]]) -> None:
             listed.append(pos)
 
 
-def build(source: Path, target: Path, chunk: int) -> None:
-    """The child's work: the exported copy at ``source`` to ``target`` (postings, binary ``COPY``) and
-    ``target`` + ``.vocabulary`` (text ``COPY``); the positions are held as 4-byte arrays (~100 MiB for 2 million
-    activity lines)."""
+def collect_columnar(source: Path, positions: dict[str, array[int]], size: int = GATHER_BYTES) -> None:
+    """:func:`collect` of the exported copy at ``source``, read ``size`` bytes of lines at a time by polars (one
+    thread): each piece's lines split into their distinct words, grouped by word (a group keeps its lines'
+    order, hence ascending positions), and each word's positions appended to its array at once. The child's
+    way (about half the CPU of :func:`collect`: 5 s instead of 10 at 2,000,000 activity lines, for about 300 MiB
+    instead of 175); a thread of the import process keeps :func:`collect` (no polars there)."""
+    import polars as pl  # noqa: PLC0415 - the gathering process's only (one thread: set by __main__)
+
+    words = pl.col("words").str.split(" ").list.unique().alias("word")
+    with source.open("rb") as stream:
+        while data := stream.read(size):
+            data += stream.readline()  # whole lines
+            lines = pl.read_csv(io.BytesIO(data), separator="\t", has_header=False, quote_char=None,
+                                schema={"pos": pl.Int32, "words": pl.String})
+            grouped = (lines.lazy().select("pos", words).explode("word").filter(pl.col("word") != "")
+                       .group_by("word").agg("pos").collect())
+            found = grouped.get_column("pos")
+            flat = found.explode().to_numpy()
+            start = 0
+            for word, end in zip(grouped.get_column("word").to_list(), found.list.len().cum_sum().to_list(),
+                                 strict=True):
+                listed = positions.get(word)
+                if listed is None:
+                    positions[word] = listed = array(INT4)
+                listed.frombytes(flat[start:end].tobytes())
+                start = end
+
+
+def build(source: Path, target: Path, chunk: int, *, columnar: bool = False) -> None:
+    """The gathering's work: the exported copy at ``source`` to ``target`` (postings, binary ``COPY``) and
+    ``target`` + ``.vocabulary`` (text ``COPY``); the positions are held as 4-byte arrays (~60 MiB for 2 million
+    activity lines). ``columnar``: by :func:`collect_columnar` (the child process), else :func:`collect`."""
     positions: dict[str, array[int]] = {}
-    with source.open(encoding="ascii", buffering=1 << 20) as lines:
-        collect(lines, positions)
+    if columnar:
+        collect_columnar(source, positions)
+    else:
+        with source.open(encoding="ascii", buffering=1 << 20) as lines:
+            collect(lines, positions)
     source.unlink()
     with target.open("wb") as out:
         for piece in binary_copy(chunks(positions, chunk)):
@@ -163,4 +197,5 @@ async def start(connection: AsyncConnection, scratch: Path, rows: int) -> Build:
 
 
 if __name__ == "__main__":  # the gathering process: python -m directory.postings SOURCE TARGET CHUNK
-    build(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # one core: the import's connections use the others
+    build(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), columnar=True)
