@@ -466,6 +466,8 @@ async def _import(
             if await side_build.applies(connection):  # a first load: structures and activities beside the persons
                 side = SideBuild(connection.engine, seen, merger.params["now"], steps)
                 after.push_async_callback(side.close)
+        # PostgreSQL's first load: the persons COPYed into their table (unless some are there already)
+        direct = side_build.Persons(merger) if side and await merger.empty(side_build.Persons.TABLE) else None
         if side is not None:
             staging = await side.open()
         else:
@@ -474,8 +476,11 @@ async def _import(
             await staging.create()
         persons = Staging(connection, "stg_person", STAGED_PERSON)
         aggregated: aggregate.Aggregation | None = None
-        if is_activity:
+        if direct is not None:
+            persons = await direct.open(seen, merger.params["now"])
+        elif is_activity:
             await persons.create()
+        if is_activity:
             parts = open_parts(
                 None if source.zipped else source.path, first, header, encoding, bounded_lines(stream), len(first),
                 batch, not merger.sqlite, processes, source.size, work if merger.sqlite else None,
@@ -510,7 +515,7 @@ async def _import(
         raise ExtractionError(f"{source.path} has no valid line: nothing was imported")
     if is_activity:
         stage("grouping the persons and the structures")
-        await merger.fold_persons()
+        await (direct.fold() if direct is not None else merger.fold_persons())
         if side is not None:
             folded = await connection.execute(text("SELECT id_nat FROM stg_folded"))
             repeated = await side.remove_repeats([str(row[0]) for row in folded])
@@ -524,7 +529,8 @@ async def _import(
         if side is not None:
             built = asyncio.create_task(side.build())
             cleanup.push_async_callback(_stopped, built)
-            await merger.analyze("stg_person", targets=("directory_persons",))
+            if direct is None:
+                await merger.analyze("stg_person", targets=("directory_persons",))
         else:
             if aggregated is None:
                 await merger.stage_structures()
@@ -534,8 +540,12 @@ async def _import(
         # PostgreSQL's first load: the persons' indexes are built after the search's copy, so that its postings
         # are gathered (in another process) meanwhile; SQLite has no such process
         persons_indexes: list[str] | None = None if merger.sqlite else []
-        report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat", PERSON_COLUMNS,
-                                                       deferred=persons_indexes)
+        if direct is not None:
+            report.details["persons"] = await direct.close()
+            persons_indexes = direct.deferred
+        else:
+            report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat",
+                                                           PERSON_COLUMNS, deferred=persons_indexes)
         changed = report.details["persons"]
         search = None
         if changed.inserted or changed.updated or changed.deactivated:

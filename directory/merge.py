@@ -254,16 +254,20 @@ class Merger:
                            f"(SELECT line_no FROM {self.temp}{source} WHERE {later})")
         return rows
 
-    async def fold_persons(self) -> int:
-        """Fold the rows of persons listed in several places; return how many. Their idNats are kept in
-        ``stg_folded`` (see :meth:`duplicates`). SQLite indexes the staged persons first (its merges look them up
-        by idNat); PostgreSQL hashes them (an index took 0.7 s at 2,000,000 lines and slowed the grouping)."""
+    async def fold_persons(self, table: str = "stg_person", number: str = "line_no") -> int:
+        """Fold the rows of persons listed in several places; return how many rows that removed. Their idNats
+        are kept in ``stg_folded`` (see :meth:`duplicates`). SQLite indexes the staged persons first (its merges
+        look them up by idNat); PostgreSQL hashes them (an index took 0.7 s at 2,000,000 lines and slowed the
+        grouping). ``table``: where the persons were staged, ``number`` its column of line numbers
+        (``directory_persons`` and ``id`` on PostgreSQL's first load, :mod:`directory.side_build`)."""
+        staged = f"{self.temp}{table}" if table == "stg_person" else table
         if self.sqlite:
             await self.run(f"CREATE INDEX {self.temp}ix_stg_person_id_nat ON stg_person (id_nat)")
-        await self.run(self._create_as("stg_folded", f"SELECT id_nat FROM {self.temp}stg_person "  # noqa: S608
+        await self.run(self._create_as("stg_folded", f"SELECT id_nat FROM {staged} "  # noqa: S608
                                                      "GROUP BY id_nat HAVING COUNT(*) > 1"))
+        columns = ", ".join([number, *STAGED_PERSON[1:]])
         result = await self.connection.execute(text(
-            f"SELECT * FROM {self.temp}stg_person WHERE id_nat IN "  # noqa: S608
+            f"SELECT {columns} FROM {staged} WHERE id_nat IN "  # noqa: S608
             f"(SELECT id_nat FROM {self.temp}stg_folded) ORDER BY id_nat"
         ))
         by_person: dict[str, list[tuple[Any, ...]]] = {}
@@ -271,16 +275,16 @@ class Merger:
             by_person.setdefault(row[1], []).append(tuple(row))
         if by_person:
             await self.connection.execute(
-                text(f"DELETE FROM {self.temp}stg_person WHERE id_nat = :id_nat"),  # noqa: S608
+                text(f"DELETE FROM {staged} WHERE id_nat = :id_nat"),  # noqa: S608
                 [{"id_nat": id_nat} for id_nat in by_person],
             )
             marks = ", ".join(f":c{index}" for index in range(len(STAGED_PERSON)))
             await self.connection.execute(
-                text(f"INSERT INTO {self.temp}stg_person VALUES ({marks})"),  # noqa: S608
+                text(f"INSERT INTO {staged} ({columns}) VALUES ({marks})"),  # noqa: S608
                 [{f"c{index}": value for index, value in enumerate(merge_person_rows(rows))}
                  for rows in by_person.values()],
             )
-        return len(by_person)
+        return sum(map(len, by_person.values())) - len(by_person)
 
     async def analyze(self, *staging: str, targets: tuple[str, ...]) -> None:
         """PostgreSQL never analyses temporary tables by itself; without statistics the merges plan badly. A
@@ -364,10 +368,7 @@ class Merger:
             counts.inserted = await self.run(self.transfer(target, prebuilt))
             return counts
         if first:  # the first import: a plain ordered load, indexes built once at the end
-            bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
-            for name, definition in bulk_indexes.items():
-                constraint = definition.startswith("ALTER TABLE")
-                await self.run(f"ALTER TABLE {target} DROP CONSTRAINT {name}" if constraint else f"DROP INDEX {name}")
+            bulk_indexes = await self.drop_bulk_indexes(target)
             # SQLite: in key order, so that the unique key's index (a constraint, which it cannot drop: not the
             # activities') grows at its end; PostgreSQL builds that index afterwards by sorting, and the sort here
             # was half the statement
@@ -399,6 +400,15 @@ class Merger:
             f"AND NOT EXISTS (SELECT 1 FROM {s} AS s WHERE s.{key} = {target}.{key})"
         )
         return counts
+
+    async def drop_bulk_indexes(self, target: str) -> dict[str, str]:
+        """A first load: ``target``'s bulk indexes (:data:`BULK_INDEXES`) dropped; returned (name: definition),
+        to be built once the rows are in."""
+        bulk_indexes = BULK_INDEXES[self.connection.dialect.name].get(target, {})
+        for name, definition in bulk_indexes.items():
+            constraint = definition.startswith("ALTER TABLE")
+            await self.run(f"ALTER TABLE {target} DROP CONSTRAINT {name}" if constraint else f"DROP INDEX {name}")
+        return bulk_indexes
 
     async def count_words(self, vocabulary: dict[str, int]) -> None:
         """Replace the word counts of ``directory_words`` (a planner hint for the search)."""

@@ -14,12 +14,13 @@ from directory import importer, side_build
 from directory.errors import ImportRefused
 from directory.importer import import_file
 from directory.merge import Merger
-from directory.models import Activity, Structure
+from directory.models import Activity, Person, Structure
 from storage.engine import Database
-from tests.directory.helpers import read_lines, small, with_field, write_lines
+from tests.directory.helpers import field, read_lines, small, with_field, write_lines
 
 ID_NAT, FAMILY = 2, 7  # positions in the generated 56-column file
 NEXT = ("directory_structures_next", "directory_activities_next")
+TABLES = ("directory_persons", "directory_activities")  # loaded by COPY, ids the line numbers
 
 
 # the ``database`` fixture (tests/conftest.py) on PostgreSQL only: the side build is PostgreSQL's
@@ -44,19 +45,20 @@ async def _definitions(database: Database) -> list[tuple[Any, ...]]:
             "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
             "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid "
             "LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-            "WHERE c.relname IN ('directory_structures', 'directory_activities') AND a.attnum > 0 "
+            "WHERE c.relname IN ('directory_persons', 'directory_structures', 'directory_activities') "
+            "AND a.attnum > 0 "
             "AND NOT a.attisdropped "
             "ORDER BY c.relname, a.attnum"))
         indexes = await connection.execute(text(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename IN ('directory_structures', "
-            "'directory_activities') ORDER BY indexname"))
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename IN ('directory_persons', "
+            "'directory_structures', 'directory_activities') ORDER BY indexname"))
         return [tuple(row) for row in [*columns, *indexes]]
 
 
 async def _rows(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     async with database.read() as session:
-        for model in (Structure, Activity):
+        for model in (Person, Structure, Activity):
             columns = [column for column in model.__table__.c if column.name not in ("id", "updated_at")]
             out[model.__tablename__] = sorted(tuple(row) for row in (await session.execute(select(*columns))).all())
     return out
@@ -65,29 +67,36 @@ async def _rows(database: Database) -> dict[str, list[tuple[Any, ...]]]:
 async def test_first_load_on_two_connections_gives_the_single_connection_result(
         database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     generated = small(tmp_path, persons=120, seed=3)
+    header, *lines = read_lines(generated.activity_path)
+    # the second line again at the end: its person listed in two places (folded), the line itself rejected
+    first = write_lines(tmp_path / "v1" / generated.activity_path.name, [header, *lines, lines[1]])
     migrated = await _definitions(database)
-    report = await import_file(database, generated.activity_path)
+    report = await import_file(database, first)
+    assert report.rejected == 1 and report.details["persons"].inserted == 120
     side = await _rows(database)
     # the same tables as the migrations': no column the load used left behind, no default it set, the same indexes
     assert await _definitions(database) == migrated
     assert await _leftovers(database) == []
-    # the activities' ids are their line numbers (the header is line 1)
+    # the ids are the line numbers (the header is line 1): an activity's own, a person's first line's
     assert await _scalar(database, "SELECT min(id) FROM directory_activities") == 2
+    folded = field(lines[1], ID_NAT)
+    assert await _scalar(database, f"SELECT id FROM directory_persons WHERE id_nat = '{folded}'") == \
+        2 + next(index for index, line in enumerate(lines) if field(line, ID_NAT) == folded)
     # the sequences went with the new tables: still owned by the live columns, and later rows get new ids
     for table in ("directory_structures", "directory_activities"):
         assert await _scalar(database, f"SELECT pg_get_serial_sequence('{table}', 'id')") == f"public.{table}_id_seq"
-    largest = await _scalar(database, "SELECT max(id) FROM directory_activities")
-    header, *lines = read_lines(generated.activity_path)
+    largest = {table: await _scalar(database, f"SELECT max(id) FROM {table}") for table in TABLES}
     newer = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202612010000.txt",
                         [header, *lines, with_field(with_field(lines[1], ID_NAT, "899999999999"), FAMILY, "NOUVELLE")])
     assert (await import_file(database, newer)).details["activities"].inserted == 1  # not a first load: one connection
-    assert await _scalar(database, "SELECT max(id) FROM directory_activities") > largest
+    for table, before in largest.items():
+        assert await _scalar(database, f"SELECT max(id) FROM {table}") > before, table
     # the same file with the side build turned off gives the same rows and counts
     async with database.engine.begin() as connection:
         await connection.execute(text("TRUNCATE directory_structures, directory_activities, directory_persons, "
                                       "directory_search_persons, directory_imports"))
     monkeypatch.setattr(side_build, "applies", _never)
-    single = await import_file(database, generated.activity_path)
+    single = await import_file(database, first)
     assert await _rows(database) == side
     assert single.details == report.details
 
