@@ -27,6 +27,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from directory.aggregate import STRUCTURE_COLUMNS
@@ -85,7 +86,21 @@ class Persons:
         return self.staging
 
     async def fold(self) -> None:
-        self.folded = await self.merger.fold_persons(self.TABLE, "id")
+        """Fold the persons listed in several places, if any: their idNat's unique key (one of the deferred
+        indexes) is built first, in a savepoint; it fails only when an idNat is there twice, and then the
+        persons are folded (:meth:`directory.merge.Merger.fold_persons`) before it is built again at the end.
+        Otherwise (a well-formed extraction) ``stg_folded`` is empty and nobody groups 1.5 million persons by
+        idNat (1.3 s at 2,000,000 lines)."""
+        unique = next(definition for definition in self.deferred if "UNIQUE (id_nat)" in definition)
+        connection = self.merger.connection
+        try:
+            async with connection.begin_nested():
+                await self.merger.run(unique)
+        except IntegrityError:
+            self.folded = await self.merger.fold_persons(self.TABLE, "id")
+            return
+        self.deferred.remove(unique)
+        await connection.execute(text("CREATE TEMP TABLE stg_folded (id_nat TEXT NOT NULL) ON COMMIT DROP"))
 
     async def close(self) -> Counts:
         """The defaults back as they were, the id sequence past the ids; the report's counts."""
