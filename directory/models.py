@@ -22,10 +22,11 @@ SortKey = String(450).with_variant(String(450, collation="C"), "postgresql")
 
 
 def Code(length: int) -> String:
-    """An identifier column (idNat, RPPS, keys, FINESS, mailbox addresses): ASCII codes compared byte by byte
-    (PostgreSQL ``COLLATE "C"``, migration ``0017_directory_code_collation``): equality is the same under any
-    collation, and PostgreSQL sorts such values twice as fast as under a libc locale (its index builds: a first
-    load builds those of 2,000,000 activities)."""
+    """An identifier column (idNat, RPPS, keys, FINESS, mailbox addresses; migration
+    ``0017_directory_code_collation``) or the search copy's folded family names (``0018_directory_search_
+    tuning``): ASCII values compared byte by byte (PostgreSQL ``COLLATE "C"``): equality is the same under
+    any collation, and PostgreSQL sorts such values twice as fast as under a libc locale (its index builds: a
+    first load builds those of 2,000,000 activities)."""
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
@@ -218,7 +219,7 @@ class SearchPerson(Base):
     id: Mapped[int] = mapped_column(Integer)  # directory_persons.id
     # the row's place in display order (1, 2, ...): on SQLite the rowid of its words in directory_search_fts
     pos: Mapped[int] = mapped_column(Integer)
-    family_norm: Mapped[str] = mapped_column(String(200))
+    family_norm: Mapped[str] = mapped_column(Code(200))  # compared byte by byte (0018_directory_search_tuning)
     doc: Mapped[str] = mapped_column(Text)
     facets: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean)  # directory_persons.active

@@ -321,3 +321,42 @@ async def test_identifier_columns_compare_bytes_on_postgresql(database: Database
                 assert collations[("directory_persons", "family")] is None  # names keep the default
             found.append([tuple(row) for row in await connection.execute(owners)])
     assert found[0] and found[0] == found[1] == found[2]
+
+
+async def test_family_names_of_the_search_copy_compare_bytes_on_postgresql(database: Database, tmp_path: Path) -> None:
+    """Migration 0018: on PostgreSQL the search copy's folded family names have the ``"C"`` collation (its
+    family index builds faster) and the postings' positions no planner statistics; going back gives them the
+    default ones. Searches by name, the family equality and prefix the search and the FHIR API use, find the
+    same persons in the same order either way."""
+    generated = small(tmp_path, persons=120, seed=11)
+    await import_file(database, generated.activity_path)
+    async with database.engine.connect() as connection:
+        families = [str(row[0]) for row in await connection.execute(text(
+            "SELECT DISTINCT family_norm FROM directory_search_persons ORDER BY 1 LIMIT 12"))]
+    queries = [*families, *(family[:2] for family in families), *(f"{family} {family[:1]}" for family in families)]
+    prefix = " OR ".join(f"family_norm LIKE '{family[:2]}%'" for family in families)
+    lookups = [f"SELECT sort_key FROM directory_search_persons WHERE family_norm IN "
+               f"({', '.join(repr(family) for family in families)}) ORDER BY sort_key",
+               f"SELECT sort_key FROM directory_search_persons WHERE {prefix} ORDER BY sort_key"]
+    found = []
+    for revision, collation in (("heads", "C"), ("0017_directory_code_collation", None), ("heads", "C")):
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, revision)
+        await database.engine.dispose()  # the pooled connections' prepared statements name the old column types
+        async with database.engine.connect() as connection:
+            if not database.sqlite:
+                collated = (await connection.execute(text(
+                    "SELECT collation_name FROM information_schema.columns WHERE table_name = "
+                    "'directory_search_persons' AND column_name = 'family_norm'"))).scalar_one()
+                assert collated == collation
+                target = (await connection.execute(text(
+                    "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'directory_search_postings'::regclass "
+                    "AND attname = 'positions'"))).scalar_one()
+                assert target == (0 if collation else None) or (target == -1 and collation is None)
+            rows = [[str(row[0]) for row in await connection.execute(text(lookup))] for lookup in lookups]
+        async with database.read() as session:
+            results = [[item.id_nat for item in (await search(session, SearchQuery(q=query, limit=50))).items]
+                       for query in queries]
+        found.append((rows, results))
+    assert all(found[0][0]) and all(found[0][1])
+    assert found[0] == found[1] == found[2]
