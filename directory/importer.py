@@ -558,6 +558,10 @@ async def _import(
             stage("indexing the persons")
             for definition in persons_indexes:
                 await merger.run(definition)
+        # before the waits for PostgreSQL's second connection and postings' child, which would leave it idle
+        stage("counting the words")
+        await merger.count_words(await _words(parts, counted))
+        await merger.finish("directory_persons", "directory_search_persons")
         released: list[asyncio.Task[None]] = []  # SQLite: staging files dropped from the page cache meanwhile
         if built is not None:
             stage("merging the structures and the activities")
@@ -569,15 +573,13 @@ async def _import(
             stage("loading the search index")
             with timed(steps, "search postings: wait for the child, load"):
                 await search.load(connection)
-        stage("counting the words")
-        await merger.count_words(await _words(parts, counted))
         await asyncio.gather(*released)
         if side is not None:
             with timed(steps, "swap in the second connection's tables"):
                 await side.swap(connection)
         await merger.drop("stg_activity", "stg_person", "stg_structure", "stg_folded", "stg_candidate")
         loaded = ("directory_structures", "directory_activities") if side is None else ()  # the side analysed its
-        await merger.finish("directory_persons", *loaded, "directory_search_persons", POSTINGS, VOCABULARY)
+        await merger.finish(*loaded, POSTINGS, VOCABULARY)
     else:
         for line_no, address in await merger.duplicates("stg_mailbox", "address"):
             rejects.add(line_no, f"the mailbox {address} is listed on an earlier line", "")
