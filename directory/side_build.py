@@ -5,12 +5,13 @@ indexes and the search's ordered copy; the structures, the activities and their 
 idles. On a first load (both tables empty) the structures and activities need nothing from the persons, so a
 second connection does them at the same time:
 
-1. it stages the activity lines itself (the parsing processes' ``COPY`` text goes to it; the persons' to the
-   import's connection), and removes the repeated lines of the persons listed in several places once the
+1. the parsing processes' ``COPY`` text of the activity lines goes straight into ``directory_activities_next``
+   on it (:meth:`SideBuild.open`: the live table's columns and defaults, the same id sequence; a line's number
+   is its id), while the persons' goes to the import's connection (into ``directory_persons`` itself when it
+   is empty: :class:`Persons`); it removes the repeated lines of the persons listed in several places once the
    import's connection has folded them (:meth:`SideBuild.remove_repeats`);
-2. it aggregates the structures, loads ``directory_structures_next`` and ``directory_activities_next`` (the live
-   tables' columns and defaults: the same id sequences), builds their indexes and constraints under ``_next``
-   names, analyses them and commits: scratch tables that nothing reads;
+2. it aggregates the structures, loads ``directory_structures_next``, builds both tables' indexes and
+   constraints under ``_next`` names, analyses them and commits: scratch tables that nothing reads;
 3. the import's own transaction then swaps them in (:meth:`SideBuild.swap`): each sequence changes owner, the
    empty live table is dropped, the new one and its indexes take the live names. The directory therefore
    changes only when the import's transaction commits; if anything fails, the ``_next`` tables are dropped
