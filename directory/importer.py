@@ -474,12 +474,13 @@ async def _import(
             staging = Staging(connection, "stg_activity" if is_activity else "stg_mailbox",
                               STAGED_ACTIVITY if is_activity else STAGED_MAILBOX)
             await staging.create()
-        persons = Staging(connection, "stg_person", STAGED_PERSON)
         aggregated: aggregate.Aggregation | None = None
         if direct is not None:
             persons = await direct.open(seen, merger.params["now"])
-        elif is_activity:
-            await persons.create()
+        else:
+            persons = Staging(connection, "stg_person", STAGED_PERSON)
+            if is_activity:
+                await persons.create()
         if is_activity:
             parts = open_parts(
                 None if source.zipped else source.path, first, header, encoding, bounded_lines(stream), len(first),
@@ -537,8 +538,7 @@ async def _import(
             await merger.analyze("stg_activity", "stg_person", "stg_structure",  # PostgreSQL only: no child there
                                  targets=("directory_persons", "directory_structures", "directory_activities"))
         stage("merging the persons")
-        # PostgreSQL's first load: the persons' indexes are built after the search's copy, so that its postings
-        # are gathered (in another process) meanwhile; SQLite has no such process
+        # PostgreSQL's first load: the persons' indexes after the copy, while its postings are gathered elsewhere
         persons_indexes: list[str] | None = None if merger.sqlite else []
         if direct is not None:
             report.details["persons"] = await direct.close()
