@@ -459,7 +459,7 @@ async def _import(
         report = ImportReport(str(source.path), header.kind, encoding, header.columns, seen)
         is_activity = header.kind is Kind.ACTIVITY
         merger = Merger(connection, seen, datetime.now(UTC), discard=discard, steps=steps)
-        await merger.prepare()
+        await (merger.prepare() if is_activity else merger.prepare(streams=1))  # mailboxes: one connection
         side: SideBuild | None = None
         if is_activity and not merger.sqlite:
             await side_build.lock(connection)

@@ -3,18 +3,19 @@ directory.staging, the staging tables' collation) give what the plain ones gave.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from directory import postings
+from directory import merge, postings
 from directory.errors import ImportFailed
 from directory.generator import ACTIVITY_HEADER_56
 from directory.importer import import_file
-from directory.merge import SEARCH_FAMILY_INDEX, Merger
+from directory.merge import SEARCH_FAMILY_INDEX, Merger, parallel_workers
 from directory.models import Structure
 from directory.staging import copy_text, definitions
 from storage.engine import Database
@@ -109,5 +110,30 @@ async def test_a_failure_after_the_postings_started_stops_their_gathering(postgr
         assert closed and closed[0].process is not None and closed[0].process.returncode is not None
         async with database.read() as session:
             assert (await session.execute(select(Structure.id))).first() is None
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize(("streams", "cores", "workers"), [(3, 1, 0), (3, 2, 0), (3, 5, 0), (3, 6, 1), (3, 16, 4),
+                                                          (1, 1, 0), (1, 2, 1), (1, 8, 7)])
+def test_an_import_adds_parallel_workers_only_on_cores_its_streams_leave(streams: int, cores: int,
+                                                                         workers: int) -> None:
+    assert parallel_workers(streams, cores) == workers
+
+
+@pytest.mark.parametrize(("allowed", "expected"), [(0, "0"), (1, "1"), (9, "2")])
+async def test_an_import_never_allows_more_parallel_workers_than_the_server(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch, allowed: int, expected: str) -> None:
+    """The server's own limits (2 by default) stay the ceiling; the settings last as long as the import's
+    transaction."""
+    monkeypatch.setattr(merge, "parallel_workers", lambda streams: allowed)
+    database = Database(postgres_url)
+    try:
+        async with database.engine.connect() as connection:
+            async with connection.begin():
+                await Merger(connection, date(2026, 11, 23), datetime.now(UTC)).prepare()
+                for setting in ("max_parallel_maintenance_workers", "max_parallel_workers_per_gather"):
+                    assert (await connection.execute(text(f"SHOW {setting}"))).scalar_one() == expected
+            assert (await connection.execute(text("SHOW max_parallel_maintenance_workers"))).scalar_one() == "2"
     finally:
         await database.dispose()
