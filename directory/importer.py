@@ -16,7 +16,7 @@ import itertools
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from directory import aggregate, side_build
 from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
-from directory.batch import Staged, repeated_activity
+from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
 from directory.extraction import (
     Header,
@@ -58,6 +58,7 @@ from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
 from directory.staging import MAILBOX_COLUMNS as STAGED_MAILBOX
 from directory.staging import PERSON_COLUMNS as STAGED_PERSON
 from directory.staging import Staging
+from directory.writes import OneWrite, write_batch
 from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
@@ -190,47 +191,13 @@ class _Batches:
         return rows, self.done
 
 
-async def _write(staging: Staging, rows: Staged, persons: Staging | None, person_rows: Staged) -> None:
-    if not isinstance(rows, list | bytes) or not isinstance(person_rows, list | bytes):
-        raise TypeError("a parsing process sent a frame")  # frames stay in their process (its staging file)
-    if persons is not None and persons.connection is not staging.connection:  # PostgreSQL's side build
-        await asyncio.gather(staging.write(rows), persons.write(person_rows))
-        return
-    await staging.write(rows)
-    if persons is not None:
-        await persons.write(person_rows)
-
-
-class _OneWrite:
-    """At most one staging write in flight: a batch is written while the next is parsed, and a write waits for
-    the previous one (the connection takes one statement at a time)."""
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self, write: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        await self.wait()
-        self._task = asyncio.create_task(write())
-
-    async def wait(self) -> None:
-        if self._task is not None:
-            await self._task
-
-    async def cancel(self) -> None:
-        """On the way out after a failure: a write still running is cancelled and waited for."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-
-
 async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rejects: _Rejects,
                            progress: Progress | None, total: int, done: int, finished: list[Done]) -> int:
     """Stage the batches of the parsing side as they come, each written while the next is parsed, until every
     part has sent its last batch; return the lines read. The parts' word counts come later (:func:`_words`):
     the parsing processes count them while the import process goes on with the merge; a part's counts that
     come before another part's last batch are kept in ``finished``."""
-    writes = _OneWrite()
+    writes = OneWrite()
     staged = 0
     read = 0
     try:
@@ -246,7 +213,7 @@ async def _load_activities(parts: Parts, staging: Staging, persons: Staging, rej
                 rejects.add(record.line_no, record.reason, record.raw, message.part)
             read += message.read
             done += message.done
-            await writes.start(partial(_write, staging, message.rows, persons, message.persons))
+            await writes.start(partial(write_batch, staging, message.rows, persons, message.persons))
             if progress is not None:
                 progress(done, total, read)
         await writes.wait()
@@ -270,13 +237,13 @@ async def _words(parts: Parts, finished: list[Done]) -> dict[str, int]:
 
 
 async def _load_mailboxes(batches: _Batches, staging: Staging, progress: Progress | None, total: int) -> int:
-    writes = _OneWrite()
+    writes = OneWrite()
     try:
         while True:
             # parse the next batch in a thread while the previous one is written (the driver's thread or the
             # server does that work): the two overlap instead of taking turns
             rows, done = await asyncio.to_thread(batches.next)
-            await writes.start(partial(_write, staging, rows, None, []))
+            await writes.start(partial(write_batch, staging, rows, None, []))
             if progress is not None:
                 progress(done, total, batches.read)
             if batches.finished:
