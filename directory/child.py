@@ -12,14 +12,17 @@ import os
 import sys
 from pathlib import Path
 
+from directory import malloc
 from directory.errors import ImportFailed
 
 ROOT = str(Path(__file__).resolve().parent.parent)  # where ``directory`` is
 
 
 def environment() -> dict[str, str]:
-    """The import process's environment with the project on ``PYTHONPATH``."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    """The import process's environment with the project on ``PYTHONPATH`` (and glibc's malloc threshold fixed,
+    :mod:`directory.malloc`, unless the environment says otherwise)."""
+    return {**malloc.ENVIRONMENT, **os.environ,
+            "PYTHONPATH": os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
 
 
 async def spawn(module: str, *args: str) -> asyncio.subprocess.Process:

@@ -26,7 +26,7 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory import aggregate, side_build
+from directory import aggregate, malloc, side_build
 from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
@@ -63,9 +63,12 @@ from storage.engine import Database
 
 Progress = Callable[[int, int, int], None]  # bytes read, total bytes, lines read
 Stage = Callable[[str], None]  # told when each stage after the reading begins ("merging the persons", ...)
-BATCH = 5_000  # lines per batch: two batches (one parsed, one written) are in memory at a time; PostgreSQL's
-# rows travel as COPY text through the import process (8,000 lines: the import's peak 477 MiB of 500; 6,500:
-# no faster, A/B 0.998: its parsing phase waits for the server's COPY as much as for the parsing processes)
+BATCH = 10_000  # lines per batch: two batches (one parsed, one written) are in memory at a time; PostgreSQL's
+# rows travel as COPY text through the import process. polars has a cost per batch whatever its size (a parsing
+# process's CPU for 1,000,000 lines, runs taking turns: 18.9-19.2 s at 5,000 lines a batch, 14.3-14.4 at 10,000,
+# 11.4-13.2 at 20,000, each batch holding more memory): 10,000 against 5,000, A/B 0.854 (the parsing 22.4-25.5 -> 18.1-19.6 s), the import's peak 440-449 MiB of 500
+# with glibc's malloc threshold fixed (directory.malloc; 490 without). 6,500 and 8,000 were measured before the
+# rows were COPYed straight into their tables: no faster then, when the server's COPY was the parsing's limit.
 # SQLite: a parsing process writes its rows into its own staging file and sends only counts, so a larger batch
 # costs it little memory (+5 MiB at 8,000) and spares polars' per-batch overhead (a 500,000-line part 11.5 ->
 # 9.8 s; the import 0.953 of 5,000's)
@@ -343,6 +346,7 @@ async def import_file(
     the reading begins (the merges, the commit), for the command line: the progress bar ends with the reading.
     ``batch``: lines per batch (default :data:`SQLITE_BATCH` on SQLite, else :data:`BATCH`)."""
     started = time.perf_counter()
+    malloc.fix_threshold()  # batches of several MiB pass through this process (directory.malloc)
     if batch is None:
         batch = SQLITE_BATCH if database.sqlite else BATCH
     source = describe(path)
