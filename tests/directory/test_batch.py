@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from directory.batch import ActivityBatches, Staged, line_pattern, repeated_activity
-from directory.columnar import ColumnarBatches
+from directory.columnar import BLANKS, ColumnarBatches
 from directory.extraction import Activity, Rejected, decode_line, parse_header, parse_line
 from directory.generator import ACTIVITY_HEADER_52, ACTIVITY_HEADER_56
 from directory.staging import (
@@ -283,3 +284,21 @@ def test_word_counts_count_each_accepted_line(tmp_path: Path, size: int, parser:
     batches.flush()
     assert batches.vocabulary() == dict(expected)
     assert expected["~p10"] > 0 and expected[""] == len(body) - 1
+
+
+def test_the_blanks_the_columnar_checks_strip_are_pythons() -> None:
+    assert "".join(char for char in map(chr, range(sys.maxunicode + 1)) if char.isspace()) == BLANKS
+
+
+@pytest.mark.parametrize("blank", list(BLANKS.replace("\n", "").replace("\r", "")))
+def test_a_value_starting_or_ending_with_any_blank_is_not_taken_as_it_is(blank: str) -> None:
+    """Each character the reference parser strips, at either end of a used value, sends the batch to the line
+    pattern (which strips it); the same value without it is taken as it is."""
+    header = parse_header(("|".join(ACTIVITY_HEADER_56) + "|\n").encode(), "utf-8")
+    batches = ColumnarBatches(header, "utf-8")
+    for value, taken in (("Lyon", True), (blank + "Lyon", False), ("Lyon" + blank, False)):
+        values = ["V"] * header.columns
+        values[header.positions["id_nat"]] = "810000000001"
+        values[header.positions["city"]] = value
+        raw = ("|".join(values) + "|\n").encode()
+        assert (batches._as_is([raw], raw, len(raw)) is not None) is taken, repr(value)
