@@ -21,7 +21,9 @@ _M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
 
 def fix_threshold() -> bool:
     """Fix the threshold in this process (the import's, which was not started with :data:`ENVIRONMENT`); whether
-    the C library took it (False without glibc)."""
+    the C library took it (False without glibc). Process-wide and lasting: a process that imports (the command
+    line, the demo server of ``make run``) keeps glibc's starting threshold from then on, so a later block of
+    128 KiB or more always gets its own mapping (a system call each, and memory given back at once)."""
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):
