@@ -514,7 +514,7 @@ async def _import(
         persons_indexes: list[str] | None = None if merger.sqlite else []
         if direct is not None:
             report.details["persons"] = await direct.close()
-            persons_indexes = direct.deferred
+            persons_indexes = list(direct.deferred.values())
         else:
             report.details["persons"] = await merger.merge("directory_persons", "stg_person", "id_nat",
                                                            PERSON_COLUMNS, deferred=persons_indexes)

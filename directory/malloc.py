@@ -12,20 +12,21 @@ of 165-185, the import process 115 instead of 150, the same CPU). Other C librar
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 
 THRESHOLD = 128 * 1024  # glibc's own starting value, kept fixed
 ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(THRESHOLD)}  # for a process started by the import
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
 
 
+@functools.cache
 def fix_threshold() -> bool:
-    """Fix the threshold in this process (the import's, which was not started with :data:`ENVIRONMENT`); whether
+    """Fix the threshold in this process, once (the import's, not started with :data:`ENVIRONMENT`); whether
     the C library took it (False without glibc). Process-wide and lasting: a process that imports (the command
     line, the demo server of ``make run``) keeps glibc's starting threshold from then on, so a later block of
     128 KiB or more always gets its own mapping (a system call each, and memory given back at once)."""
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on, whichever file it is
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

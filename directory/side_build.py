@@ -73,16 +73,17 @@ class Persons:
     merge locks it, and every change is in the import's transaction."""
 
     TABLE = "directory_persons"
+    ID_NAT_KEY = f"uq_{TABLE}_id_nat"  # one of its bulk indexes (directory.merge.BULK_INDEXES)
 
     def __init__(self, merger: Merger) -> None:
         self.merger = merger
-        self.deferred: list[str] = []
+        self.deferred: dict[str, str] = {}  # name: definition
         self.folded = 0  # rows the folding removed
         self.staging = Staging(merger.connection, self.TABLE,
                                tuple(_LINE_TARGETS.get(name, name) for name in STAGED_PERSON))
 
     async def open(self, seen: date, now: datetime) -> Staging:
-        self.deferred = list((await self.merger.drop_bulk_indexes(self.TABLE)).values())
+        self.deferred = dict(await self.merger.drop_bulk_indexes(self.TABLE))
         await self.merger.connection.execute(text(f"ALTER TABLE {self.TABLE} {_new_rows(seen, now)}"))
         return self.staging
 
@@ -92,15 +93,14 @@ class Persons:
         persons are folded (:meth:`directory.merge.Merger.fold_persons`) before it is built again at the end.
         Otherwise (a well-formed extraction) ``stg_folded`` is empty and nobody groups 1.5 million persons by
         idNat (1.3 s at 2,000,000 lines)."""
-        unique = next(definition for definition in self.deferred if "UNIQUE (id_nat)" in definition)
         connection = self.merger.connection
         try:
             async with connection.begin_nested():
-                await self.merger.run(unique)
+                await self.merger.run(self.deferred[self.ID_NAT_KEY])
         except IntegrityError:
             self.folded = await self.merger.fold_persons(self.TABLE, "id")
             return
-        self.deferred.remove(unique)
+        del self.deferred[self.ID_NAT_KEY]
         await connection.execute(text("CREATE TEMP TABLE stg_folded (id_nat TEXT NOT NULL) ON COMMIT DROP"))
 
     async def close(self) -> Counts:
