@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
-from directory import pagecache
+from directory import checkpoint, pagecache
 from directory.generator import LINES_PER_PERSON, generate
 from directory.importer import import_file
 from directory.parallel import PROCESSES
@@ -67,6 +67,12 @@ def _import_child(url: str, paths: list[str], queue: Any, steps: bool = False) -
                 started = time.perf_counter()
                 report = await import_file(database, Path(path), steps=_print_step if steps else None)
                 results.append((report.kind.value, report.read, time.perf_counter() - started))
+                if report.checkpoint is not None:  # SQLite: the log copied into the file after the commit
+                    print(f"  {report.kind.value}: its log is copied into the database file after the commit, in "
+                          "the background (directory.checkpoint)", flush=True)
+            for done in await asyncio.to_thread(checkpoint.wait):
+                print(f"  background checkpoint: {done.copied:,} log frames copied in {done.seconds:.1f} s"
+                      + (f" (failed: {done.error})" if done.error else ""), flush=True)
             return results
         finally:
             await database.dispose()

@@ -26,7 +26,7 @@ from typing import IO, Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from directory import aggregate, malloc, side_build
+from directory import aggregate, checkpoint, malloc, side_build
 from directory.aggregate import ACTIVITY_COLUMNS, STRUCTURE_COLUMNS
 from directory.batch import repeated_activity
 from directory.errors import ExtractionError, ImportFailed, ImportRefused
@@ -91,6 +91,7 @@ class ImportReport:
     details: dict[str, Counts] = field(default_factory=dict)
     seconds: float = 0.0
     rejects_path: Path | None = None
+    checkpoint: checkpoint.Result | None = None  # SQLite: the log's copy after the commit, in the background
 
     @property
     def main(self) -> Counts:
@@ -375,7 +376,8 @@ async def _transaction(
     batch: int, processes: int | None, steps: Steps | None, stage: Stage,
 ) -> ImportReport:
     # the parsing processes' staging files (SQLite) go next to the database: the disk that has room for it
-    near = Path(database.sqlite_path).parent if database.sqlite_path is not None else None
+    file = Path(database.sqlite_path) if database.sqlite_path is not None else None
+    near = file.parent if file is not None else None
     with tempfile.TemporaryDirectory(prefix="mssante-import-", dir=near) as scratch, \
             _bounded(database, Path(scratch)) as bound:
         # ``after``: once the import's transaction has ended (committed or rolled back): PostgreSQL's side build
@@ -390,8 +392,14 @@ async def _transaction(
                 stage("committing")
                 if bound is not None:
                     bound.drain()
+                # durable once its log is written: a large log is copied into the file afterwards (directory.checkpoint)
+                deferred = file if file is not None and checkpoint.log_bytes(file) >= checkpoint.DEFER_BYTES else None
+                if deferred is not None:
+                    await connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
                 with timed(steps, "COMMIT"):
                     await transaction.commit()
+                if deferred is not None:
+                    report.checkpoint = await asyncio.to_thread(checkpoint.start, deferred)
             except BaseException:
                 await transaction.rollback()
                 raise

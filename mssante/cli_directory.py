@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from directory import checkpoint
 from directory.errors import DirectoryError
 from directory.generator import generate as generate_files
 from directory.importer import ImportReport, import_file
@@ -112,6 +113,14 @@ def import_command(paths: tuple[Path, ...], rejects_dir: Path | None, force: boo
             finally:
                 bar.close()
             click.echo("\n".join(reports[-1].lines()))
+        # a large SQLite import's log is copied into the database file after its commit (directory.checkpoint)
+        if any(report.checkpoint is not None for report in reports):
+            if sys.stderr.isatty():
+                click.echo("copying the import's log into the database file…", err=True)
+            for done in await asyncio.to_thread(checkpoint.wait):
+                click.echo(f"log copied into the database file in {done.seconds:.1f} s" if done.error is None else
+                           f"the log could not be copied into the database file yet ({done.error}); SQLite copies "
+                           "it at its next checkpoint, nothing is lost")
         return reports
 
     _run(settings, action)
