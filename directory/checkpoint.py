@@ -91,7 +91,7 @@ def _run(result: Result, opened: threading.Event) -> None:
         try:
             connection = sqlite3.connect(result.path, timeout=_BUSY_MS / 1000)
             try:  # a first read opens the log and takes the shared lock that tells a closing connection it is
-                connection.execute("SELECT 1 FROM sqlite_schema LIMIT 1").fetchall()  # not the last one
+                connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # not the last one
             except BaseException:
                 connection.close()
                 raise
@@ -100,15 +100,19 @@ def _run(result: Result, opened: threading.Event) -> None:
         with contextlib.closing(connection), Bound(lambda target: target == wal) as bound:
             bound.drain()  # the log is read once: its pages leave the page cache as they are read
             busy, result.frames, result.copied = _copy(connection)
-        if busy or result.copied < result.frames:
-            log.info("directory import: %d of %d log frames copied into the database file; SQLite copies the "
-                     "rest later", max(result.copied, 0), result.frames)
-    except (sqlite3.Error, OSError) as error:  # the log stays: SQLite's next checkpoint copies it
+    except Exception as error:  # any: the log stays, and SQLite's next checkpoint copies it
         result.error = str(error)
+        result.seconds = time.perf_counter() - started
         log.warning("directory import: the checkpoint after the commit failed (%s); the log stays and SQLite "
                     "copies it later", error)
+        return
     result.seconds = time.perf_counter() - started
-    log.info("directory import: log checkpointed in %.1f s (%d frames)", result.seconds, result.copied)
+    if busy or result.copied < result.frames:
+        log.info("directory import: %d of %d log frames copied into the database file in %.1f s; SQLite copies "
+                 "the rest later", max(result.copied, 0), result.frames, result.seconds)
+    else:
+        log.info("directory import: log copied into the database file in %.1f s (%d frames)", result.seconds,
+                 result.copied)
 
 
 def _copy(connection: sqlite3.Connection) -> tuple[int, int, int]:
