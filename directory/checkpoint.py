@@ -67,9 +67,15 @@ def start(database: Path) -> Result:
     result = Result(database)
     opened = threading.Event()
     thread = threading.Thread(target=_run, args=(result, opened), name="directory checkpoint")
+    try:
+        thread.start()
+    except RuntimeError as error:  # no thread to be had: the log stays, and SQLite copies it later
+        result.error = str(error)
+        log.warning("directory import: no thread for the checkpoint after the commit (%s); the log stays and "
+                    "SQLite copies it later", error)
+        return result
     with _lock:
         _running.append((thread, result))
-    thread.start()
     opened.wait()
     return result
 

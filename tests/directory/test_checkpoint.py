@@ -127,3 +127,12 @@ def test_the_command_line_waits_for_the_copy(tmp_path: Path, monkeypatch: pytest
     assert imported.exit_code == 0, imported.output
     assert imported.output.count("log copied into the database file in ") == 2
     assert checkpoint.wait() == []
+
+
+def test_no_thread_for_the_copy_is_no_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(_thread: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    result = checkpoint.start(tmp_path / "db.sqlite")
+    assert result.error == "can't start new thread" and checkpoint.wait() == []
