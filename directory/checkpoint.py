@@ -13,8 +13,9 @@ here: a thread with its own connection runs ``PRAGMA wal_checkpoint(PASSIVE)`` (
 what a reader still needs is copied by a later checkpoint, SQLite's own), the log's pages leaving the page cache
 as they are read (:class:`directory.pagecache.Bound`). Nothing can be lost meanwhile: the log is the database
 until it is copied, and a crash leaves SQLite to finish on the next open. The command line and the benchmark
-wait for it (:func:`wait`) before they end, and say how long it took; the server does not wait. A small import
-(the tests', a mailbox file) checkpoints at its commit as before.
+wait for it (:func:`wait`) before they end, and say how long it took; the server does not wait. An import whose
+log is small (the tests') checkpoints at its commit as before; the log is the file's size, so an import right
+after a large one, before the log restarts, defers too.
 """
 
 from __future__ import annotations
