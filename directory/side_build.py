@@ -24,6 +24,7 @@ refused with a clear message), so that no import drops or swaps another's tables
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import date, datetime
 from typing import Any
 
@@ -43,6 +44,8 @@ TABLES = ("directory_structures", "directory_activities")
 ACTIVITIES = f"directory_activities{SUFFIX}"  # loaded by the parsing's COPY (SideBuild.open)
 _LINE_TARGETS = {"line_no": "id"}  # a staged activity line's column -> its column in ACTIVITIES
 _LOCK = 0x6D7373616E7465  # the advisory lock of directory imports ("mssante")
+
+log = logging.getLogger(__name__)
 
 
 async def lock(connection: AsyncConnection) -> None:
@@ -227,15 +230,20 @@ class SideBuild:
 
     async def close(self) -> None:
         """Whatever happened: this connection's transaction ends, and ``_next`` tables not swapped in (a failed
-        import) are dropped."""
+        import) are dropped. Dropped whether or not :meth:`build` says it committed them: a build cancelled
+        while its commit was under way may have committed them without knowing (``IF EXISTS``: after a swap, or
+        a rollback, there is nothing to drop). If that fails too, the next import drops them (:meth:`open`)."""
         try:
             if self.connection is not None:
                 if self.connection.in_transaction():
                     with contextlib.suppress(Exception):  # after a failure (the import's error is the one told)
                         await self.connection.rollback()
-                if self.built:
+                try:
                     await drop_leftovers(self.connection)
                     await self.connection.commit()
+                except Exception as error:  # the import's own outcome stands; the next import drops them
+                    log.warning("directory import: the second connection's tables were not dropped (%s); the next "
+                                "import drops them", error)
         finally:
             await self._stack.aclose()
 

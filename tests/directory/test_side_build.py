@@ -105,11 +105,12 @@ async def _never(_connection: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("where", ["persons", "side", "after"])
+@pytest.mark.parametrize("where", ["persons", "side", "after", "commit"])
 async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_table(
         database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     """``persons``: the import's connection fails while the side build runs; ``side``: the side build fails;
-    ``after``: the import fails after the side build committed its tables."""
+    ``after``: the import fails after the side build committed its tables; ``commit``: the side build is stopped
+    as its commit ends (the tables committed, the build not knowing it: a cancellation under load)."""
     generated = small(tmp_path, persons=60, seed=4)
 
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
@@ -127,6 +128,15 @@ async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_tabl
             return await original(self, sql)
 
         monkeypatch.setattr(Merger, "run", run)
+    elif where == "commit":
+        build = side_build.SideBuild.build
+
+        async def unaware(self: side_build.SideBuild) -> dict[str, Any]:
+            await build(self)
+            self.built = False
+            raise RuntimeError("broken commit")
+
+        monkeypatch.setattr(side_build.SideBuild, "build", unaware)
     else:
         monkeypatch.setattr(importer, "_words", broken)
     with pytest.raises(RuntimeError, match=f"broken {where}"):
