@@ -18,7 +18,7 @@ from directory import checkpoint
 from directory.importer import import_file
 from directory.merge import ACTIVITY_STREAMS, Merger
 from mssante.cli import main
-from storage.engine import Database
+from storage.engine import Database, sqlite_file
 from tests.directory.helpers import small
 
 
@@ -35,7 +35,9 @@ def _persons(path: Path) -> int:
 
 
 def _sqlite_file(url: str) -> Path:
-    return Path(url.split("///", 1)[1])
+    path = sqlite_file(url)
+    assert path is not None, url
+    return Path(path)
 
 
 @pytest.fixture
