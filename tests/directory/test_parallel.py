@@ -17,7 +17,7 @@ from directory.columnar import FrameScratch, frame_of
 from directory.errors import ExtractionError, ImportFailed
 from directory.extraction import parse_header
 from directory.importer import import_file
-from directory.merge import Merger
+from directory.merge import BULK_INDEXES, Merger
 from directory.models import Activity, ImportRun, Mailbox, Person, Structure, Word
 from directory.parallel import Failed, Part, ProcessParts, cut
 from directory.staging import ACTIVITY_COLUMNS
@@ -116,6 +116,43 @@ async def _written_as_one_import(database: Database, numbered: list[str]) -> Non
             "directory_persons UNION SELECT DISTINCT updated_at FROM directory_structures"))).all()
     assert len(times) == 1
     assert await _keys_by_id(database) == numbered  # PostgreSQL's first load: an activity's id is its line number
+
+
+async def test_a_first_load_puts_the_persons_straight_into_their_table(sqlite_url: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's first load from the parsing processes' files: when every idNat is staged once, the persons go
+    from the parts straight into ``directory_persons`` (no staging copy, no idNat index to group them by); a
+    person staged twice (here cut in two by the parts) undoes that and takes the staging path. The same tables
+    and report either way."""
+    path = small(tmp_path, persons=300, seed=11).activity_path
+    database = Database(sqlite_url)
+    try:
+        expected = await import_file(database, path, processes=1, batch=50)
+        tables = await _tables(database)
+        lines = path.read_bytes().split(b"\n")  # the header first
+        offsets = [0, *(index for index, byte in enumerate(path.read_bytes()) if byte == ord("\n"))]
+        ids = [line.split(b"|")[ID_NAT] if line.count(b"|") > ID_NAT else b"" for line in lines]
+        inside = next(index for index in range(len(ids) // 2, len(ids)) if ids[index] == ids[index - 1])
+        steps: list[str] = []
+
+        def told(name: str, _: float) -> None:
+            steps.append(name)
+
+        for split in (False, True):
+            if split:  # the second part begins with the second line of a person
+                monkeypatch.setattr(parallel, "cut", lambda *_: [offsets[1], offsets[inside] + 1])
+            steps.clear()
+            await _empty(database)
+            report = await import_file(database, path, processes=2, batch=50, steps=told)
+            assert (report.read, report.rejected, report.details) == (expected.read, expected.rejected,
+                                                                      expected.details)
+            assert await _tables(database) == tables
+            assert ("CREATE INDEX temp.ix_stg_person_id_nat" in steps) is split, steps
+            async with database.read() as session:  # its indexes built again
+                names = set((await session.execute(text("SELECT name FROM sqlite_master"))).scalars())
+            assert set(BULK_INDEXES["sqlite"]["directory_persons"]) <= names
+    finally:
+        await database.dispose()
 
 
 async def test_a_first_load_copies_the_childs_activities_as_they_are(sqlite_url: str, tmp_path: Path) -> None:
