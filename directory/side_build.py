@@ -10,7 +10,7 @@ second connection does them at the same time:
    is its id), while the persons' goes to the import's connection (into ``directory_persons`` itself when it
    is empty: :class:`Persons`); it removes the repeated lines of the persons listed in several places once the
    import's connection has folded them (:meth:`SideBuild.remove_repeats`);
-2. it aggregates the structures, loads ``directory_structures_next``, builds both tables' indexes and
+2. it aggregates the structures into ``directory_structures_next``, builds both tables' indexes and
    constraints under ``_next`` names, analyses them and commits: scratch tables that nothing reads;
 3. the import's own transaction then swaps them in (:meth:`SideBuild.swap`): each sequence changes owner, the
    empty live table is dropped, the new one and its indexes take the live names. The directory therefore
@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from directory.aggregate import STRUCTURE_COLUMNS
+from directory.aggregate import STRUCTURE_COLUMNS, structure_select
 from directory.errors import ImportRefused
 from directory.merge import BULK_INDEXES, Counts, Merger, Steps
 from directory.staging import ACTIVITY_COLUMNS as STAGED_ACTIVITY
@@ -198,11 +198,12 @@ class SideBuild:
     async def build(self) -> dict[str, Counts]:
         """Step 2: the ``_next`` tables, committed; the counts of the report."""
         connection, merger = self._open()
-        await merger.stage_structures(lines=ACTIVITIES)
         structures = f"directory_structures{SUFFIX}"
         await merger.run(f"CREATE TABLE {structures} (LIKE directory_structures INCLUDING DEFAULTS)")
+        # aggregated straight into it: no staging table to write, index and read again (2-3 s at 2,000,000 lines)
+        aggregated = f"({structure_select(ACTIVITIES, distinct_first=True)})"
         counts = {"structures": Counts(inserted=await merger.run(
-            merger.insert(structures, "stg_structure", "key", STRUCTURE_COLUMNS)))}
+            merger.insert(structures, aggregated, "key", STRUCTURE_COLUMNS)))}
         await merger.run(f"ALTER TABLE {ACTIVITIES} DROP COLUMN structure_norm, {_NO_DEFAULTS}")
         counts["activities"] = Counts(inserted=self.lines.written - self.removed)
         for table in TABLES:
