@@ -482,8 +482,9 @@ class Merger:
         order: one ``INSERT … SELECT … ORDER BY sort_key``, after emptying it unless it is empty already; its
         indexes are dropped before and built once after (a sorted build, not 1.5 million random inserts). On
         SQLite its word index ``directory_search_fts`` is emptied and filled again from it, in ``pos`` order; on
-        PostgreSQL its postings are gathered from it while the import goes on, from before its indexes are built
-        (:mod:`directory.postings`, files in ``scratch``): the caller loads them
+        PostgreSQL its rows' words are exported as they are inserted (the same statement) and its postings gathered
+        while the import goes on, from before its indexes are built (:mod:`directory.postings`, files in
+        ``scratch``): the caller loads them
         (:meth:`directory.postings.Build.load`) before committing."""
         await self.run("DROP INDEX ix_directory_search_persons_family")  # built once from the loaded rows
         await self.run("DROP INDEX ix_directory_search_persons_pos")
@@ -495,16 +496,16 @@ class Merger:
                 await self.run(SEARCH_FTS_EMPTY)
             else:  # a fresh file (no 1.5 million dead rows before the new ones); DROP INDEX above already locked
                 await self.run("TRUNCATE directory_search_persons")  # the table as TRUNCATE does
-        rows = await self.run(SEARCH_FILL)
         if self.sqlite:
+            await self.run(SEARCH_FILL)
             await self.run(SEARCH_FAMILY_INDEX)
             await self.run(SEARCH_POS_INDEX)
             await self.run(SEARCH_FTS_HASH)  # only ever filled whole: its term hash stays at 16 MiB (a quarter
             await self.run(SEARCH_FTS_FILL)  # less time than 1 MiB)
             return None
-        # PostgreSQL: the postings are gathered from the copy as soon as it is filled, while its indexes are built
-        with timed(self.steps, "search postings: export the copy, start the child"):
-            build = await postings.start(self.connection, scratch, rows)
+        # PostgreSQL: filled and exported in one statement, its postings gathered while its indexes are built
+        with timed(self.steps, step_name(SEARCH_FILL)):  # and the gathering's start
+            build = await postings.start(self.connection, scratch, SEARCH_FILL)
         try:
             await self.run(f"ALTER TABLE directory_search_persons ADD CONSTRAINT {SEARCH_PRIMARY} "
                            "PRIMARY KEY (sort_key)")

@@ -11,7 +11,8 @@ search reads the chunks of a word that overlap a range of positions and unnests 
 the number of rows holding it: how many rows a word, or the words a prefix starts, bring.
 
 Both are rebuilt from the copy after each activity import that changed it, in the import's transaction, without
-holding the import's connection: :func:`start` writes the copy's words to a file (one ``COPY … TO``), a child
+holding the import's connection: :func:`start` fills the copy and writes its words to a file in the same statement
+(``COPY (INSERT … RETURNING …) TO``: the copy is not read again, 2-3 s at 2,000,000 lines), a child
 process (``python -m directory.postings``; a thread for a small copy) gathers the positions and writes both
 tables as ``COPY`` files while the import goes on with its other merges, and :meth:`Build.load` loads them.
 Migration ``0009_directory_search_postings`` creates the tables and fills them once in SQL.
@@ -37,7 +38,7 @@ from directory import child
 
 CHUNK = 256  # positions per row: a chunk is ~1 KiB, stored inline (no TOAST), unnested in a few microseconds
 PROCESS_ROWS = 100_000  # a copy of at least this many rows is gathered in a child process, a smaller in a thread
-_EXPORT = "SELECT pos, doc || ' ' || facets FROM directory_search_persons ORDER BY pos"
+_EXPORTED = "RETURNING pos, doc || ' ' || facets"  # what the copy's fill gives the gathering, row by row
 POSTINGS = "directory_search_postings"
 VOCABULARY = "directory_search_vocabulary"
 # The tables themselves: migration 0009_directory_search_postings (which can also fill them from SQL alone).
@@ -90,12 +91,16 @@ def binary_copy(rows: Iterator[tuple[str, int, int, array[int]]]) -> Iterator[by
 
 
 def collect(lines: Iterable[str], positions: dict[str, array[int]]) -> None:
-    """Add the distinct words and tokens of each ``pos<TAB>words`` line (``COPY`` text of :data:`_EXPORT`, in
-    ascending ``pos``) to ``positions``. Words are ``[a-z0-9]`` only (:func:`directory.text.fold`, facet
-    tokens): nothing in them is escaped."""
+    """Add the distinct words and tokens of each ``pos<TAB>words`` line (``COPY`` text of :data:`_EXPORTED`, in
+    ascending ``pos``: :class:`Unordered` otherwise) to ``positions``. Words are ``[a-z0-9]`` only
+    (:func:`directory.text.fold`, facet tokens): nothing in them is escaped."""
+    last = 0
     for line in lines:
         number, _, found = line.partition("\t")
         pos = int(number)
+        if pos <= last:
+            raise Unordered(pos)
+        last = pos
         for word in set(found.split()):
             listed = positions.get(word)
             if listed is None:
@@ -112,11 +117,16 @@ def collect_columnar(source: Path, positions: dict[str, array[int]], size: int =
     import polars as pl  # noqa: PLC0415 - the gathering process's only (one thread: set by __main__)
 
     words = pl.col("words").str.split(" ").list.unique().alias("word")
+    last = 0
     with source.open("rb") as stream:
         while data := stream.read(size):
             data += stream.readline()  # whole lines
             lines = pl.read_csv(io.BytesIO(data), separator="\t", has_header=False, quote_char=None,
                                 schema={"pos": pl.Int32, "words": pl.String})
+            numbers = lines.get_column("pos")
+            if numbers[0] <= last or not (numbers.diff().drop_nulls() > 0).all():
+                raise Unordered(int(numbers[0]))
+            last = int(numbers[-1])
             grouped = (lines.lazy().select("pos", words).explode("word").filter(pl.col("word") != "")
                        .group_by("word").agg("pos").collect())
             found = grouped.get_column("pos")
@@ -129,6 +139,13 @@ def collect_columnar(source: Path, positions: dict[str, array[int]], size: int =
                     positions[word] = listed = array(INT4)
                 listed.frombytes(flat[start:end].tobytes())
                 start = end
+
+
+class Unordered(ValueError):
+    """The exported copy's lines are not in ascending ``pos`` (its chunks would be wrong: nothing is loaded)."""
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(f"the search copy's export is not in display order (position {pos}); nothing was loaded")
 
 
 def build(source: Path, target: Path, chunk: int, *, columnar: bool = False) -> None:
@@ -183,14 +200,17 @@ class Build:
                 await self.thread
 
 
-async def start(connection: AsyncConnection, scratch: Path, rows: int) -> Build:
-    """Write the ordered copy's words to a file in ``scratch`` (PostgreSQL, the caller's transaction) and start
+async def start(connection: AsyncConnection, scratch: Path, fill: str) -> Build:
+    """Fill the ordered copy with ``fill`` (its ``INSERT … SELECT`` in display order; PostgreSQL, the caller's
+    transaction) and write its rows' words to a file in ``scratch`` as they are inserted (the ``RETURNING`` rows of
+    an ``INSERT`` come in the order it inserts them: ascending ``pos``, which the gathering checks), then start
     gathering its postings: in a child process for a copy of at least :data:`PROCESS_ROWS` rows (the import's
     connection and process go on meanwhile), else in a thread."""
     source, target = scratch / "search_words.txt", scratch / "search_postings.bin"
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_from_query(_EXPORT, output=str(source), format="text")
+    status = await driver.copy_from_query(f"{fill} {_EXPORTED}", output=str(source), format="text")
+    rows = int(str(status).split()[-1])  # "COPY <rows>"
     if rows < PROCESS_ROWS:
         return Build(target, None, asyncio.ensure_future(asyncio.to_thread(build, source, target, CHUNK)))
     return Build(target, await child.spawn("directory.postings", str(source), str(target), str(CHUNK)), None)

@@ -54,3 +54,19 @@ def test_the_child_writes_the_same_files_as_the_thread(tmp_path: Path) -> None:
         written[columnar] = (target.read_bytes(), postings.vocabulary_path(target).read_text())
     assert written[True] == written[False]
     assert written[True][1].startswith("p10\t2999\np10:c69003\t2000\nw0\t")
+
+
+@pytest.mark.parametrize("columnar", [False, True])
+@pytest.mark.parametrize("order", [[1, 2, 4, 3, 5], [1, 2, 2, 3], [3, 4, 5, 1, 2]])
+def test_an_export_out_of_display_order_is_refused(tmp_path: Path, columnar: bool, order: list[int]) -> None:
+    """Positions out of order (or twice) would make wrong chunks: the gathering stops, whichever way, whether the
+    disorder is within a piece or between two pieces (the columnar way reads 12 bytes at a time here)."""
+    source = tmp_path / "words.txt"
+    source.write_text("".join(f"{pos}\tmartin p10\n" for pos in order), encoding="ascii")
+    positions: dict[str, array[int]] = {}
+    with pytest.raises(postings.Unordered, match="not in display order"):
+        if columnar:
+            postings.collect_columnar(source, positions, 12)
+        else:
+            with source.open(encoding="ascii") as stream:
+                postings.collect(stream, positions)
