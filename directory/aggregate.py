@@ -7,8 +7,9 @@ A large SQLite import also runs it in a child process (``python -m directory.agg
 processes' staging files while the import process merges the persons: the aggregation (7 s at 2,000,000 lines)
 leaves the import's one writing connection. The child writes into a file of its own that the import attached,
 empty, before its transaction began (ATTACH is refused within a transaction; the import reads it only once the
-child has exited, so no lock is shared), and the import copies the rows from there. The result is the same as
-the SQL on the import's own staging table as long as that table lost no line after the parsing: when
+child has exited, so no lock is shared), and the import merges the rows from there (the child indexes them by
+key). The result is the same as the SQL on the import's own staging table as long as that table lost no line
+after the parsing: when
 :meth:`~directory.merge.Merger.duplicates` removed lines (a person listed in several places repeated an
 activity), the import does not use the child's rows and aggregates itself.
 
@@ -92,6 +93,7 @@ def aggregate(target: Path, parts: list[str], built: tuple[str, str] | None = No
             connection.execute(f"ATTACH DATABASE ? AS part{index}", (f"file:{part}?mode=ro",))
         lines = " UNION ALL ".join(f"SELECT * FROM part{index}.stg_activity" for index in range(len(parts)))  # noqa: S608
         connection.execute(f"INSERT INTO {TABLE} {structure_select(f'({lines})', distinct_first=False)}")
+        connection.execute(f"CREATE INDEX ix_{TABLE}_key ON {TABLE} (key)")  # the import merges from this table
         connection.commit()
         if built is not None:
             listed = ", ".join(LINE_COLUMNS)

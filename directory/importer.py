@@ -285,7 +285,7 @@ async def _structures_and_activities(
         prebuilt = f"stg_agg.{aggregate.ACTIVITIES}" if used and aggregated.built else None
         released.append(asyncio.create_task(asyncio.to_thread(release, *parts.scratch)))
     report.details["structures"] = await merger.merge(
-        "directory_structures", "stg_structure", "key", STRUCTURE_COLUMNS
+        "directory_structures", merger.structures, "key", STRUCTURE_COLUMNS
     )
     stage("merging the activities")
     report.details["activities"] = await merger.merge(

@@ -182,6 +182,7 @@ class Merger:
         self.params: dict[str, Any] = {"seen": seen, "now": now}
         self.temp = "temp." if self.sqlite else ""
         self.removed = False  # duplicates() removed staged lines
+        self.structures = "stg_structure"  # where stage_structures() left the structures to merge
         self.uncopied: list[str] = []  # parts whose activity lines copy_parts() left where they are
         # SQLite's first load of the persons straight from the parts (copy_parts): (counts, bulk indexes to build)
         self.loaded: tuple[Counts, dict[str, str]] | None = None
@@ -357,16 +358,17 @@ class Merger:
         for PostgreSQL's first load, :mod:`directory.side_build`). ``aggregated``: SQLite, the child process that
         aggregated the parsing processes' staging files into the attached ``stg_agg`` (its rows are copied, unless
         :meth:`duplicates` removed staged lines since: then it is stopped and the lines aggregated here).
-        Returns whether the child's work is used (its activities table too, for a first load)."""
+        Returns whether the child's work is used (its activities table too, for a first load); its structures are
+        then merged from its own table, which it indexed (:attr:`structures`: no copy to make and index here)."""
         used = aggregated is not None and not self.removed
         if aggregated is not None and used:
             with timed(self.steps, "structures: wait for the aggregating child"):
                 await aggregated.wait()
-            select = f"SELECT * FROM stg_agg.{aggregate.TABLE}"  # noqa: S608
-        else:
-            if aggregated is not None:  # its rows may hold the removed lines' values
-                await aggregated.close()
-            select = aggregate.structure_select(f"{self.temp}{lines}", distinct_first=not self.sqlite)
+            self.structures = f"stg_agg.{aggregate.TABLE}"
+            return used
+        if aggregated is not None:  # its rows may hold the removed lines' values
+            await aggregated.close()
+        select = aggregate.structure_select(f"{self.temp}{lines}", distinct_first=not self.sqlite)
         await self.run(self._create_as("stg_structure", select))
         await self.run(f"CREATE INDEX {self.temp}ix_stg_structure_key ON stg_structure (key)")
         return used
@@ -414,7 +416,7 @@ class Merger:
             counts, bulk_indexes = self.loaded
             await self._build(bulk_indexes, deferred)
             return counts
-        s = f"{self.temp}{staging}"
+        s = staging if "." in staging else f"{self.temp}{staging}"  # a staging table, or one of an attached file
         counts = Counts()
         first = await self.empty(target)
         if first and prebuilt is not None:

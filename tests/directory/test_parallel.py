@@ -123,7 +123,7 @@ async def test_a_first_load_puts_the_persons_straight_into_their_table(sqlite_ur
     """SQLite's first load from the parsing processes' files: when every idNat is staged once, the persons go
     from the parts straight into ``directory_persons`` (no staging copy, no idNat index to group them by); a
     person staged twice (here cut in two by the parts) undoes that and takes the staging path. The same tables
-    and report either way."""
+    and report either way; the structures come from the aggregating child's table either way."""
     path = small(tmp_path, persons=300, seed=11).activity_path
     database = Database(sqlite_url)
     try:
@@ -148,9 +148,16 @@ async def test_a_first_load_puts_the_persons_straight_into_their_table(sqlite_ur
                                                                       expected.details)
             assert await _tables(database) == tables
             assert ("CREATE INDEX temp.ix_stg_person_id_nat" in steps) is split, steps
+            # the structures merged from the aggregating child's own table, not copied into a staging table first
+            assert "CREATE TEMP TABLE stg_structure" not in steps and "structures: wait for the aggregating child" \
+                in steps, steps
             async with database.read() as session:  # its indexes built again
                 names = set((await session.execute(text("SELECT name FROM sqlite_master"))).scalars())
             assert set(BULK_INDEXES["sqlite"]["directory_persons"]) <= names
+        again = await import_file(database, path, processes=2, batch=50, force=True)  # merged from the child's too
+        assert {name: (counts.inserted, counts.updated, counts.deactivated)
+                for name, counts in again.details.items()} == dict.fromkeys(expected.details, (0, 0, 0))
+        assert await _tables(database) == tables
     finally:
         await database.dispose()
 
