@@ -233,20 +233,31 @@ class SideBuild:
         """Whatever happened: this connection's transaction ends, and ``_next`` tables not swapped in (a failed
         import) are dropped. Dropped whether or not :meth:`build` says it committed them: a build cancelled
         while its commit was under way may have committed them without knowing (``IF EXISTS``: after a swap, or
-        a rollback, there is nothing to drop). If that fails too, the next import drops them (:meth:`open`)."""
+        a rollback, there is nothing to drop). A build cancelled within a statement may leave this connection
+        unusable: then it is closed and they are dropped on a fresh one. If that fails too, the next import drops
+        them (:meth:`open`)."""
+        dropped = False
         try:
             if self.connection is not None:
                 if self.connection.in_transaction():
                     with contextlib.suppress(Exception):  # after a failure (the import's error is the one told)
                         await self.connection.rollback()
-                try:
+                with contextlib.suppress(Exception):
                     await drop_leftovers(self.connection)
                     await self.connection.commit()
-                except Exception as error:  # the import's own outcome stands; the next import drops them
-                    log.warning("directory import: the second connection's tables were not dropped (%s); the next "
-                                "import drops them", error)
+                    dropped = True
         finally:
-            await self._stack.aclose()
+            with contextlib.suppress(Exception):  # a connection already broken: its server session ends with it
+                await self._stack.aclose()
+        if self.connection is None or dropped:
+            return
+        try:
+            async with self.engine.begin() as fresh:
+                await fresh.execute(text("SET LOCAL lock_timeout = '30s'"))  # never stuck behind a lost session
+                await drop_leftovers(fresh)
+        except Exception as error:  # the import's own outcome stands; the next import drops them
+            log.warning("directory import: the second connection's tables were not dropped (%s); the next import "
+                        "drops them", error)
 
     def _open(self) -> tuple[AsyncConnection, Merger]:
         if self.connection is None or self.merger is None:

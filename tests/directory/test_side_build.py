@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from directory import importer, side_build
 from directory.errors import ImportRefused
@@ -105,12 +106,14 @@ async def _never(_connection: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("where", ["persons", "side", "after", "commit"])
+@pytest.mark.parametrize("where", ["persons", "side", "after", "commit", "unusable"])
 async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_table(
         database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     """``persons``: the import's connection fails while the side build runs; ``side``: the side build fails;
     ``after``: the import fails after the side build committed its tables; ``commit``: the side build is stopped
-    as its commit ends (the tables committed, the build not knowing it: a cancellation under load)."""
+    as its commit ends (the tables committed, the build not knowing it: a cancellation under load);
+    ``unusable``: the side build's connection is left unusable once its tables are committed (a build cancelled
+    within a statement: it cannot even be rolled back), so they are dropped on another connection."""
     generated = small(tmp_path, persons=60, seed=4)
 
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
@@ -137,6 +140,26 @@ async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_tabl
             raise RuntimeError("broken commit")
 
         monkeypatch.setattr(side_build.SideBuild, "build", unaware)
+    elif where == "unusable":
+        build = side_build.SideBuild.build
+        rollback = AsyncConnection.rollback
+
+        async def broken_build(self: side_build.SideBuild) -> dict[str, Any]:
+            await build(self)
+            assert self.connection is not None
+            await self.connection.begin()
+            await self.connection.invalidate()  # in a transaction that, below, cannot be rolled back
+            broken_connections.append(self.connection)
+            raise RuntimeError("broken unusable")
+
+        async def no_rollback(self: AsyncConnection) -> None:
+            if self in broken_connections:
+                raise RuntimeError("cannot roll back")
+            await rollback(self)
+
+        broken_connections: list[AsyncConnection] = []
+        monkeypatch.setattr(side_build.SideBuild, "build", broken_build)
+        monkeypatch.setattr(AsyncConnection, "rollback", no_rollback)
     else:
         monkeypatch.setattr(importer, "_words", broken)
     with pytest.raises(RuntimeError, match=f"broken {where}"):
