@@ -263,14 +263,21 @@ def _summed(tallies: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(tallies).group_by("word").agg(pl.col("lines").sum())
 
 
+# polars' read_csv takes data beginning like this for a compressed stream (gzip, zlib, zstd) and inflates it (or
+# fails with OSError): a batch whose first line begins so (a line "x^…") is left to the reference parser
+COMPRESSED = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x28\xb5\x2f\xfd")
+
+
 def _read(data: bytes, positions: list[int]) -> pl.DataFrame | None:
     """The values at ``positions`` of lines of ``|``-separated values (the caller knows each line has the
     header's field count) as a table of strings (``column_<position>``); ``None`` when the lines are not UTF-8
-    text."""
+    text, or begin as polars would take for a compressed stream (:data:`COMPRESSED`)."""
+    if data.startswith(COMPRESSED):
+        return None
     try:
         table = pl.read_csv(io.BytesIO(data), separator="|", quote_char=None, has_header=False, infer_schema=False,
                             empty_string_is_null=False, raise_if_empty=True, columns=positions)
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):  # OSError: a decompression polars would attempt all the same
         return None
     return table if table.width == len(positions) and not sum(table.null_count().row(0)) else None
 
