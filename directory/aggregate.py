@@ -55,11 +55,18 @@ _BUILT = ", ".join([*LINE_COLUMNS, "active", "last_seen", "updated_at"])
 
 def structure_select(source: str, *, distinct_first: bool) -> str:
     """``SELECT key, <the structure columns>`` over the staged lines of ``source`` (a table, or a parenthesised
-    query with an alias). ``distinct_first`` (PostgreSQL): the ``MIN``s run over the lines' distinct structure
-    values (a structure's lines nearly always agree, so one hash aggregation leaves about one row per structure;
-    the least value over the distinct combinations is the least value over the lines)."""
+    query with an alias), each the least of its lines' values in byte order. ``distinct_first`` (PostgreSQL):
+    the ``MIN``s run over the lines' distinct structure values (a structure's lines nearly always agree, so one
+    hash aggregation leaves about one row per structure; the least value over the distinct combinations is the
+    least value over the lines)."""
     staged = [_STAGED.get(column, column) for column in STRUCTURE_COLUMNS]
-    columns = ", ".join(f"MIN({value}) AS {column}" for value, column in zip(staged, STRUCTURE_COLUMNS, strict=True))
+    # PostgreSQL: the least value in byte order, whatever the lines' column collation (its staging tables' is
+    # "C", a first load's directory_activities_next the database's): SQLite's order, and the same structure
+    # whichever way the lines were staged (a French collation would otherwise pick another name on a first load
+    # than on the re-import of the same file, and report the structure updated)
+    collated = ' COLLATE "C"' if distinct_first else ""
+    columns = ", ".join(f"MIN({value}{collated}) AS {column}"
+                        for value, column in zip(staged, STRUCTURE_COLUMNS, strict=True))
     if distinct_first:
         listed = ", ".join(["structure_key", *staged])
         source = f"(SELECT {listed} FROM {source} WHERE structure_key <> '' GROUP BY {listed}) AS lines"  # noqa: S608
