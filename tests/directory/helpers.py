@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
 
 from directory.generator import Generated, generate
 from directory.importer import import_file
@@ -23,6 +26,12 @@ def write_lines(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(line + "\n" for line in lines), encoding=encoding)
     return path
+
+
+async def scalar(database: Database, sql: str) -> Any:
+    """The one value ``sql`` selects."""
+    async with database.engine.connect() as connection:
+        return (await connection.execute(text(sql))).scalar_one()
 
 
 def field(line: str, index: int) -> str:

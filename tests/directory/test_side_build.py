@@ -17,7 +17,7 @@ from directory.importer import import_file
 from directory.merge import Merger
 from directory.models import Activity, Person, Structure
 from storage.engine import Database
-from tests.directory.helpers import field, read_lines, small, with_field, write_lines
+from tests.directory.helpers import field, read_lines, scalar, small, with_field, write_lines
 
 ID_NAT, FAMILY = 2, 7  # positions in the generated 56-column file
 NEXT = ("directory_structures_next", "directory_activities_next")
@@ -26,11 +26,6 @@ TABLES = ("directory_persons", "directory_activities")  # loaded by COPY, ids th
 
 # the ``database`` fixture (tests/conftest.py) on PostgreSQL only: the side build is PostgreSQL's
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-
-
-async def _scalar(database: Database, sql: str) -> Any:
-    async with database.engine.connect() as connection:
-        return (await connection.execute(text(sql))).scalar_one()
 
 
 async def _leftovers(database: Database) -> list[str]:
@@ -79,19 +74,19 @@ async def test_first_load_on_two_connections_gives_the_single_connection_result(
     assert await _definitions(database) == migrated
     assert await _leftovers(database) == []
     # the ids are the line numbers (the header is line 1): an activity's own, a person's first line's
-    assert await _scalar(database, "SELECT min(id) FROM directory_activities") == 2
+    assert await scalar(database, "SELECT min(id) FROM directory_activities") == 2
     folded = field(lines[1], ID_NAT)
-    assert await _scalar(database, f"SELECT id FROM directory_persons WHERE id_nat = '{folded}'") == \
+    assert await scalar(database, f"SELECT id FROM directory_persons WHERE id_nat = '{folded}'") == \
         2 + next(index for index, line in enumerate(lines) if field(line, ID_NAT) == folded)
     # the sequences went with the new tables: still owned by the live columns, and later rows get new ids
     for table in ("directory_structures", "directory_activities"):
-        assert await _scalar(database, f"SELECT pg_get_serial_sequence('{table}', 'id')") == f"public.{table}_id_seq"
-    largest = {table: await _scalar(database, f"SELECT max(id) FROM {table}") for table in TABLES}
+        assert await scalar(database, f"SELECT pg_get_serial_sequence('{table}', 'id')") == f"public.{table}_id_seq"
+    largest = {table: await scalar(database, f"SELECT max(id) FROM {table}") for table in TABLES}
     newer = write_lines(tmp_path / "v2" / "PS_LibreAcces_Personne_activite_202612010000.txt",
                         [header, *lines, with_field(with_field(lines[1], ID_NAT, "899999999999"), FAMILY, "NOUVELLE")])
     assert (await import_file(database, newer)).details["activities"].inserted == 1  # not a first load: one connection
     for table, before in largest.items():
-        assert await _scalar(database, f"SELECT max(id) FROM {table}") > before, table
+        assert await scalar(database, f"SELECT max(id) FROM {table}") > before, table
     # the same file with the side build turned off gives the same rows and counts
     async with database.engine.begin() as connection:
         await connection.execute(text("TRUNCATE directory_structures, directory_activities, directory_persons, "
@@ -166,7 +161,7 @@ async def test_a_failure_anywhere_leaves_the_directory_empty_and_no_scratch_tabl
         await import_file(database, generated.activity_path)
     assert await _leftovers(database) == []
     for table in ("directory_persons", "directory_structures", "directory_activities", "directory_imports"):
-        assert await _scalar(database, f"SELECT count(*) FROM {table}") == 0
+        assert await scalar(database, f"SELECT count(*) FROM {table}") == 0
     monkeypatch.undo()
     report = await import_file(database, generated.activity_path)
     assert report.details["activities"].inserted == generated.activity_lines
@@ -189,6 +184,6 @@ async def test_an_import_is_refused_while_another_runs(database: Database, tmp_p
         with pytest.raises(ImportRefused, match="another import of the directory is running"):
             await import_file(database, generated.activity_path)
         await other.rollback()
-    assert await _scalar(database, "SELECT count(*) FROM directory_persons") == 0
+    assert await scalar(database, "SELECT count(*) FROM directory_persons") == 0
     report = await import_file(database, generated.activity_path)  # the lock went with that transaction
     assert report.inserted == 20
