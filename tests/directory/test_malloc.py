@@ -1,5 +1,6 @@
 """glibc's malloc threshold fixed in the import's processes (``directory.malloc``): a freed batch of several MiB
-is given back to the system instead of staying in the heap."""
+is given back to the system instead of staying in the heap; polars' own allocator keeps one arena in the helper
+processes."""
 
 from __future__ import annotations
 
@@ -51,3 +52,24 @@ def test_a_helper_process_gives_a_freed_large_block_back() -> None:
 def test_the_environment_keeps_a_threshold_set_by_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert child.environment()["MALLOC_MMAP_THRESHOLD_"] == "65536"
+
+
+def _jemalloc_options(environment: dict[str, str]) -> str:
+    """What polars' allocator says its options are in a process of this environment (its statistics, printed
+    at exit)."""
+    script = "import polars; polars.Series([1, 2]).sum()"
+    environment = {**environment, "_RJEM_MALLOC_CONF": environment.get("_RJEM_MALLOC_CONF", "") + ",stats_print:true"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env=environment, timeout=60)
+    return result.stderr
+
+
+def test_polars_allocator_keeps_one_arena_in_a_helper_process() -> None:
+    assert "opt.narenas: 1\n" in _jemalloc_options(child.environment())
+    plain = {name: value for name, value in child.environment().items() if name != "_RJEM_MALLOC_CONF"}
+    assert "opt.narenas: 1\n" not in _jemalloc_options(plain)  # not jemalloc's default
+
+
+def test_the_environment_keeps_polars_allocator_settings_of_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", "narenas:3")
+    assert "opt.narenas: 3\n" in _jemalloc_options(child.environment())
