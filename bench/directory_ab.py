@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from directory.generator import LINES_PER_PERSON, generate  # noqa: E402
 
 IMPORTED = re.compile(r"import activity:\s+[\d,]+ lines in\s+([\d.]+) s")
-STEP = re.compile(r"step\s+([\d.]+) s\s+(.+)")
+STEP = re.compile(r"step\s+([\d.]+) s\s+(?:ends at\s+[\d.]+ s\s+)?(.+)")  # with its end since 9f9d1fe
 
 
 def _git(*args: str) -> str:
