@@ -215,10 +215,12 @@ class ColumnarBatches(ActivityBatches):
             closed.append(_merge_lines(self.pending + (_pending(lines[:head]) if continues else [])))
         self.pending = _pending(lines[tail:])
         self.keys = set(keys[tail:].to_list())
-        middle = lines[head:tail].with_columns(runs[head:tail].alias("run"))
-        persons = middle.lazy().with_columns(pl.len().over("run").alias("lines"))
-        singles = persons.filter(pl.col("lines") == 1).select(_SINGLE_OUT)
-        several = persons.filter(pl.col("lines") > 1).group_by("run", maintain_order=True).agg(_MERGED).select(
+        # a person's lines are consecutive: one alone differs from both neighbours' (no grouping needed), and the
+        # others' runs ascend (a grouping of sorted keys, no hashing)
+        middle = lines[head:tail].with_columns(runs[head:tail].set_sorted().alias("run"))
+        persons = middle.lazy().with_columns(_ALONE.alias("alone"))
+        singles = persons.filter("alone").select(_SINGLE_OUT)
+        several = persons.filter(~pl.col("alone")).group_by("run", maintain_order=True).agg(_MERGED).select(
             PERSON_COLUMNS)
         return activities, pl.concat([singles, several]).collect(), closed
 
@@ -379,6 +381,8 @@ def _pending(lines: pl.DataFrame) -> list[tuple[Row, str, str, str]]:
 # The person rows' columns (directory.staging.PERSON_COLUMNS) as expressions over a batch's line columns
 # (_line_columns): a one-line person's, and a several-line person's in a group_by of their lines.
 _NAMES = pl.concat_str(["family_norm", "given_norm"], separator=" ")
+_RUN = pl.col("run")
+_ALONE = (_RUN.shift(1) != _RUN).fill_null(True) & (_RUN.shift(-1) != _RUN).fill_null(True)  # a one-line person's
 _SINGLE_OUT = [
     *PERSON_COLUMNS[:10], pl.concat_str([_NAMES, "id_nat"], separator=" ").alias("sort_key"), *PERSON_COLUMNS[11:14],
     pl.col("specialty").alias("specialties"), pl.concat_str([_NAMES, "words"], separator=" ").alias("doc"), "facets",
