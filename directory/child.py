@@ -20,8 +20,9 @@ ROOT = str(Path(__file__).resolve().parent.parent)  # where ``directory`` is
 
 def environment() -> dict[str, str]:
     """The import process's environment with the project on ``PYTHONPATH`` (and glibc's malloc threshold fixed,
-    :mod:`directory.malloc`, unless the environment says otherwise)."""
+    polars' allocator in one arena, :mod:`directory.malloc`, unless the environment says otherwise)."""
     return {**malloc.ENVIRONMENT, **os.environ,
+            malloc.JEMALLOC_VARIABLE: malloc.jemalloc(os.environ.get(malloc.JEMALLOC_VARIABLE)),
             "PYTHONPATH": os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
 
 

@@ -64,7 +64,15 @@ def _jemalloc_options(environment: dict[str, str]) -> str:
     return result.stderr
 
 
-def test_polars_allocator_keeps_one_arena_in_a_helper_process() -> None:
+@pytest.mark.parametrize("inherited", [None, "dirty_decay_ms:500,muzzy_decay_ms:1000"])
+def test_polars_allocator_keeps_one_arena_in_a_helper_process(monkeypatch: pytest.MonkeyPatch,
+                                                              inherited: str | None) -> None:
+    """Whether or not the import process has the variable already (polars sets it with its defaults when it is
+    loaded there)."""
+    if inherited is None:
+        monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    else:
+        monkeypatch.setenv("_RJEM_MALLOC_CONF", inherited)
     assert "opt.narenas: 1\n" in _jemalloc_options(child.environment())
     plain = {name: value for name, value in child.environment().items() if name != "_RJEM_MALLOC_CONF"}
     assert "opt.narenas: 1\n" not in _jemalloc_options(plain)  # not jemalloc's default
