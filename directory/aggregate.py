@@ -5,7 +5,7 @@ connection.
 :func:`structure_select` is the SQL, on the staged activity lines (:meth:`directory.merge.Merger.stage_structures`).
 A large SQLite import also runs it in a child process (``python -m directory.aggregate``) over the parsing
 processes' staging files while the import process merges the persons: the aggregation (7 s at 2,000,000 lines)
-leaves the import's one writing connection. The child writes into files of its own that the import attached,
+leaves the import's one writing connection. The child writes into a file of its own that the import attached,
 empty, before its transaction began (ATTACH is refused within a transaction; the import reads it only once the
 child has exited, so no lock is shared), and the import merges the rows from there (the child indexes them by
 key). The result is the same as the SQL on the import's own staging table as long as that table lost no line
@@ -13,18 +13,15 @@ after the parsing: when
 :meth:`~directory.merge.Merger.duplicates` removed lines (a person listed in several places repeated an
 activity), the import does not use the child's rows and aggregates itself.
 
-For a first load (empty activities) the child also builds the activities table itself, as the import would, at
-the same time as the structures (a thread each: SQLite leaves Python's lock while a statement runs, so the two
-use whatever CPU the import's connection leaves, which waits on the disk at times; one after the other, the child
-took 16 s at 2,000,000 lines and the import waited 1.2-2.7 s for it): ``directory_activities``, in a second file
-of its own (:func:`built_path`), has the import database's own definition and indexes (:func:`create` copies
-them), its rows the activity lines as the parsing processes staged them (in the file's order: ids 1, 2, … in that
-order; the key's uniqueness is an index since ``0016_directory_activities_key``, built with the others after the
-rows, so no sort of the lines' wide rows), active, seen at the extraction's date. The import then copies it whole
-(:meth:`directory.merge.Merger.merge`, ``prebuilt``): into an empty table of the same definition, SQLite copies
-the records and the index entries as they are (its "transfer optimisation") instead of inserting and indexing
-each line: about 4 s instead of 10 at 2,000,000 lines on the import's one writing connection, while the child's
-work overlaps the persons' merge.
+For a first load (empty activities) the child also builds the activities table itself, as the import would:
+``directory_activities`` in its file has the import database's own definition and indexes (:func:`create` copies
+them), its rows the activity lines as the parsing processes staged them (in the file's order: ids 1, 2, … in
+that order; the key's uniqueness is an index since ``0016_directory_activities_key``, built with the others
+after the rows, so no sort of the lines' wide rows), active, seen at the extraction's date. The import then
+copies it whole (:meth:`directory.merge.Merger.merge`, ``prebuilt``): into an empty table
+of the same definition, SQLite copies the records and the index entries as they are (its "transfer
+optimisation") instead of inserting and indexing each line: about 4 s instead of 10 at 2,000,000 lines on the
+import's one writing connection, while the child's work overlaps the persons' merge.
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ import asyncio
 import contextlib
 import sqlite3
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from directory import child
@@ -77,23 +73,15 @@ def structure_select(source: str, *, distinct_first: bool) -> str:
     return f"SELECT structure_key AS key, {columns} FROM {source} WHERE structure_key <> '' GROUP BY structure_key"  # noqa: S608
 
 
-def built_path(target: Path) -> Path:
-    """The file of a first load's activities table, beside the structures' ``target``."""
-    return target.with_name(f"{target.stem}_activities{target.suffix}")
-
-
 def create(path: Path, activities: list[str]) -> None:
-    """The child's target files, with their empty tables (created before the import attaches them; the child
-    fills them, and adds the activities' indexes, which the import sees when it reads the files once the child
-    has exited: SQLite reloads an attached file's changed schema): the structures' table in ``path``, the
-    activities' in :func:`built_path`. ``activities``: the import database's definition of
+    """The child's target file, with its empty tables (created before the import attaches it; the child fills
+    them, and adds the activities' indexes, which the import sees when it reads the file once the child has
+    exited: SQLite reloads an attached file's changed schema). ``activities``: the import database's definition of
     ``directory_activities`` (``CREATE TABLE``) and of its indexes (``CREATE INDEX``), in that order; the table is
     created here, its indexes by the child after its insert (they are kept in :data:`INDEXES`)."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
         listed = ", ".join(f"{column} TEXT NOT NULL" for column in ("key", *STRUCTURE_COLUMNS))
         connection.execute(f"CREATE TABLE {TABLE} ({listed})")
-        connection.commit()
-    with contextlib.closing(sqlite3.connect(built_path(path))) as connection:
         table, *indexes = activities
         connection.execute(table)
         connection.execute(f"CREATE TABLE {INDEXES} (sql TEXT NOT NULL)")
@@ -104,46 +92,23 @@ def create(path: Path, activities: list[str]) -> None:
 def aggregate(target: Path, parts: list[str], built: tuple[str, str] | None = None) -> None:
     """The child's work: the structures of the activity lines staged in ``parts`` into ``target``'s table, and
     with ``built`` (a first load: the extraction's date and the import's time, as the import database stores
-    them) at the same time, in another thread, the activities table of :func:`built_path`, its rows the lines in
-    the parts' order, then its indexes. The first error of either is raised once both have ended."""
-    jobs = [(_structures, target)] + ([(_activities, built_path(target))] if built is not None else [])
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        running = [pool.submit(job, path, parts, built) for job, path in jobs]
-        for done in running:
-            done.result()
-
-
-def _connected(path: Path, parts: list[str]) -> sqlite3.Connection:
-    """A connection to ``path`` with the parsing processes' files attached (read only), and the lines' query."""
-    connection = sqlite3.connect(path)
-    connection.execute("PRAGMA cache_size = -16384")  # also bounds its sorter: 64 MiB made the import 488 MiB
-    connection.execute("PRAGMA temp_store = FILE")
-    for index, part in enumerate(parts):
-        connection.execute(f"ATTACH DATABASE ? AS part{index}", (f"file:{part}?mode=ro",))
-    return connection
-
-
-def _lines(parts: list[str]) -> str:
-    return " UNION ALL ".join(f"SELECT * FROM part{index}.stg_activity" for index in range(len(parts)))  # noqa: S608
-
-
-def _structures(target: Path, parts: list[str], _built: tuple[str, str] | None) -> None:
-    with contextlib.closing(_connected(target, parts)) as connection:
-        connection.execute(f"INSERT INTO {TABLE} {structure_select(f'({_lines(parts)})', distinct_first=False)}")
+    them) the activities table, its rows the lines in the parts' order, then its indexes."""
+    with contextlib.closing(sqlite3.connect(target)) as connection:
+        connection.execute("PRAGMA cache_size = -16384")  # also bounds its sorter: 64 MiB made the import 488 MiB
+        connection.execute("PRAGMA temp_store = FILE")
+        for index, part in enumerate(parts):
+            connection.execute(f"ATTACH DATABASE ? AS part{index}", (f"file:{part}?mode=ro",))
+        lines = " UNION ALL ".join(f"SELECT * FROM part{index}.stg_activity" for index in range(len(parts)))  # noqa: S608
+        connection.execute(f"INSERT INTO {TABLE} {structure_select(f'({lines})', distinct_first=False)}")
         connection.execute(f"CREATE INDEX ix_{TABLE}_key ON {TABLE} (key)")  # the import merges from this table
         connection.commit()
-
-
-def _activities(target: Path, parts: list[str], built: tuple[str, str] | None) -> None:
-    if built is None:
-        raise AssertionError("a first load's activities need the extraction's date and the import's time")
-    with contextlib.closing(_connected(target, parts)) as connection:
-        listed = ", ".join(LINE_COLUMNS)
-        connection.execute(f"INSERT INTO {ACTIVITIES} ({_BUILT}) SELECT {listed}, 1, ?, ? "  # noqa: S608
-                           f"FROM ({_lines(parts)})", built)
-        for (definition,) in connection.execute(f"SELECT sql FROM {INDEXES}").fetchall():  # noqa: S608
-            connection.execute(definition)
-        connection.commit()
+        if built is not None:
+            listed = ", ".join(LINE_COLUMNS)
+            connection.execute(f"INSERT INTO {ACTIVITIES} ({_BUILT}) SELECT {listed}, 1, ?, ? "  # noqa: S608
+                               f"FROM ({lines})", built)
+            for (definition,) in connection.execute(f"SELECT sql FROM {INDEXES}").fetchall():  # noqa: S608
+                connection.execute(definition)
+            connection.commit()
 
 
 class Aggregation:

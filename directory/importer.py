@@ -284,7 +284,7 @@ async def _structures_and_activities(
     stage("merging the structures")
     if aggregated is not None:  # SQLite: aggregated (and built) by a child process during the persons' merge
         used = await merger.stage_structures(aggregated)
-        prebuilt = f"stg_built.{aggregate.ACTIVITIES}" if used and aggregated.built else None
+        prebuilt = f"stg_agg.{aggregate.ACTIVITIES}" if used and aggregated.built else None
         released.append(asyncio.create_task(asyncio.to_thread(release, *parts.scratch)))
     report.details["structures"] = await merger.merge(
         "directory_structures", merger.structures, "key", STRUCTURE_COLUMNS
@@ -294,8 +294,7 @@ async def _structures_and_activities(
         "directory_activities", "stg_activity", "key", ACTIVITY_COLUMNS, prebuilt=prebuilt
     )
     if aggregated is not None:
-        structures = work / "structures.db"
-        released.append(asyncio.create_task(asyncio.to_thread(release, structures, aggregate.built_path(structures))))
+        released.append(asyncio.create_task(asyncio.to_thread(release, work / "structures.db")))
 
 
 async def _stopped(task: asyncio.Task[Any]) -> None:
@@ -476,12 +475,10 @@ async def _import(
             attached = [f"stg_part{index}" for index in range(len(parts.scratch))]
             for name, path in zip(attached, parts.scratch, strict=True):
                 await connection.execute(text(f"ATTACH DATABASE :path AS {name}"), {"path": path})
-            if parts.scratch:  # and the files a child process aggregates the structures into, and builds a first
-                structures = work / "structures.db"  # load's activities table in (directory.aggregate)
+            if parts.scratch:  # and the file a child process aggregates the structures into (directory.aggregate)
+                structures = work / "structures.db"
                 await asyncio.to_thread(aggregate.create, structures, await merger.definition("directory_activities"))
                 await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(structures)})
-                await connection.execute(text("ATTACH DATABASE :path AS stg_built"),
-                                         {"path": str(aggregate.built_path(structures))})
             with timed(steps, "parsing and staging"):
                 report.read = await _load_activities(parts, staging, persons, rejects, progress, source.size,
                                                      len(first), counted)

@@ -120,7 +120,7 @@ async def test_a_sqlite_import_releases_its_staging_files(sqlite_url: str, tmp_p
     finally:
         await database.dispose()
     assert report.details["activities"].inserted > 0
-    assert released == ["part0.db", "part1.db", "structures.db", "structures_activities.db"]
+    assert released == ["part0.db", "part1.db", "structures.db"]
 
 
 def _grow(stream: BinaryIO, size: int) -> bytes:

@@ -179,14 +179,13 @@ async def test_a_first_load_copies_the_childs_activities_as_they_are(sqlite_url:
             aggregate.create(target, definition)
             FrameScratch(part).close()  # a parsing process's file (no line: the plan is what is checked)
             aggregate.aggregate(target, [part], await merger.stored())
-            await connection.execute(text("ATTACH DATABASE :path AS stg_built"),
-                                     {"path": str(aggregate.built_path(target))})
-            source = f"stg_built.{aggregate.ACTIVITIES}"
+            await connection.execute(text("ATTACH DATABASE :path AS stg_agg"), {"path": str(target)})
+            source = f"stg_agg.{aggregate.ACTIVITIES}"
             for statement, transfers in ((merger.transfer("directory_activities", source), True),
                                          (f"{merger.transfer('directory_activities', source)} WHERE id > 0", False)):
                 plan = (await connection.execute(text(f"EXPLAIN {statement}"))).all()
                 assert ("RowData" in [row[1] for row in plan]) is transfers
-            await connection.execute(text("DETACH DATABASE stg_built"))
+            await connection.execute(text("DETACH DATABASE stg_agg"))
     finally:
         await database.dispose()
 
