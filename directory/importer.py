@@ -68,7 +68,7 @@ BATCH = 15_000  # lines per batch: two batches (one parsed, one written) are in 
 # process's CPU for 1,000,000 lines, runs taking turns: 18.9-19.2 s at 5,000 lines a batch, 14.3-14.4 at 10,000,
 # 11.4-13.2 at 20,000, each batch holding more memory): 10,000 against 5,000, A/B 0.854 (the parsing 22.4-25.5
 # -> 18.1-19.6 s), the import's peak 440-449 MiB of 500 with glibc's malloc threshold fixed (directory.malloc;
-# 490 without). 15,000 once polars' allocator kept one arena (directory.malloc.JEMALLOC: 16-20 MiB less a
+# 490 without). 15,000 once polars' allocator kept one arena (directory.malloc.JEMALLOC: 16-36 MiB less a
 # process): 11.4-12.0 s of CPU against 12.7-13.3 at 10,000 (the part parser alone, same minutes), 197 MiB
 # against 188; 20,000 took 45-54 MiB more a process. 6,500 and 8,000 were measured before the rows were COPYed
 # straight into their tables: no faster then, when the server's COPY was the parsing's limit.

@@ -25,6 +25,7 @@ import functools
 
 THRESHOLD = 128 * 1024  # glibc's own starting value, kept fixed
 ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(THRESHOLD)}  # for a process started by the import
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
 JEMALLOC = "narenas:1"  # polars' allocator in a helper process: one arena
 JEMALLOC_VARIABLE = "_RJEM_MALLOC_CONF"
 
@@ -33,7 +34,6 @@ def jemalloc(inherited: str | None) -> str:
     """A helper process's jemalloc settings: one arena, then those of the import's environment (an operator's,
     or polars' own defaults once polars is loaded in the import process: it sets the variable), which win."""
     return ",".join(filter(None, [JEMALLOC, inherited]))
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
 
 
 @functools.cache

@@ -58,9 +58,10 @@ def _jemalloc_options(environment: dict[str, str]) -> str:
     """What polars' allocator says its options are in a process of this environment (its statistics, printed
     at exit)."""
     script = "import polars; polars.Series([1, 2]).sum()"
-    environment = {**environment, "_RJEM_MALLOC_CONF": environment.get("_RJEM_MALLOC_CONF", "") + ",stats_print:true"}
+    settings = ",".join(filter(None, [environment.get("_RJEM_MALLOC_CONF"), "stats_print:true"]))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                            env=environment, timeout=60)
+                            env={**environment, "_RJEM_MALLOC_CONF": settings}, timeout=60)
+    assert "opt.narenas: " in result.stderr  # the statistics were printed (the settings were read)
     return result.stderr
 
 
