@@ -13,9 +13,8 @@ the number of rows holding it: how many rows a word, or the words a prefix start
 Both are rebuilt from the copy after each activity import that changed it, in the import's transaction, without
 holding the import's connection: :func:`start` fills the copy and writes its words to a file in the same statement
 (``COPY (INSERT … RETURNING …) TO``: the copy is not read again, 2-3 s at 2,000,000 lines), a child
-process (``python -m directory.postings``, started before the fill: it reads the file as it is written; a thread
-for a small copy, once it is written) gathers the positions and writes both tables as ``COPY`` files while the
-import goes on with its other merges, and :meth:`Build.load` loads them.
+process (``python -m directory.postings``; a thread for a small copy) gathers the positions and writes both
+tables as ``COPY`` files while the import goes on with its other merges, and :meth:`Build.load` loads them.
 Migration ``0009_directory_search_postings`` creates the tables and fills them once in SQL.
 """
 
@@ -274,10 +273,9 @@ async def start(connection: AsyncConnection, scratch: Path, fill: str, table: st
     try:
         status = await driver.copy_from_query(query, output=str(source), format="text")
         assert gathering.process is not None and gathering.process.stdin is not None
-        with contextlib.suppress(ConnectionError):  # a child already failed: load() tells why
-            gathering.process.stdin.write(f"{str(status).split()[-1]}\n".encode())  # "COPY <rows>": the lines
-            await gathering.process.stdin.drain()
-            gathering.process.stdin.close()
+        gathering.process.stdin.write(f"{str(status).split()[-1]}\n".encode())  # "COPY <rows>": the lines written
+        await gathering.process.stdin.drain()
+        gathering.process.stdin.close()
     except BaseException:
         await gathering.close()
         raise
