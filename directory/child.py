@@ -26,13 +26,11 @@ def environment() -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
 
 
-async def spawn(module: str, *args: str, told: bool = False) -> asyncio.subprocess.Process:
-    """``python -m module args...``, its standard error kept for :func:`finished`; ``told``: its standard input
-    a pipe the caller writes to (else none)."""
+async def spawn(module: str, *args: str) -> asyncio.subprocess.Process:
+    """``python -m module args...``, its standard error kept for :func:`finished`."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, *args,
-        stdin=asyncio.subprocess.PIPE if told else asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        env=environment(),
+        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=environment(),
     )
 
 

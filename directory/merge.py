@@ -507,7 +507,7 @@ class Merger:
             return None
         # PostgreSQL: filled and exported in one statement, its postings gathered while its indexes are built
         with timed(self.steps, step_name(SEARCH_FILL)):  # and the gathering's start
-            build = await postings.start(self.connection, scratch, SEARCH_FILL, "directory_persons")
+            build = await postings.start(self.connection, scratch, SEARCH_FILL)
         try:
             await self.run(f"ALTER TABLE directory_search_persons ADD CONSTRAINT {SEARCH_PRIMARY} "
                            "PRIMARY KEY (sort_key)")

@@ -24,14 +24,12 @@ import asyncio
 import contextlib
 import io
 import os
-import select
 import struct
 import sys
-import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -54,7 +52,6 @@ _ARRAY = struct.Struct("!iiiiii")  # the array's byte length; ndim 1, no nulls, 
 _INT4 = 23
 INT4 = next(code for code in "il" if array(code).itemsize == 4)  # the array type of 4-byte integers here
 COPY_BATCH = 1 << 20  # bytes of COPY data written to the file at a time
-FOLLOW_PAUSE = 0.02  # seconds between two looks at an export still being written (the child's, while it waits)
 GATHER_BYTES = 4 << 20  # lines read at a time by collect_columnar: 8 and 16 MiB were no faster, took more memory
 
 
@@ -111,40 +108,7 @@ def collect(lines: Iterable[str], positions: dict[str, array[int]]) -> None:
             listed.append(pos)
 
 
-def _pieces(stream: BinaryIO, size: int) -> Iterator[bytes]:
-    """Whole lines of a finished file, about ``size`` bytes at a time."""
-    while data := stream.read(size):
-        yield data + stream.readline()
-
-
-def followed(stream: BinaryIO, size: int, written: Callable[[], int | None]) -> Iterator[bytes]:
-    """Whole lines of a file still being written, about ``size`` bytes at a time, as they come: ``written()`` is
-    ``None`` while the writer goes on, then how many lines it wrote (:class:`Truncated` if another number was
-    read)."""
-    rest, lines = b"", 0
-    total: int | None = None
-    while True:
-        data = stream.read(max(size - len(rest), 1 << 16))
-        rest += data
-        if not data and total is not None:  # everything written is read
-            if rest:
-                lines += rest.count(b"\n")
-                yield rest
-            if lines != total:
-                raise Truncated(lines, total)
-            return
-        if len(rest) >= size and (cut := rest.rfind(b"\n") + 1):
-            lines += rest.count(b"\n", 0, cut)
-            yield rest[:cut]
-            rest = rest[cut:]
-        elif not data:
-            total = written()  # then read once more: what it wrote before saying so
-            if total is None:
-                time.sleep(FOLLOW_PAUSE)
-
-
-def collect_columnar(source: Path, positions: dict[str, array[int]], size: int = GATHER_BYTES,
-                     written: Callable[[], int | None] | None = None) -> None:
+def collect_columnar(source: Path, positions: dict[str, array[int]], size: int = GATHER_BYTES) -> None:
     """:func:`collect` of the exported copy at ``source``, read ``size`` bytes of lines at a time by polars (one
     thread): each piece's lines split into their words, grouped by word (a group keeps its lines' order, hence
     ascending positions, and a word twice on a line twice side by side: kept once, by numpy), and each word's
@@ -157,7 +121,8 @@ def collect_columnar(source: Path, positions: dict[str, array[int]], size: int =
     words = pl.col("words").str.split(" ").alias("word")
     last = 0
     with source.open("rb") as stream:
-        for data in _pieces(stream, size) if written is None else followed(stream, size, written):
+        while data := stream.read(size):
+            data += stream.readline()  # whole lines
             lines = pl.read_csv(io.BytesIO(data), separator="\t", has_header=False, quote_char=None,
                                 schema={"pos": pl.Int32, "words": pl.String})
             numbers = lines.get_column("pos")
@@ -184,13 +149,6 @@ def collect_columnar(source: Path, positions: dict[str, array[int]], size: int =
                 start = end
 
 
-class Truncated(ValueError):
-    """The exported copy's file ended before the lines its writer said it wrote."""
-
-    def __init__(self, read: int, written: int) -> None:
-        super().__init__(f"the search copy's export has {read} lines, {written} were written; nothing was loaded")
-
-
 class Unordered(ValueError):
     """The exported copy's lines are not in ascending ``pos`` (its chunks would be wrong: nothing is loaded)."""
 
@@ -198,15 +156,13 @@ class Unordered(ValueError):
         super().__init__(f"the search copy's export is not in display order (position {pos}); nothing was loaded")
 
 
-def build(source: Path, target: Path, chunk: int, *, columnar: bool = False,
-          written: Callable[[], int | None] | None = None) -> None:
+def build(source: Path, target: Path, chunk: int, *, columnar: bool = False) -> None:
     """The gathering's work: the exported copy at ``source`` to ``target`` (postings, binary ``COPY``) and
-    ``target`` + ``.vocabulary`` (text ``COPY``); the positions are held as 4-byte arrays (~100 MiB for 2 million
-    activity lines). ``columnar``: by :func:`collect_columnar` (the child process, ``written`` while the export
-    is being written: :func:`followed`), else :func:`collect`."""
+    ``target`` + ``.vocabulary`` (text ``COPY``); the positions are held as 4-byte arrays (~60 MiB for 2 million
+    activity lines). ``columnar``: by :func:`collect_columnar` (the child process), else :func:`collect`."""
     positions: dict[str, array[int]] = {}
     if columnar:
-        collect_columnar(source, positions, written=written)
+        collect_columnar(source, positions)
     else:
         with source.open(encoding="ascii", buffering=1 << 20) as lines:
             collect(lines, positions)
@@ -252,45 +208,22 @@ class Build:
                 await self.thread
 
 
-async def start(connection: AsyncConnection, scratch: Path, fill: str, table: str) -> Build:
-    """Fill the ordered copy with ``fill`` (its ``INSERT … SELECT`` in display order of ``table``'s rows;
-    PostgreSQL, the caller's transaction) and write its rows' words to a file in ``scratch`` as they are inserted
-    (the ``RETURNING`` rows of an ``INSERT`` come in the order it inserts them: ascending ``pos``, which the
-    gathering checks), and gather its postings: for a copy of at least :data:`PROCESS_ROWS` rows in a child
-    process started first, which reads the file as it is written (:func:`followed`: the rows come once the fill
-    has sorted them, while it inserts them) and is then told how many lines there are (the import's connection
-    and process go on meanwhile); else in a thread, once the file is written."""
+async def start(connection: AsyncConnection, scratch: Path, fill: str) -> Build:
+    """Fill the ordered copy with ``fill`` (its ``INSERT … SELECT`` in display order; PostgreSQL, the caller's
+    transaction) and write its rows' words to a file in ``scratch`` as they are inserted (the ``RETURNING`` rows of
+    an ``INSERT`` come in the order it inserts them: ascending ``pos``, which the gathering checks), then start
+    gathering its postings: in a child process for a copy of at least :data:`PROCESS_ROWS` rows (the import's
+    connection and process go on meanwhile), else in a thread."""
     source, target = scratch / "search_words.txt", scratch / "search_postings.bin"
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    query = f"{fill} {_EXPORTED}"
-    if await driver.fetchval(f"SELECT count(*) FROM {table}") < PROCESS_ROWS:  # noqa: S608
-        await driver.copy_from_query(query, output=str(source), format="text")
+    status = await driver.copy_from_query(f"{fill} {_EXPORTED}", output=str(source), format="text")
+    rows = int(str(status).split()[-1])  # "COPY <rows>"
+    if rows < PROCESS_ROWS:
         return Build(target, None, asyncio.ensure_future(asyncio.to_thread(build, source, target, CHUNK)))
-    source.write_bytes(b"")  # for the child to open (the export writes over it: the same file)
-    gathering = Build(target, await child.spawn("directory.postings", str(source), str(target), str(CHUNK),
-                                                told=True), None)
-    try:
-        status = await driver.copy_from_query(query, output=str(source), format="text")
-        assert gathering.process is not None and gathering.process.stdin is not None
-        gathering.process.stdin.write(f"{str(status).split()[-1]}\n".encode())  # "COPY <rows>": the lines written
-        await gathering.process.stdin.drain()
-        gathering.process.stdin.close()
-    except BaseException:
-        await gathering.close()
-        raise
-    return gathering
-
-
-def _told() -> int | None:
-    """The gathering process: how many lines the export holds, once the import says so on the standard input
-    (``None`` until then; the import gone without saying: no line counted, the file's lines then differ)."""
-    if not select.select([sys.stdin], [], [], 0)[0]:
-        return None
-    said = sys.stdin.buffer.readline().strip()
-    return int(said) if said.isdigit() else -1
+    return Build(target, await child.spawn("directory.postings", str(source), str(target), str(CHUNK)), None)
 
 
 if __name__ == "__main__":  # the gathering process: python -m directory.postings SOURCE TARGET CHUNK
     os.environ.setdefault("POLARS_MAX_THREADS", "1")  # one core: the import's connections use the others
-    build(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), columnar=True, written=_told)
+    build(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), columnar=True)

@@ -3,9 +3,6 @@ postings and vocabulary of the line-by-line way that a small import's thread kee
 
 from __future__ import annotations
 
-import itertools
-import threading
-import time
 from array import array
 from pathlib import Path
 
@@ -73,43 +70,3 @@ def test_an_export_out_of_display_order_is_refused(tmp_path: Path, columnar: boo
         else:
             with source.open(encoding="ascii") as stream:
                 postings.collect(stream, positions)
-
-
-@pytest.mark.parametrize("said", ["all", "more"])
-def test_the_child_reads_the_export_as_it_is_written(tmp_path: Path, said: str) -> None:
-    """The child starts before the export and follows the file (``postings.followed``): pieces of any size
-    written at any time, lines cut anywhere, give the postings of the whole file; told more lines than the file
-    holds (a truncated export), it refuses."""
-    lines = [[f"w{(pos * 7 + k) % 50}" for k in range(pos % 9 + 1)] + ["p10"] for pos in range(1, 3_000)]
-    whole = _export(tmp_path / "whole.txt", lines).read_bytes()
-    expected: dict[str, array[int]] = {}
-    with (tmp_path / "whole.txt").open(encoding="ascii") as stream:
-        postings.collect(stream, expected)
-    source = tmp_path / "words.txt"
-    source.write_bytes(b"")
-    told: list[int] = []
-
-    def write() -> None:
-        with source.open("ab") as out:
-            start = 0
-            for size in itertools.cycle([1, 7, 4096, 333, 20_000]):
-                out.write(whole[start:start + size])
-                out.flush()
-                start += size
-                time.sleep(0.001)
-                if start >= len(whole):
-                    break
-        told.append(len(lines) + (said == "more"))
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    positions: dict[str, array[int]] = {}
-    try:
-        if said == "more":
-            with pytest.raises(postings.Truncated, match=f"has {len(lines)} lines, {len(lines) + 1} were written"):
-                postings.collect_columnar(source, positions, 1000, written=lambda: told[0] if told else None)
-        else:
-            postings.collect_columnar(source, positions, 1000, written=lambda: told[0] if told else None)
-            assert positions == expected
-    finally:
-        writer.join()
