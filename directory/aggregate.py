@@ -53,21 +53,21 @@ LINE_COLUMNS = ("key", *ACTIVITY_COLUMNS)
 _BUILT = ", ".join([*LINE_COLUMNS, "active", "last_seen", "updated_at"])
 
 
-def structure_select(source: str, *, distinct_first: bool) -> str:
+def structure_select(source: str, *, postgresql: bool) -> str:
     """``SELECT key, <the structure columns>`` over the staged lines of ``source`` (a table, or a parenthesised
-    query with an alias), each the least of its lines' values in byte order. ``distinct_first`` (PostgreSQL):
-    the ``MIN``s run over the lines' distinct structure values (a structure's lines nearly always agree, so one
-    hash aggregation leaves about one row per structure; the least value over the distinct combinations is the
-    least value over the lines)."""
+    query with an alias), each the least of its lines' values in byte order. On PostgreSQL the ``MIN``s run over
+    the lines' distinct structure values (a structure's lines nearly always agree, so one hash aggregation leaves
+    about one row per structure; the least value over the distinct combinations is the least value over the
+    lines), and in the "C" collation (below); SQLite has no hash aggregation and compares bytes already."""
     staged = [_STAGED.get(column, column) for column in STRUCTURE_COLUMNS]
     # PostgreSQL: the least value in byte order, whatever the lines' column collation (its staging tables' is
     # "C", a first load's directory_activities_next the database's): SQLite's order, and the same structure
     # whichever way the lines were staged (a French collation would otherwise pick another name on a first load
     # than on the re-import of the same file, and report the structure updated)
-    collated = ' COLLATE "C"' if distinct_first else ""
+    collated = ' COLLATE "C"' if postgresql else ""
     columns = ", ".join(f"MIN({value}{collated}) AS {column}"
                         for value, column in zip(staged, STRUCTURE_COLUMNS, strict=True))
-    if distinct_first:
+    if postgresql:
         listed = ", ".join(["structure_key", *staged])
         source = f"(SELECT {listed} FROM {source} WHERE structure_key <> '' GROUP BY {listed}) AS lines"  # noqa: S608
     return f"SELECT structure_key AS key, {columns} FROM {source} WHERE structure_key <> '' GROUP BY structure_key"  # noqa: S608
@@ -99,7 +99,7 @@ def aggregate(target: Path, parts: list[str], built: tuple[str, str] | None = No
         for index, part in enumerate(parts):
             connection.execute(f"ATTACH DATABASE ? AS part{index}", (f"file:{part}?mode=ro",))
         lines = " UNION ALL ".join(f"SELECT * FROM part{index}.stg_activity" for index in range(len(parts)))  # noqa: S608
-        connection.execute(f"INSERT INTO {TABLE} {structure_select(f'({lines})', distinct_first=False)}")
+        connection.execute(f"INSERT INTO {TABLE} {structure_select(f'({lines})', postgresql=False)}")
         connection.execute(f"CREATE INDEX ix_{TABLE}_key ON {TABLE} (key)")  # the import merges from this table
         connection.commit()
         if built is not None:

@@ -368,7 +368,7 @@ class Merger:
             return used
         if aggregated is not None:  # its rows may hold the removed lines' values
             await aggregated.close()
-        select = aggregate.structure_select(f"{self.temp}{lines}", distinct_first=not self.sqlite)
+        select = aggregate.structure_select(f"{self.temp}{lines}", postgresql=not self.sqlite)
         await self.run(self._create_as("stg_structure", select))
         await self.run(f"CREATE INDEX {self.temp}ix_stg_structure_key ON stg_structure (key)")
         return used

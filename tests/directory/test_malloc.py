@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from directory import child
+from directory import child, malloc
 
 # allocate and free a 16 MiB block twice (the first one raises glibc's default threshold past that size, the
 # second then comes from the heap), print how much more the process holds than before
@@ -58,9 +58,9 @@ def _jemalloc_options(environment: dict[str, str]) -> str:
     """What polars' allocator says its options are in a process of this environment (its statistics, printed
     at exit)."""
     script = "import polars; polars.Series([1, 2]).sum()"
-    settings = ",".join(filter(None, [environment.get("_RJEM_MALLOC_CONF"), "stats_print:true"]))
+    settings = ",".join(filter(None, [environment.get(malloc.JEMALLOC_VARIABLE), "stats_print:true"]))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                            env={**environment, "_RJEM_MALLOC_CONF": settings}, timeout=60)
+                            env={**environment, malloc.JEMALLOC_VARIABLE: settings}, timeout=60)
     assert "opt.narenas: " in result.stderr  # the statistics were printed (the settings were read)
     return result.stderr
 
